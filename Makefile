@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when it is
+# missing and reinstall only when requirements.txt changed.
+PY ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint build train eval bench clean
+
+$(STAMP): requirements.txt
+	@test -x $(VPY) || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VPY) scripts/demo.py
+
+test: $(STAMP)
+	$(VPY) -m ruff check .
+	$(VPY) -m pytest -q
+
+lint: $(STAMP)
+	$(VPY) -m ruff check .
+
+clean:
+	rm -rf out dist build_staging

@@ -1,0 +1,212 @@
+"""Mesh and point-cloud geometry shared by inference, training and evaluation.
+
+Pure numpy/scipy; no torch, no bpy. Conventions used throughout the project:
+
+* ``vertices``: float array (V, 3) in the object's own frame (any unit).
+* ``faces``: int array (F, 3) of triangle vertex indices (polygons fan-triangulated).
+* ``points``: float array (N, 3). "Normalised" points live in the model frame: the
+  axis-aligned bounding box is centred at the origin and scaled *uniformly* so that its
+  longest side spans [-1, 1] (aspect ratio preserved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from .errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """The similarity transform from an object's frame to the model frame.
+
+    ``model = (world - center) / half_extent``; ``half_extent`` is half the longest side of
+    the bounding box, so the normalised box fits in [-1, 1]³.
+    """
+
+    center: np.ndarray
+    half_extent: float
+
+    def apply(self, xyz: np.ndarray) -> np.ndarray:
+        """Map points (N, 3) from the object frame to the model frame (float32)."""
+        return ((np.asarray(xyz, np.float64) - self.center) / self.half_extent).astype(np.float32)
+
+
+def normalization_of(xyz: np.ndarray) -> Normalization:
+    """Bounding-box normalisation of a point set (N, 3); raises on degenerate input."""
+    xyz = np.asarray(xyz, np.float64)
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    half = float((hi - lo).max()) / 2.0
+    if not np.isfinite(half) or half <= 0.0:
+        raise InvalidInputError("all points coincide: the object has zero size")
+    return Normalization(center=(lo + hi) / 2.0, half_extent=half)
+
+
+def normalize_points(xyz: np.ndarray) -> np.ndarray:
+    """Return ``xyz`` (N, 3) mapped into the model frame [-1, 1]³ (see :class:`Normalization`)."""
+    return normalization_of(xyz).apply(xyz)
+
+
+def check_points(xyz: np.ndarray, what: str = "points") -> np.ndarray:
+    """Validate a point array and return it as float64 (N, 3).
+
+    Raises :class:`InvalidInputError` for a wrong shape, NaN/inf coordinates, or fewer than
+    3 distinct points.
+    """
+    arr = np.asarray(xyz)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise InvalidInputError(f"{what} must have shape (N, 3), got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InvalidInputError(f"{what} are empty: nothing to segment")
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        raise InvalidInputError(
+            f"{what} contain {int(bad.sum())} non-finite (NaN or inf) coordinates, "
+            f"first at index {int(np.flatnonzero(bad)[0])}"
+        )
+    if np.unique(arr, axis=0).shape[0] < 3:
+        raise InvalidInputError(f"{what} have fewer than 3 distinct positions")
+    return arr
+
+
+def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a triangle mesh; return (vertices float64 (V,3), faces int64 (F,3)).
+
+    Raises :class:`InvalidInputError` naming the problem: bad shapes, no faces, indices out
+    of range, non-finite vertices, or zero total surface area.
+    """
+    v = check_points(vertices, "vertices")
+    f = np.asarray(faces)
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise InvalidInputError(f"faces must have shape (F, 3) (triangles), got {f.shape}")
+    if f.shape[0] == 0:
+        raise InvalidInputError("the mesh has no faces")
+    if not np.issubdtype(f.dtype, np.integer):
+        raise InvalidInputError(f"face indices must be integers, got {f.dtype}")
+    f = f.astype(np.int64)
+    if f.min() < 0 or f.max() >= v.shape[0]:
+        raise InvalidInputError(
+            f"face indices out of range: they span [{int(f.min())}, {int(f.max())}] "
+            f"but the mesh has {v.shape[0]} vertices"
+        )
+    if face_areas(v, f).sum() <= 0.0:
+        raise InvalidInputError("every face has zero area: the surface cannot be sampled")
+    return v, f
+
+
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area of each triangle (F,), in the squared unit of ``vertices``."""
+    tri = np.asarray(vertices, np.float64)[faces]
+    return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+
+
+def sample_surface(
+    vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``n`` points uniformly by area on a triangle mesh.
+
+    Args:
+        vertices: (V, 3) vertex positions, any frame.
+        faces: (F, 3) triangle indices.
+        n: number of points to draw.
+        seed: seed of the generator; the same inputs and seed give the same points.
+
+    Returns:
+        ``points`` float32 (n, 3) in the frame of ``vertices`` and ``face_index`` int64 (n,)
+        naming the triangle each point lies on.
+    """
+    v, f = check_mesh(vertices, faces)
+    rng = np.random.default_rng(seed)
+    area = face_areas(v, f)
+    cdf = np.cumsum(area)
+    face_index = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
+    face_index = np.minimum(face_index, len(f) - 1)
+    r1, r2 = rng.random(n), rng.random(n)
+    s = np.sqrt(r1)
+    a, b, c = 1.0 - s, s * (1.0 - r2), s * r2
+    tri = v[f[face_index]]
+    pts = a[:, None] * tri[:, 0] + b[:, None] * tri[:, 1] + c[:, None] * tri[:, 2]
+    return pts.astype(np.float32), face_index.astype(np.int64)
+
+
+def weld_vertices(
+    vertices: np.ndarray, faces: np.ndarray, rel_tol: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge vertices closer than ``rel_tol`` × bounding-box diagonal.
+
+    Returns ``(faces_welded, vertex_map)``: faces re-indexed onto representative vertices
+    (indices into the *original* vertex array, so positions are unchanged) and the map
+    from each original vertex to its representative.
+    """
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 0.0
+    tol = rel_tol * diag
+    if tol <= 0.0 or len(v) < 2:
+        return f.copy(), np.arange(len(v))
+    pairs = cKDTree(v).query_pairs(tol, output_type="ndarray")
+    if len(pairs) == 0:
+        return f.copy(), np.arange(len(v))
+    g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(v), len(v)))
+    _, comp = connected_components(g, directed=False)
+    # representative = smallest original index in each component
+    rep = np.full(comp.max() + 1, len(v), dtype=np.int64)
+    np.minimum.at(rep, comp, np.arange(len(v)))
+    vmap = rep[comp]
+    return vmap[f], vmap
+
+
+def face_components(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Connected components of faces that share a vertex; returns labels (F,) from 0.
+
+    Weld first (:func:`weld_vertices`) when parts were modelled as separate pieces whose
+    vertices merely coincide.
+    """
+    f = np.asarray(faces, np.int64)
+    rows = np.repeat(np.arange(len(f)), 3)
+    inc = sp.csr_matrix((np.ones(rows.size), (rows, f.ravel())), shape=(len(f), n_vertices))
+    # bipartite face-vertex graph: components of faces
+    n_f = len(f)
+    big = sp.bmat([[None, inc], [inc.T, None]], format="csr")
+    _, lab = connected_components(big, directed=False)
+    face_lab = lab[:n_f]
+    _, face_lab = np.unique(face_lab, return_inverse=True)
+    return face_lab.astype(np.int64)
+
+
+def face_adjacency(faces: np.ndarray) -> np.ndarray:
+    """Pairs of faces sharing an edge, int64 (E, 2) with ``a < b``, each pair once."""
+    f = np.asarray(faces, np.int64)
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    edges.sort(axis=1)
+    owner = np.tile(np.arange(len(f)), 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    e, o = edges[order], owner[order]
+    same = (e[1:] == e[:-1]).all(axis=1)
+    a, b = o[:-1][same], o[1:][same]
+    keep = a != b
+    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[keep]
+    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+
+
+def farthest_point_sampling(xyz: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Indices (k,) of ``k`` points chosen by greedy farthest-point sampling.
+
+    Starts from a seeded random point; ``k`` is clipped to the number of points.
+    """
+    pts = np.asarray(xyz, np.float64)
+    k = int(min(k, len(pts)))
+    rng = np.random.default_rng(seed)
+    idx = np.empty(k, dtype=np.int64)
+    idx[0] = rng.integers(len(pts))
+    d = np.linalg.norm(pts - pts[idx[0]], axis=1)
+    for i in range(1, k):
+        idx[i] = int(np.argmax(d))
+        d = np.minimum(d, np.linalg.norm(pts - pts[idx[i]], axis=1))
+    return idx
