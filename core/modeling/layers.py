@@ -1,0 +1,167 @@
+"""Small torch building blocks shared by the encoder and the decoder.
+
+Everything here exports to ONNX (opset 20, legacy exporter) and gives the same numbers in
+ONNX Runtime: scatter-means are ``scatter_add`` sums divided by counts (``index_add``
+exports as an overwrite and ``scatter_reduce(reduce="mean")`` does not export at all);
+attention is written with plain matmuls and an additive key mask.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def sinusoidal(xyz: torch.Tensor, num_freqs: int) -> torch.Tensor:
+    """Fixed Fourier features of coordinates.
+
+    Args:
+        xyz: (..., 3) coordinates in the model frame [-1, 1].
+        num_freqs: frequencies per axis, ``π·2^k`` for k = 0..num_freqs-1.
+
+    Returns:
+        (..., 3 + 6·num_freqs): xyz, then sin and cos of every axis at every frequency.
+    """
+    freqs = (2.0 ** torch.arange(num_freqs, dtype=xyz.dtype, device=xyz.device)) * math.pi
+    ang = (xyz.unsqueeze(-1) * freqs).flatten(-2)  # (..., 3F)
+    return torch.cat([xyz, torch.sin(ang), torch.cos(ang)], dim=-1)
+
+
+def sinusoidal_dim(num_freqs: int) -> int:
+    """Width of :func:`sinusoidal` output."""
+    return 3 + 6 * num_freqs
+
+
+def grid_index(coords: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Integer cell of each coordinate in [-1, 1] on a grid of ``resolution`` cells.
+
+    Cell i covers [-1 + 2i/R, -1 + 2(i+1)/R): its centre is where ``grid_sample`` with
+    ``align_corners=False`` puts pixel i, so scatter and sampling agree. Out-of-range
+    coordinates are clamped to the border cells.
+    """
+    idx = torch.floor((coords + 1.0) * (0.5 * resolution))
+    return idx.clamp(0, resolution - 1).to(torch.int64)
+
+
+def scatter_mean(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of the point values falling in each cell.
+
+    Args:
+        values: (B, N, C) point values.
+        index: (B, N) int64 flat cell index of every point, in [0, size).
+        size: number of cells.
+
+    Returns:
+        (B, C, size); empty cells are zero.
+    """
+    b, n, c = values.shape
+    idx = index.unsqueeze(1)
+    sums = values.new_zeros(b, c, size).scatter_add(2, idx.expand(b, c, n), values.transpose(1, 2))
+    counts = values.new_zeros(b, 1, size).scatter_add(2, idx, torch.ones_like(values[:, :, :1]).transpose(1, 2))
+    return sums / counts.clamp(min=1.0)
+
+
+def batched_gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of ``values`` (B, N, C) at ``index`` (B, ...) int64 → (B, ..., C)."""
+    b, _, c = values.shape
+    flat = index.reshape(b, -1)
+    out = torch.gather(values, 1, flat.unsqueeze(-1).expand(b, flat.shape[1], c))
+    return out.reshape(*index.shape, c)
+
+
+class MLP(nn.Module):
+    """Linear → GELU → ... → Linear, over the last axis."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(len(dims) - 1):
+            layers.append(nn.Linear(dims[i], dims[i + 1]))
+            if i < len(dims) - 2:
+                layers.append(nn.GELU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with separate query and key/value inputs.
+
+    ``key_bias`` (B, 1, 1, Lk) is added to the scores: 0 for real keys, a large negative
+    number for padding.
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self, q: torch.Tensor, kv: torch.Tensor, key_bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        qh, kh, vh = self._split(self.q(q)), self._split(self.k(kv)), self._split(self.v(kv))
+        scores = torch.matmul(qh, kh.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        if key_bias is not None:
+            scores = scores + key_bias
+        out = torch.matmul(torch.softmax(scores, dim=-1), vh)
+        b, _, n, _ = out.shape
+        return self.out(out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm self-attention + MLP block with residuals."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = MLP([dim, dim * mlp_ratio, dim])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h)
+        return x + self.mlp(self.norm2(x))
+
+
+def conv_block(cin: int, cout: int, dims: int, stride: int = 1) -> nn.Sequential:
+    """3×3(×3) convolution → GroupNorm → GELU (``dims`` = 2 or 3)."""
+    conv = nn.Conv3d if dims == 3 else nn.Conv2d
+    groups = math.gcd(8, cout)
+    return nn.Sequential(
+        conv(cin, cout, 3, stride=stride, padding=1), nn.GroupNorm(groups, cout), nn.GELU()
+    )
+
+
+def sample_plane(plane: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of a feature plane.
+
+    Args:
+        plane: (B, C, H, W); row index follows the first coordinate, column the second.
+        uv: (B, N, 2) coordinates in [-1, 1] (first → rows, second → columns).
+
+    Returns:
+        (B, N, C).
+    """
+    grid = uv.flip(-1).unsqueeze(1)  # grid_sample wants (x=column, y=row)
+    out = F.grid_sample(plane, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.squeeze(2).transpose(1, 2)
+
+
+def sample_volume(volume: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
+    """Trilinear samples of a voxel grid (B, C, X, Y, Z) at xyz (B, N, 3) → (B, N, C)."""
+    grid = xyz.flip(-1).unsqueeze(1).unsqueeze(1)  # (B, 1, 1, N, 3) as (z, y, x)
+    out = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.flatten(2).transpose(1, 2)
