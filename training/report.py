@@ -1,0 +1,291 @@
+"""Write the evaluation report: ``report.md``, ``report.json`` and two pictures.
+
+* ``objects.png``: a grid of objects (rows) rendered as point clouds coloured by part: GT
+  leaves, then each method's full segmentation (no-scale labelling where the method has
+  one, else its leaf-level labelling). Predicted parts take the colour of the GT leaf they
+  overlap best (Hungarian matching on IoU), so equal colours mean matched parts.
+* ``iou_vs_scale.png``: interactive IoU per bin of GT part size (point fraction), per method,
+  with scale (solid) and without (dashed).
+* ``python -m core.bench --json`` numbers when that module exists (run as a subprocess).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+#: Objects of the dev set shown in the picture grid (first six found are used).
+PREFERRED_PICTURE_IDS = ("179", "10211", "7119", "148", "19179", "102145")
+COLUMNS = (
+    ("interactive_iou_scale", "Interactive +scale"),
+    ("interactive_iou_noscale", "Interactive no scale"),
+    ("full_noscale_leaf", "Full leaf (no GT info)"),
+    ("full_noscale_any", "Full any (no GT info)"),
+    ("full_levels_leaf", "Full leaf (per-level oracle)"),
+    ("full_levels_any", "Full any (per-level oracle)"),
+)
+
+
+def choose_picture_ids(ids: list[str], n: int = 6) -> tuple[str, ...]:
+    """The preferred dev-set ids present in ``ids``, else the first ``n`` ids."""
+    chosen = [i for i in PREFERRED_PICTURE_IDS if i in ids][:n]
+    return tuple(chosen) if chosen else tuple(ids[:n])
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
+def _method_label(name: str, m: dict) -> str:
+    if m.get("note") == "untrained weights":
+        return f"{name} (untrained weights)"
+    return name
+
+
+def main_table(result: dict) -> str:
+    """Markdown table: method × metric (percent; — = does not apply or not run)."""
+    head = "| Method | " + " | ".join(c[1] for c in COLUMNS) + " | Objects | Time (s) |"
+    sep = "|" + "---|" * (len(COLUMNS) + 3)
+    rows = [head, sep]
+    for name, m in result["methods"].items():
+        cells = [_fmt(m.get(k)) for k, _ in COLUMNS]
+        rows.append(
+            f"| {_method_label(name, m)} | " + " | ".join(cells)
+            + f" | {m['objects']} | {m['wall_s']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def _notes(result: dict) -> list[str]:
+    notes = []
+    for name, m in result["methods"].items():
+        if m.get("note"):
+            notes.append(f"- `{name}`: {m['note']}.")
+        if m["skipped"]:
+            reasons = sorted(set(m["skipped"].values()))
+            notes.append(f"- `{name}` skipped {len(m['skipped'])} objects: {'; '.join(reasons)}.")
+        if m["errors"]:
+            notes.append(f"- `{name}` FAILED on {len(m['errors'])} objects: "
+                         + "; ".join(f"{k}: {v}" for k, v in list(m["errors"].items())[:5]))
+        if m["interactive_iou_scale"] is None and m["objects"]:
+            notes.append(f"- `{name}` answers no click prompts: interactive metrics do not apply.")
+        if m["full_noscale_leaf"] is None and m["full_levels_leaf"] is not None:
+            notes.append(f"- `{name}` full segmentation uses the {m['full_oracle']} only.")
+    return notes
+
+
+def print_table(result: dict, file: TextIO = sys.stdout) -> None:
+    """Print the main table and notes as Markdown."""
+    print(main_table(result), file=file)
+    for n in _notes(result):
+        print(n, file=file)
+    print(f"wall time {result['wall_s']:.0f} s for {result['objects']} objects "
+          f"({result['protocol']} protocol, {result['points']} points)", file=file)
+
+
+def category_table(result: dict, key: str) -> str:
+    methods = [n for n, m in result["methods"].items() if m.get(key) is not None]
+    if not methods:
+        return "(no method has this metric)"
+    cats = sorted({c for n in methods for c in result["methods"][n]["per_category"]})
+    rows = ["| Category | n | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for c in cats:
+        pcs = [result["methods"][n]["per_category"].get(c, {}) for n in methods]
+        n_obj = max(p.get("objects", 0) for p in pcs)
+        rows.append(f"| {c} | {n_obj} | " + " | ".join(_fmt(p.get(key)) for p in pcs) + " |")
+    return "\n".join(rows)
+
+
+def level_table(result: dict) -> str:
+    ms = result["methods"]
+    cols = []
+    for n, m in ms.items():
+        for key, lab in (("full_noscale", "full"), ("full_levels", "full@level"),
+                         ("interactive_iou_scale", "inter+s")):
+            if any(v.get(key) is not None for v in m["per_level"].values()):
+                cols.append((n, key, f"{n} {lab}"))
+    depths = sorted({int(d) for m in ms.values() for d in m["per_level"]})
+    rows = ["| Depth | objects | mean scale | " + " | ".join(c[2] for c in cols) + " |",
+            "|---|---|---|" + "---|" * len(cols)]
+    for d in depths:
+        first = next((m["per_level"][str(d)] for m in ms.values() if str(d) in m["per_level"]),
+                     {})
+        cells = [_fmt(ms[n]["per_level"].get(str(d), {}).get(k)) for n, k, _ in cols]
+        sc = first.get("mean_scale")
+        rows.append(f"| {d} | {first.get('objects_with_level', 0)} | "
+                    f"{'—' if sc is None else f'{sc:.3f}'} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def run_bench(timeout_s: int = 600) -> dict:
+    """Run ``python -m core.bench --json`` and return its last-line JSON (or a note)."""
+    if importlib.util.find_spec("core.bench") is None:
+        return {"note": "core.bench does not exist yet: no speed numbers"}
+    try:
+        p = subprocess.run([sys.executable, "-m", "core.bench", "--json"], capture_output=True,
+                           text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        return {"note": f"core.bench took more than {timeout_s} s: skipped"}
+    lines = [ln for ln in p.stdout.strip().splitlines() if ln.strip()]
+    if p.returncode != 0 or not lines:
+        return {"note": f"core.bench failed (exit {p.returncode}): {p.stderr.strip()[-500:]}"}
+    try:
+        return {"bench": json.loads(lines[-1])}
+    except json.JSONDecodeError:
+        return {"note": f"core.bench printed no JSON last line: {lines[-1][:200]}"}
+
+
+def _match_colours(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Recolour ``pred`` so that parts matched to GT leaves (Hungarian on IoU) share ids."""
+    from scipy.optimize import linear_sum_assignment
+
+    from training.metrics import compact_labels
+
+    g, p = compact_labels(gt), compact_labels(pred)
+    ng, np_ = g.max() + 1, p.max() + 1
+    inter = np.zeros((ng, np_))
+    ok = (g >= 0) & (p >= 0)
+    np.add.at(inter, (g[ok], p[ok]), 1)
+    union = np.bincount(g[g >= 0], minlength=ng)[:, None] + np.bincount(
+        p[p >= 0], minlength=np_)[None, :] - inter
+    rows, cols = linear_sum_assignment(-(inter / np.maximum(union, 1)))
+    new_id = np.arange(np_) + ng  # unmatched parts get ids after the GT ones
+    new_id[cols] = rows
+    return np.where(p >= 0, new_id[np.maximum(p, 0)], -1)
+
+
+def render_grid(pictures: dict, path: Path, max_points: int = 3000) -> None:
+    """Grid of point clouds, rows = objects, columns = GT + methods (fixed camera)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not pictures:
+        return
+    methods = sorted({m for v in pictures.values() for m, lab in v["pred"].items()
+                      if lab is not None})
+    cols = ["GT (leaves)"] + methods
+    fig = plt.figure(figsize=(2.6 * len(cols), 2.6 * len(pictures)))
+    cmap = plt.get_cmap("tab20")
+    for r, (oid, v) in enumerate(pictures.items()):
+        pts = np.asarray(v["points"])
+        sel = np.random.default_rng(0).permutation(len(pts))[:max_points]
+        gt = np.asarray(v["gt"])
+        for c, name in enumerate(cols):
+            lab = gt if c == 0 else v["pred"].get(name)
+            ax = fig.add_subplot(len(pictures), len(cols), r * len(cols) + c + 1,
+                                 projection="3d")
+            ax.set_axis_off()
+            if lab is None:
+                continue
+            lab = lab if c == 0 else _match_colours(gt, np.asarray(lab))
+            x, y, z = pts[sel, 0], pts[sel, 2], pts[sel, 1]  # data are y-up
+            ax.scatter(x, y, z, c=cmap(np.mod(lab[sel], 20)), s=1.5, depthshade=False,
+                       linewidths=0)
+            ax.view_init(elev=20, azim=-60)
+            ax.set_box_aspect((np.ptp(x), np.ptp(y), np.ptp(z)))
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+            if c == 0:
+                ax.text2D(0.0, 0.95, oid, transform=ax.transAxes, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_iou_vs_scale(result: dict, path: Path) -> bool:
+    """Interactive IoU vs GT part size per method; returns False when nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {n: m["iou_vs_scale"] for n, m in result["methods"].items()
+              if m.get("iou_vs_scale") and m["objects"]}
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (name, cv) in enumerate(curves.items()):
+        for mode, style in (("scale", "-"), ("noscale", "--")):
+            bins = [b for b in cv[mode] if b["mean_iou"] is not None]
+            x = [np.sqrt(max(b["lo"], 1e-3) * b["hi"]) for b in bins]
+            ax.plot(x, [b["mean_iou"] for b in bins], style, marker="o", color=f"C{i}",
+                    label=f"{name} ({'+scale' if mode == 'scale' else 'no scale'})")
+    ax.set_xscale("log")
+    ax.set_xlabel("GT part size (fraction of the object's points)")
+    ax.set_ylabel("interactive IoU (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | None = None,
+                 bench: bool = True) -> None:
+    """Write ``report.md``, ``report.json``, ``objects.png`` and ``iou_vs_scale.png``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = dict(result)
+    result["bench"] = run_bench() if bench else {"note": "bench not requested"}
+    (out_dir / "report.json").write_text(json.dumps(result, indent=1, allow_nan=False))
+    render_grid(pictures, out_dir / "objects.png")
+    has_plot = plot_iou_vs_scale(result, out_dir / "iou_vs_scale.png")
+    cmd = " ".join(["python -m training.evaluate"] + list(argv[1:] if argv and argv[0].endswith(
+        ".py") else (argv or [])))
+    md = [
+        "# Evaluation report",
+        "",
+        f"Command: `{cmd}`",
+        "",
+        f"Data `{result['data']}`: {result['objects']} objects, {result['regions']} GT regions "
+        f"({result['dropped_regions']} regions got no sampled point and are not scored); "
+        f"{result['protocol']} protocol, {result['points']} points per object, seed "
+        f"{result['seed']}, {result['threads']} thread(s). Wall time {result['wall_s']:.0f} s "
+        f"(shared sampling and prompt selection {result['prep_s']:.0f} s).",
+        "",
+        "IoU in percent; per object the mean over its regions, then the mean over objects. "
+        "— = the metric does not apply to the method (see notes). Definitions: "
+        "`training/evaluate.py` and `training/devset.py`.",
+        "",
+        main_table(result),
+        "",
+        *_notes(result),
+        "",
+        "## Full segmentation (leaf level, main mode) per category",
+        "",
+        category_table(result, "full_miou_leaf"),
+        "",
+        "## Interactive IoU with scale per category",
+        "",
+        category_table(result, "interactive_iou_scale"),
+        "",
+        "## Per tree level (depth from the root)",
+        "",
+        "`full`: the level's parts against the method's single labelling; `full@level`: "
+        "against the labelling made for that level (oracle K or scale); `inter+s`: "
+        "interactive IoU with scale of the regions of that depth.",
+        "",
+        level_table(result),
+        "",
+        "## Pictures",
+        "",
+        "![objects](objects.png)" if pictures else "(no objects kept for pictures)",
+        "",
+        "![interactive IoU vs scale](iou_vs_scale.png)" if has_plot
+        else "(no interactive method: no IoU-vs-scale plot)",
+        "",
+        "## Speed (`python -m core.bench --json`)",
+        "",
+    ]
+    b = result["bench"]
+    md.append(f"```\n{json.dumps(b['bench'], indent=1)}\n```" if "bench" in b else b["note"])
+    (out_dir / "report.md").write_text("\n".join(md) + "\n")
