@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from core.errors import S2AM3DError
 from training import baselines as bl
 from training.devset import EvalSample, list_objects, load_object, make_sample
 from training.metrics import best_iou_per_region, iou_by_scale, iou_matrix, mean_or_none
@@ -520,7 +521,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="model folder (default: bundled)")
     p.add_argument("--json", action="store_true", help="print the result JSON on the last line")
     p.add_argument("--report", default=None, help="write report.md/json and pictures here")
+    p.add_argument("--no-bench", action="store_true", help="report without core.bench numbers")
     a = p.parse_args(argv)
+    try:
+        return _main(a, argv)
+    except S2AM3DError as exc:
+        log(f"error: {exc}")
+        return 1
+
+
+def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
     from training.report import choose_picture_ids, print_table, write_report
 
     ids = [f.stem for f in list_objects(a.data, a.limit)]
@@ -532,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(cfg)
     pictures = result.pop("_pictures")
     if a.report:
-        write_report(result, pictures, Path(a.report), argv=sys.argv if argv is None else argv)
+        write_report(result, pictures, Path(a.report), argv=sys.argv if argv is None else argv,
+                     bench=not a.no_bench)
         log(f"[evaluate] report written to {a.report}/report.md")
     print_table(result, file=sys.stdout if not a.json else sys.stderr)
     if a.json:

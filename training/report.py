@@ -21,7 +21,7 @@ from typing import TextIO
 import numpy as np
 
 #: Objects of the dev set shown in the picture grid (first six found are used).
-PREFERRED_PICTURE_IDS = ("179", "10211", "7119", "148", "19179", "102145")
+PREFERRED_PICTURE_IDS = ("179", "148", "102145", "100015", "102622", "10211")
 COLUMNS = (
     ("interactive_iou_scale", "Interactive +scale"),
     ("interactive_iou_noscale", "Interactive no scale"),
@@ -160,7 +160,7 @@ def _match_colours(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.where(p >= 0, new_id[np.maximum(p, 0)], -1)
 
 
-def render_grid(pictures: dict, path: Path, max_points: int = 3000) -> None:
+def render_grid(pictures: dict, path: Path, max_points: int = 4000) -> None:
     """Grid of point clouds, rows = objects, columns = GT + methods (fixed camera)."""
     import matplotlib
 
@@ -187,7 +187,7 @@ def render_grid(pictures: dict, path: Path, max_points: int = 3000) -> None:
                 continue
             lab = lab if c == 0 else _match_colours(gt, np.asarray(lab))
             x, y, z = pts[sel, 0], pts[sel, 2], pts[sel, 1]  # data are y-up
-            ax.scatter(x, y, z, c=cmap(np.mod(lab[sel], 20)), s=1.5, depthshade=False,
+            ax.scatter(x, y, z, c=cmap(np.mod(lab[sel], 20)), s=2.0, depthshade=False,
                        linewidths=0)
             ax.view_init(elev=20, azim=-60)
             ax.set_box_aspect((np.ptp(x), np.ptp(y), np.ptp(z)))
@@ -235,7 +235,7 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
     """Write ``report.md``, ``report.json``, ``objects.png`` and ``iou_vs_scale.png``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result = dict(result)
-    result["bench"] = run_bench() if bench else {"note": "bench not requested"}
+    result["bench"] = run_bench() if bench else {"note": "core.bench not run (--no-bench)"}
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, allow_nan=False))
     render_grid(pictures, out_dir / "objects.png")
     has_plot = plot_iou_vs_scale(result, out_dir / "iou_vs_scale.png")
