@@ -1,0 +1,369 @@
+"""Build the installable Blender extension zips.
+
+    python build.py [--platform linux-x64|windows-x64|macos-arm64|macos-x64|all]
+
+For each platform this stages, in ``build_staging/<platform>/``:
+
+* the add-on (``s2am3d_blender/*.py``) as the extension's root package;
+* ``core``'s inference modules vendored as ``_vendor/s2am3d_core`` (absolute ``core``
+  imports rewritten to relative ones; modules that import torch at import time, such as
+  ``core/modeling`` and ``core/export.py``, are left out), so no top-level ``core`` or
+  ``training`` module ever lands in Blender's Python;
+* the ONNX model files + ``config.json`` + ``onnx.json`` from ``core/weights/default``
+  (re-exported first with ``python -m core.export`` when that module and the safetensors
+  exist, so the ONNX files always match the bundled weights);
+* unmodified wheels from PyPI for CPython 3.11 (Blender 4.2–5.0) and 3.13 (Blender 5.1+),
+  downloaded once into ``.cache/wheels`` with ``pip download --only-binary=:all: --no-deps``;
+
+then writes the manifest (``blender_manifest.toml`` + ``platforms`` + ``wheels``), checks
+that the vendored package imports and segments a point cloud without torch, and runs
+Blender's own extension builder and validator (``blender_ext.py build`` / ``validate``)
+into ``dist/s2am3d-<version>-<platform>.zip``.
+
+Wheels bundled (``WheelSpec`` below) and why: ``onnxruntime`` runs the model; ``scipy`` is
+imported by ``core`` (k-d trees, sparse graphs, connected components). Blender ships numpy,
+so numpy is not bundled. onnxruntime's declared dependencies ``flatbuffers``, ``protobuf``,
+``packaging`` (and the ``sympy`` extra) are only used by its model-conversion and
+quantisation tools, never by ``InferenceSession``; they are not bundled (Blender installs
+every extension's wheels into one shared site-packages, so extra copies of such common
+packages only risk version clashes with other add-ons). The install test runs the
+installed extension in a process whose only third-party modules are Blender's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+ADDON_SRC = REPO / "s2am3d_blender"
+CORE_SRC = REPO / "core"
+WEIGHTS_SRC = CORE_SRC / "weights" / "default"
+MANIFEST_TEMPLATE = REPO / "blender_manifest.toml"
+WHEEL_CACHE = REPO / ".cache" / "wheels"
+STAGING = REPO / "build_staging"
+DIST = REPO / "dist"
+VENDOR_NAME = "s2am3d_core"
+
+#: Python versions of the Blender releases supported: 3.11 (4.2–5.0), 3.13 (5.1+).
+PYTHON_VERSIONS = ("3.11", "3.13")
+#: Model files shipped (model.safetensors is torch-only and stays out of the zip).
+MODEL_FILES = ("config.json", "encoder.onnx", "decoder_condition.onnx",
+               "decoder_prompt.onnx", "onnx.json")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A Blender platform and the pip platform tags its wheels may carry (best first)."""
+
+    name: str
+    pip_platforms: tuple[str, ...]
+    #: version overrides per package, e.g. macOS x86-64 where onnxruntime stopped at 1.23
+    pins: dict = field(default_factory=dict)
+
+
+PLATFORMS = {
+    "linux-x64": Platform("linux-x64", ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64",
+                                        "manylinux_2_17_x86_64", "manylinux2014_x86_64")),
+    "windows-x64": Platform("windows-x64", ("win_amd64",)),
+    "macos-arm64": Platform("macos-arm64", ("macosx_14_0_arm64", "macosx_13_0_arm64",
+                                            "macosx_12_0_arm64", "macosx_11_0_arm64")),
+    # onnxruntime published its last macOS x86-64 wheels with 1.23.2
+    "macos-x64": Platform("macos-x64", ("macosx_14_0_x86_64", "macosx_13_0_x86_64",
+                                        "macosx_12_0_x86_64", "macosx_10_15_x86_64",
+                                        "macosx_10_14_x86_64"),
+                          pins={"onnxruntime": "1.23.2"}),
+}
+
+
+@dataclass(frozen=True)
+class WheelSpec:
+    """A PyPI package bundled as wheels; ``version`` None = the version in this venv."""
+
+    name: str
+    version: str | None = None
+
+
+WHEELS = (WheelSpec("onnxruntime"), WheelSpec("scipy"))
+
+
+def log(msg: str) -> None:
+    print(f"[build] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------ wheels
+
+
+def _venv_version(pkg: str) -> str:
+    from importlib.metadata import version
+
+    return version(pkg)
+
+
+def _wheel_matches(path: Path, pkg: str, version: str, py: str, plat: Platform) -> bool:
+    m = re.match(r"^(.+?)-(.+?)-(cp\d+)-(cp\d+|abi3|none)-(.+)\.whl$", path.name)
+    if not m:
+        return False
+    name, ver, pytag, _, ptag = m.groups()
+    return (name.lower().replace("-", "_") == pkg.replace("-", "_") and ver == version
+            and pytag == "cp" + py.replace(".", "")
+            and any(p in ptag.split(".") for p in plat.pip_platforms))
+
+
+def fetch_wheel(spec: WheelSpec, py: str, plat: Platform) -> Path:
+    """The cached wheel of ``spec`` for CPython ``py`` on ``plat`` (downloaded if missing)."""
+    version = plat.pins.get(spec.name) or spec.version or _venv_version(spec.name)
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    found = [p for p in WHEEL_CACHE.glob("*.whl") if _wheel_matches(p, spec.name, version, py, plat)]
+    if not found:
+        cmd = [sys.executable, "-m", "pip", "download", f"{spec.name}=={version}",
+               "--only-binary=:all:", "--no-deps", "--python-version", py,
+               "--dest", str(WHEEL_CACHE), "--quiet", "--disable-pip-version-check"]
+        for p in plat.pip_platforms:
+            cmd += ["--platform", p]
+        log(f"downloading {spec.name}=={version} for cp{py} {plat.name}")
+        subprocess.run(cmd, check=True)
+        found = [p for p in WHEEL_CACHE.glob("*.whl")
+                 if _wheel_matches(p, spec.name, version, py, plat)]
+    if not found:
+        raise SystemExit(f"no {spec.name}=={version} wheel for cp{py} on {plat.name}")
+    # prefer the tag listed first in pip_platforms
+    def rank(p: Path) -> int:
+        tags = p.name[:-4].split("-")[-1].split(".")
+        return min(plat.pip_platforms.index(t) for t in tags if t in plat.pip_platforms)
+
+    return sorted(found, key=rank)[0]
+
+
+# ------------------------------------------------------------------ vendoring core
+
+
+def _imports_torch_at_import_time(path: Path) -> bool:
+    tree = ast.parse(path.read_text(), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            return True
+    return False
+
+
+_ROOT_LINE = (f'_S2AM3D_ROOT = __name__[: __name__.rindex("{VENDOR_NAME}") + '
+              f'{len(VENDOR_NAME)}]  # added by build.py\n')
+
+
+def rewrite_core_source(text: str, depth: int) -> str:
+    """Rewrite absolute ``core`` imports of a module ``depth`` packages below ``core``
+    into relative ones, and ``"core.x"`` module-name strings into names under the vendored
+    package. Raises SystemExit on an import form it cannot rewrite."""
+    dots = "." * (depth + 1)
+    text = re.sub(r"^(\s*)from core(\.[\w.]+)? import ",
+                  lambda m: f"{m.group(1)}from {dots}{(m.group(2) or '')[1:]} import ",
+                  text, flags=re.M)
+    if re.search(r"^\s*import core\b", text, flags=re.M):
+        raise SystemExit("vendoring: 'import core...' statements are not supported; "
+                         "use 'from core.x import y' or relative imports")
+    if re.search(r"""["']core\.[\w.]+["']""", text):
+        text = re.sub(r"""["']core(\.[\w.]+)["']""",
+                      lambda m: f'(_S2AM3D_ROOT + "{m.group(1)}")', text)
+        # the root name must exist before any use: insert after the __future__ import or
+        # the module docstring
+        lines = text.splitlines(keepends=True)
+        tree = ast.parse(text)
+        at = 0
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                at = node.end_lineno
+            elif (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                  and isinstance(node.value.value, str) and at == 0):
+                at = node.end_lineno
+        lines.insert(at, _ROOT_LINE)
+        text = "".join(lines)
+    return text
+
+
+def vendor_core(dest: Path) -> list[str]:
+    """Copy ``core``'s torch-free modules into ``dest`` (``.../_vendor/s2am3d_core``);
+    returns the module paths left out because they import torch at import time."""
+    skipped = []
+    for src in sorted(CORE_SRC.rglob("*.py")):
+        rel = src.relative_to(CORE_SRC)
+        if "__pycache__" in rel.parts or rel.parts[0] == "weights":
+            continue
+        pkg_dir = src.parent
+        if _imports_torch_at_import_time(src) or any(
+            _imports_torch_at_import_time(p) for p in [pkg_dir / "__init__.py"]
+            if pkg_dir != CORE_SRC and p.is_file()
+        ):
+            skipped.append(str(rel))
+            continue
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(rewrite_core_source(src.read_text(), len(rel.parts) - 1))
+    (dest.parent / "__init__.py").write_text('"""Third-party code vendored by build.py."""\n')
+    return skipped
+
+
+def export_models() -> None:
+    """Re-export the ONNX files from the bundled safetensors with ``core.export`` when
+    both exist (keeps the shipped ONNX files in step with the weights)."""
+    if not (CORE_SRC / "export.py").is_file() or not (WEIGHTS_SRC / "model.safetensors").is_file():
+        log("core.export or model.safetensors missing: using the ONNX files as they are")
+        return
+    log("re-exporting ONNX files with core.export")
+    subprocess.run([sys.executable, "-m", "core.export", "--weights", str(WEIGHTS_SRC),
+                    "--out", str(WEIGHTS_SRC)], check=True, cwd=REPO)
+
+
+def copy_models(dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        src = WEIGHTS_SRC / name
+        if not src.is_file():
+            raise SystemExit(f"model file missing: {src} (run python -m core.export)")
+        shutil.copy2(src, dest / name)
+
+
+_CHECK_VENDORED = r"""
+import importlib, importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("torch", "core", "training"):
+            raise ImportError(f"blocked import of {name} (not available inside Blender)")
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, sys.argv[1])
+pkg = sys.argv[2] + "._vendor.s2am3d_core"
+core = importlib.import_module(pkg)
+import pkgutil
+for m in pkgutil.walk_packages(core.__path__, pkg + "."):
+    importlib.import_module(m.name)
+import numpy as np
+seg = core.Segmenter.from_pretrained(backend="onnx", num_threads=1)
+rng = np.random.default_rng(0)
+pts = np.concatenate([rng.normal(size=(300, 3)) * 0.2, rng.normal(size=(300, 3)) * 0.2 + 2])
+seg.set_points(pts, n_points=None, seed=0)
+r = seg.predict(prompts=[(0, True)], scale=0.3)
+bad = [m for m in sys.modules if m.split(".")[0] in ("torch", "core", "training")]
+assert not bad, bad
+print("vendored core OK:", len(seg.points), "points, mask", int(r.point_mask.sum()))
+"""
+
+
+def check_vendored(stage_parent: Path, pkg_name: str) -> None:
+    """Import every vendored module and run one prediction with torch, ``core`` and
+    ``training`` blocked (as inside Blender)."""
+    env = dict(os.environ, PYTHONPATH="", OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", _CHECK_VENDORED, str(stage_parent), pkg_name],
+                         capture_output=True, text=True, env=env, cwd=stage_parent)
+    if out.returncode != 0:
+        raise SystemExit(f"vendored core check failed:\n{out.stdout}\n{out.stderr[-3000:]}")
+    log(out.stdout.strip())
+
+
+# ------------------------------------------------------------------ manifest + build
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def write_manifest(dest: Path, platform: str, wheels: list[str]) -> dict:
+    data = tomllib.loads(MANIFEST_TEMPLATE.read_text())
+    data["platforms"] = [platform]
+    data["wheels"] = [f"./wheels/{w}" for w in wheels]
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for name, table in tables.items():
+        lines.append(f"\n[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    (dest / "blender_manifest.toml").write_text("\n".join(lines) + "\n")
+    return data
+
+
+def blender_ext_tool() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or spec.origin is None:
+        raise SystemExit("the bpy module is needed for Blender's extension builder")
+    base = Path(spec.origin).parent
+    found = sorted(base.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
+    if not found:
+        raise SystemExit(f"blender_ext.py not found under {base}")
+    return found[-1]
+
+
+def build_platform(plat: Platform, out_dir: Path) -> Path:
+    """Stage, check, build and validate the zip of one platform; returns its path."""
+    stage_parent = STAGING / plat.name
+    pkg_name = "s2am3d"
+    stage = stage_parent / pkg_name
+    if stage_parent.exists():
+        shutil.rmtree(stage_parent)
+    stage.mkdir(parents=True)
+    for src in sorted(ADDON_SRC.glob("*.py")):
+        shutil.copy2(src, stage / src.name)
+    vendored = stage / "_vendor" / VENDOR_NAME
+    skipped = vendor_core(vendored)
+    log(f"vendored core ({len(list(vendored.rglob('*.py')))} modules; left out, torch: "
+        f"{', '.join(skipped) or 'none'})")
+    copy_models(vendored / "weights" / "default")
+    check_vendored(stage_parent, pkg_name)
+    for p in stage.rglob("__pycache__"):
+        shutil.rmtree(p)
+    (stage / "wheels").mkdir()
+    wheels = []
+    for spec in WHEELS:
+        for py in PYTHON_VERSIONS:
+            w = fetch_wheel(spec, py, plat)
+            shutil.copy2(w, stage / "wheels" / w.name)
+            wheels.append(w.name)
+    manifest = write_manifest(stage, plat.name, wheels)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zip_path = out_dir / f"{manifest['id']}-{manifest['version']}-{plat.name}.zip"
+    if zip_path.exists():
+        zip_path.unlink()
+    tool = blender_ext_tool()
+    subprocess.run([sys.executable, str(tool), "build", "--source-dir", str(stage),
+                    "--output-filepath", str(zip_path)], check=True)
+    subprocess.run([sys.executable, str(tool), "validate", str(zip_path)], check=True)
+    size = zip_path.stat().st_size
+    wheel_mb = sum((stage / "wheels" / w).stat().st_size for w in wheels) / 1e6
+    log(f"{zip_path.relative_to(REPO) if zip_path.is_relative_to(REPO) else zip_path}: "
+        f"{size / 1e6:.1f} MB (wheels {wheel_mb:.1f} MB)")
+    return zip_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--platform", default="linux-x64", choices=[*PLATFORMS, "all"],
+                    help="platform to build (default linux-x64), or all")
+    ap.add_argument("--out", default=str(DIST), help="output folder (default dist/)")
+    ap.add_argument("--no-export", action="store_true",
+                    help="ship the ONNX files as they are (skip python -m core.export)")
+    args = ap.parse_args(argv)
+    if not args.no_export:
+        export_models()
+    names = list(PLATFORMS) if args.platform == "all" else [args.platform]
+    for name in names:
+        build_platform(PLATFORMS[name], Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,352 @@
+"""Headless Segment All for pipelines.
+
+Runs inside Blender or with the ``bpy`` module::
+
+    blender -b [scene.blend] --python batch.py -- [ARGS]
+    python batch.py -- [ARGS]            (with the bpy module installed)
+
+Inputs: ``--input`` (OBJ, PLY, GLB/GLTF, STL or .blend; repeatable), or, without
+``--input``, every mesh of the open .blend file. Each input is imported into its own
+collection; ``--join`` joins the meshes of each input into one object first (a glTF file
+with one node per part is then segmented as one object). Vertex-only meshes (PLY point
+clouds) are segmented as point clouds and get vertex groups / a point attribute.
+
+Exit status 0 when every input and object was segmented; 1 when anything failed (each
+failure is one line on stderr starting with ``s2am3d-batch:``; the other inputs are still
+processed and the outputs written); 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+if __name__ == "__main__" and not __package__:  # run as a script: import as a package
+    import importlib
+
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _parent, _pkg = os.path.split(_here)
+    _mod = None
+    if os.path.basename(os.path.dirname(_parent)) == "extensions":  # installed extension
+        try:
+            _mod = importlib.import_module(f"bl_ext.{os.path.basename(_parent)}.{_pkg}.batch")
+        except ImportError:
+            _mod = None
+    if _mod is None:
+        sys.path.insert(0, _parent)
+        _mod = importlib.import_module(f"{_pkg}.batch")
+    sys.exit(_mod.main())
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import engine, runner  # noqa: E402
+from .props import parse_scales  # noqa: E402
+
+IMPORTERS = {
+    ".obj": lambda p: bpy.ops.wm.obj_import(filepath=p),
+    ".ply": lambda p: bpy.ops.wm.ply_import(filepath=p),
+    ".stl": lambda p: bpy.ops.wm.stl_import(filepath=p),
+    ".glb": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+    ".gltf": lambda p: bpy.ops.import_scene.gltf(filepath=p),
+}
+
+
+class BatchError(Exception):
+    """A failure of one input or object; the message is one line."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="s2am3d-batch",
+        description="Segment meshes into parts headlessly (S2AM3D). Arguments go after '--'.",
+    )
+    ap.add_argument("--input", action="append", default=[], metavar="FILE",
+                    help="OBJ/PLY/GLB/GLTF/STL/blend file (repeatable); default: the open "
+                    "file's meshes")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--scale", type=float, default=0.2,
+                   help="part size as a fraction of the object, 0-1 (default 0.2)")
+    g.add_argument("--no-scale", action="store_true", help="the model's no-scale mode")
+    ap.add_argument("--hierarchy", default="", metavar="S1,S2",
+                    help="extra scales segmented too (nested levels)")
+    ap.add_argument("--output", choices=["groups", "objects", "attribute"], default="groups")
+    ap.add_argument("--original", choices=["hide", "replace", "keep"], default="hide",
+                    help="objects mode: what happens to the original object")
+    ap.add_argument("--join", action="store_true",
+                    help="join each input's meshes into one object before segmenting")
+    ap.add_argument("--points", type=int, default=10000, help="points sampled per object")
+    ap.add_argument("--prefix", default="", help="name prefix of groups / objects")
+    ap.add_argument("--model", default=None, metavar="DIR",
+                    help="weights folder (default: the bundled model)")
+    ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    ap.add_argument("--save", metavar="OUT.blend", help="save the result as a .blend file")
+    ap.add_argument("--report", metavar="OUT.json", help="write a JSON report")
+    ap.add_argument("--preview", metavar="OUT.png",
+                    help="render a Workbench image coloured by part")
+    args = ap.parse_args(argv)
+    if not args.no_scale and not 0.0 <= args.scale <= 1.0:
+        ap.error(f"--scale must be in [0, 1], got {args.scale}")
+    try:
+        args.hierarchy_scales = parse_scales(args.hierarchy)
+    except ValueError as exc:
+        ap.error(f"--hierarchy: {exc}")
+    if args.points < 64:
+        ap.error("--points must be at least 64")
+    return args
+
+
+def _script_argv() -> list[str]:
+    return sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+
+
+def fail(msg: str) -> None:
+    print(f"s2am3d-batch: {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def import_input(path: str, join: bool) -> list:
+    """Import one file into its own collection; returns its mesh objects."""
+    if not os.path.isfile(path):
+        raise BatchError(f"{path}: file not found")
+    ext = os.path.splitext(path)[1].lower()
+    before = set(bpy.data.objects)
+    name = os.path.splitext(os.path.basename(path))[0]
+    coll = bpy.data.collections.new(name)
+    bpy.context.scene.collection.children.link(coll)
+    layer_coll = bpy.context.view_layer.layer_collection.children[coll.name]
+    bpy.context.view_layer.active_layer_collection = layer_coll
+    try:
+        if ext == ".blend":
+            with bpy.data.libraries.load(path, link=False) as (src, dst):
+                dst.objects = list(src.objects)
+            for ob in dst.objects:
+                if ob is not None:
+                    coll.objects.link(ob)
+        elif ext in IMPORTERS:
+            res = IMPORTERS[ext](os.path.abspath(path))
+            if "FINISHED" not in res:
+                raise BatchError(f"{path}: the importer failed")
+        else:
+            raise BatchError(f"{path}: unsupported file type {ext!r} "
+                             f"(use {', '.join(sorted([*IMPORTERS, '.blend']))})")
+    except BatchError:
+        raise
+    except Exception as exc:  # importers raise RuntimeError with Blender's report
+        raise BatchError(f"{path}: cannot import: {str(exc).strip().splitlines()[-1]}") from exc
+    finally:
+        bpy.context.view_layer.active_layer_collection = bpy.context.view_layer.layer_collection
+    new = [ob for ob in bpy.data.objects if ob not in before]
+    meshes = [ob for ob in new if ob.type == "MESH"]
+    if not meshes:
+        raise BatchError(f"{path}: contains no mesh")
+    if join and len(meshes) > 1:
+        meshes = [join_meshes(meshes, name)]
+    return meshes
+
+
+def join_meshes(meshes: list, name: str):
+    """Join meshes into the first one (world transforms applied by Blender's join)."""
+    for ob in bpy.context.view_layer.objects:
+        ob.select_set(False)
+    for ob in meshes:
+        ob.select_set(True)
+    target = meshes[0]
+    with bpy.context.temp_override(active_object=target, selected_objects=meshes,
+                                   selected_editable_objects=meshes, object=target):
+        bpy.ops.object.join()
+    target.name = name
+    for ob in meshes:
+        if ob.name in bpy.data.objects:
+            ob.select_set(False)
+    return target
+
+
+# ------------------------------------------------------------------ preview
+
+
+def _octahedra(points, colors, radius):
+    off = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]],
+                   np.float64) * radius
+    faces = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4],
+                      [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
+    n = len(points)
+    verts = (points[:, None, :] + off[None]).reshape(-1, 3)
+    tris = (faces[None] + 6 * np.arange(n)[:, None, None]).reshape(-1, 3)
+    face_cols = np.repeat(colors, 8, axis=0)
+    return verts, tris, face_cols
+
+
+def _point_cloud_proxy(ob):
+    """A temporary mesh of small octahedra at the points, coloured by part, for rendering
+    a vertex-only object (Workbench draws no loose vertices)."""
+    from . import writers as wr
+
+    me = ob.data
+    pts = np.empty(len(me.vertices) * 3, np.float32)
+    me.vertices.foreach_get("co", pts)
+    pts = pts.reshape(-1, 3).astype(np.float64)
+    labels = wr.read_part_labels(me)
+    cols = wr.label_colors(labels if labels is not None else np.full(len(pts), -1))
+    radius = 0.006 * float(np.ptp(pts, axis=0).max() or 1.0)
+    v, t, fc = _octahedra(pts, cols, radius)
+    pm = bpy.data.meshes.new(f"{ob.name}.preview")
+    pm.from_pydata(v.tolist(), [], t.tolist())
+    wr.write_colors(pm, wr.COLOR_ATTR, fc, track=False)
+    proxy = bpy.data.objects.new(pm.name, pm)
+    proxy.matrix_world = ob.matrix_world.copy()
+    bpy.context.scene.collection.objects.link(proxy)
+    return proxy
+
+
+def render_preview(path: str, objects: list, size=(800, 600)) -> None:
+    """Workbench render of ``objects`` coloured by their active colour attribute (the
+    part colours), from a temporary camera looking at their bounding box."""
+    from mathutils import Vector
+
+    scene = bpy.context.scene
+    temp = []
+    shown = []
+    for ob in objects:
+        if ob.name not in bpy.data.objects or ob.type != "MESH":
+            continue
+        if len(ob.data.polygons) == 0 and len(ob.data.vertices):
+            temp.append(_point_cloud_proxy(ob))
+            shown.append(temp[-1])
+        elif not ob.hide_render:
+            shown.append(ob)
+        for part in bpy.data.objects:
+            if part.get("s2am3d_part_of") == ob.name and part not in shown:
+                shown.append(part)
+    if not shown:
+        raise BatchError("preview: nothing to render")
+    corners = [ob.matrix_world @ Vector(c) for ob in shown for c in ob.bound_box]
+    lo = Vector([min(c[i] for c in corners) for i in range(3)])
+    hi = Vector([max(c[i] for c in corners) for i in range(3)])
+    centre, radius = (lo + hi) / 2, max((hi - lo).length / 2, 1e-6)
+    cam_data = bpy.data.cameras.new("s2am3d_preview_cam")
+    cam = bpy.data.objects.new("s2am3d_preview_cam", cam_data)
+    scene.collection.objects.link(cam)
+    temp.append(cam)
+    direction = Vector((1.0, -1.4, 0.9)).normalized()
+    cam.location = centre + direction * radius * 2.8
+    cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
+    cam_data.clip_end = radius * 10
+    old = (scene.camera, scene.render.engine, scene.render.filepath,
+           scene.render.resolution_x, scene.render.resolution_y,
+           scene.render.resolution_percentage, scene.render.image_settings.file_format)
+    hidden = [ob for ob in scene.objects if ob not in shown and ob is not cam
+              and not ob.hide_render]
+    try:
+        for ob in hidden:
+            ob.hide_render = True
+        scene.camera = cam
+        scene.render.engine = "BLENDER_WORKBENCH"
+        scene.display.shading.light = "STUDIO"
+        scene.display.shading.color_type = "VERTEX"
+        scene.render.resolution_x, scene.render.resolution_y = size
+        scene.render.resolution_percentage = 100
+        scene.render.image_settings.file_format = "PNG"
+        scene.render.filepath = os.path.abspath(path)
+        bpy.ops.render.render(write_still=True)
+    finally:
+        for ob in hidden:
+            ob.hide_render = False
+        (scene.camera, scene.render.engine, scene.render.filepath,
+         scene.render.resolution_x, scene.render.resolution_y,
+         scene.render.resolution_percentage, scene.render.image_settings.file_format) = old
+        for ob in temp:
+            data = ob.data
+            bpy.data.objects.remove(ob)
+            if isinstance(data, bpy.types.Mesh):
+                bpy.data.meshes.remove(data)
+            elif isinstance(data, bpy.types.Camera):
+                bpy.data.cameras.remove(data)
+    if not os.path.isfile(path):
+        raise BatchError(f"preview: {path} was not written")
+
+
+# ------------------------------------------------------------------ main
+
+
+def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """Import, segment, write; returns (report dict, failure lines)."""
+    t0 = time.perf_counter()
+    failures: list[str] = []
+    objects = []
+    if args.input:
+        if not bpy.data.filepath:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+        for path in args.input:
+            try:
+                objects += import_input(path, args.join)
+            except BatchError as exc:
+                failures.append(str(exc))
+    else:
+        objects = [ob for ob in bpy.context.scene.objects if ob.type == "MESH"]
+        if not objects:
+            failures.append("no --input given and the open file has no mesh")
+    spec = runner.RunSpec(
+        model=engine.ModelOptions(path=args.model, num_threads=args.threads),
+        opts=engine.SegmentOptions(scale=None if args.no_scale else args.scale,
+                                   n_points=args.points, hierarchy=args.hierarchy_scales),
+        mode=args.output, original=args.original.upper(), prefix=args.prefix,
+    )
+    rows, meta = [], {}
+    if objects:
+        try:
+            meta = runner.check_model(spec.model)
+        except Exception as exc:
+            failures.append(f"model: {exc}")
+            objects = []
+    if objects:
+        names = [ob.name for ob in objects]
+        rows, failed = runner.run_sync(objects, spec, bpy.context.evaluated_depsgraph_get())
+        failures += [f"{name}: {why}" for name, why in failed.items()]
+        objects = [bpy.data.objects[n] for n in names if n in bpy.data.objects]
+    if args.save and (rows or not failures):
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.save))
+    if args.preview and rows:
+        try:
+            render_preview(args.preview, objects)
+        except BatchError as exc:
+            failures.append(str(exc))
+    report = {
+        "tool": "s2am3d-batch",
+        "blender": bpy.app.version_string,
+        "model": {"trained": bool(meta.get("trained", False)),
+                  "path": args.model or "bundled",
+                  **{k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}},
+        "settings": {"scale": None if args.no_scale else args.scale,
+                     "hierarchy": list(args.hierarchy_scales), "output": args.output,
+                     "points": args.points, "join": args.join},
+        "objects": rows,
+        "failures": failures,
+        "total_s": round(time.perf_counter() - t0, 3),
+    }
+    if args.report:
+        os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+        with open(args.report, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return report, failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(_script_argv() if argv is None else argv)
+    report, failures = run(args)
+    for line in failures:
+        fail(line)
+    for row in report["objects"]:
+        print(f"s2am3d-batch: {row['object']}: {row['parts']} parts "
+              f"(encode {row['timings']['encode_s']:.2f} s, "
+              f"segment {row['timings']['segment_s']:.2f} s)", flush=True)
+    if failures:
+        fail(f"{len(failures)} failure(s); {len(report['objects'])} object(s) segmented")
+        return 1
+    return 0
+

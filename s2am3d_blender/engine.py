@@ -1,0 +1,279 @@
+"""The add-on's bridge to ``core``: model loading, the per-mesh encoder cache and the
+Segment All job. No bpy here, so the job can run in a worker thread and in tests.
+
+Frames and units: every array is in the object's own frame (Blender local coordinates,
+before ``matrix_world``); ``scale`` is the fraction of the object's points a part covers
+(0–1) or ``None`` for the model's no-scale mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import labels as lab
+from ._core import core, errors
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Which model to run. ``path``: folder holding the weights (``None`` = the bundled
+    default); ``backend``: ``"onnx"`` inside Blender (torch is never needed there);
+    ``num_threads``: ONNX Runtime intra-op threads (``None`` = its default)."""
+
+    path: str | None = None
+    backend: str = "onnx"
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A mesh (or vertex-only point cloud) ready for the model.
+
+    ``vertices`` (V, 3) float64 object frame; ``triangles`` (T, 3) int64 (Blender's loop
+    triangles; empty for a point cloud); ``tri_poly`` (T,) the polygon of each triangle;
+    ``n_polys`` the polygon count of the Blender mesh.
+    """
+
+    name: str
+    vertices: np.ndarray
+    triangles: np.ndarray
+    tri_poly: np.ndarray
+    n_polys: int
+
+    @property
+    def is_point_cloud(self) -> bool:
+        return len(self.triangles) == 0
+
+    @property
+    def key(self) -> str:
+        return lab.mesh_key(self.vertices, self.triangles)
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """Settings of one Segment All run.
+
+    ``scale``: part size as a fraction of the object (0–1), ``None`` = no-scale mode;
+    ``n_points``: surface points sampled per object; ``seed``: sampling seed;
+    ``hierarchy``: extra scales (coarse or fine, 0–1) segmented too, giving nested levels;
+    ``overrides``: fields of ``core.SegmentAllSettings`` to change (names must exist).
+    """
+
+    scale: float | None = 0.2
+    n_points: int = 10000
+    seed: int = 0
+    hierarchy: tuple[float, ...] = ()
+    overrides: dict = field(default_factory=dict)
+
+    def core_settings(self):
+        """``core.SegmentAllSettings`` with :attr:`overrides` applied (unknown names raise)."""
+        cls = core().SegmentAllSettings
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(self.overrides) - names)
+        if unknown:
+            raise ValueError(f"unknown Segment All setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**self.overrides)
+
+
+class EncoderCache:
+    """Segmenters with their encoded mesh, keyed by mesh state and model options.
+
+    Encoding runs once per mesh state (positions + faces hash); a click or a scale change
+    only decodes. Holds at most ``max_items`` meshes (least recently used dropped).
+    Thread-safe: the Segment All worker and the main thread share one cache.
+    """
+
+    def __init__(self, max_items: int = 4):
+        self.max_items = max_items
+        self._items: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._items
+
+    @staticmethod
+    def key_of(geom: Geometry, model: ModelOptions, n_points: int, seed: int) -> tuple:
+        return (geom.key, model, int(n_points), int(seed))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def get(self, geom: Geometry, model: ModelOptions, n_points: int, seed: int = 0):
+        """Return ``(segmenter, was_cached)`` with ``geom`` encoded (encodes on a miss)."""
+        key = self.key_of(geom, model, n_points, seed)
+        with self._lock:
+            seg = self._items.get(key)
+            if seg is not None:
+                self._items.move_to_end(key)
+                return seg, True
+        seg = core().Segmenter.from_pretrained(
+            path=model.path, backend=model.backend, num_threads=model.num_threads
+        )
+        if geom.is_point_cloud:
+            n = None if len(geom.vertices) <= n_points else int(n_points)
+            seg.set_points(geom.vertices, n_points=n, seed=seed)
+        else:
+            seg.set_mesh(geom.vertices, geom.triangles, n_points=int(n_points), seed=seed)
+        with self._lock:
+            self._items[key] = seg
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return seg, False
+
+
+#: The module-level cache shared by Pick Parts and Segment All.
+CACHE = EncoderCache()
+
+
+def point_labels_to_vertices(seg, geom: Geometry, point_labels: np.ndarray) -> np.ndarray:
+    """Labels per vertex of a point cloud from labels per sampled point."""
+    pts = np.asarray(seg.points)
+    if len(pts) == len(geom.vertices) and np.allclose(pts, geom.vertices, atol=1e-5):
+        return np.asarray(point_labels)
+    return lab.nearest_labels(geom.vertices, pts, point_labels)
+
+
+@dataclass
+class Level:
+    """One segmentation of an object. Meshes: ``poly_labels`` (F,) and ``tri_labels``
+    (T,); point clouds: ``vertex_labels`` (V,). Labels are 0..num_parts-1 (compacted)."""
+
+    scale: float | None
+    num_parts: int
+    poly_labels: np.ndarray | None = None
+    tri_labels: np.ndarray | None = None
+    vertex_labels: np.ndarray | None = None
+
+    def sizes(self) -> list[int]:
+        """Faces per part (meshes) or vertices per part (point clouds)."""
+        arr = self.poly_labels if self.poly_labels is not None else self.vertex_labels
+        return np.bincount(arr[arr >= 0], minlength=self.num_parts).tolist()
+
+
+@dataclass
+class ObjectResult:
+    """Segment All result of one object: ``levels[0]`` is the main scale; further levels
+    are the hierarchy scales in the order given. ``timings`` in seconds."""
+
+    name: str
+    levels: list[Level]
+    point_cloud: bool
+    timings: dict[str, float]
+    encoder_cached: bool
+
+
+def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    labels = np.asarray(labels, np.int64)
+    ids = np.unique(labels[labels >= 0])
+    remap = np.full(int(labels.max(initial=-1)) + 2, -1, np.int64)
+    remap[ids + 1] = np.arange(len(ids))
+    return remap[labels + 1], len(ids)
+
+
+def level_from_result(seg, geom: Geometry, res, scale: float | None) -> Level:
+    """Turn a ``core`` Segment All result into polygon / vertex labels of ``geom``."""
+    if geom.is_point_cloud:
+        v, n = _compact(point_labels_to_vertices(seg, geom, res.point_labels))
+        return Level(scale, n, vertex_labels=v)
+    tri, n = _compact(np.asarray(res.face_labels))
+    poly = lab.polygon_labels(tri, geom.tri_poly, geom.n_polys)
+    return Level(scale, n, poly_labels=poly, tri_labels=tri)
+
+
+def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
+                   cache: EncoderCache = CACHE) -> ObjectResult:
+    """Encode (or reuse) and run Segment All (plus hierarchy scales) on one object."""
+    t0 = time.perf_counter()
+    settings = opts.core_settings()
+    seg, cached = cache.get(geom, model, opts.n_points, opts.seed)
+    t1 = time.perf_counter()
+    levels = [level_from_result(seg, geom, seg.segment_all(scale=opts.scale, settings=settings),
+                                opts.scale)]
+    for s in opts.hierarchy:
+        levels.append(level_from_result(seg, geom, seg.segment_all(scale=s, settings=settings), s))
+    t2 = time.perf_counter()
+    return ObjectResult(geom.name, levels, geom.is_point_cloud,
+                        {"encode_s": t1 - t0, "segment_s": t2 - t1}, cached)
+
+
+def predict_mask(seg, geom: Geometry, prompts, scale: float | None) -> tuple[np.ndarray, float]:
+    """Mask of the prompted part: per triangle (meshes) or per vertex (point clouds), and
+    the model's quality estimate. ``prompts``: ``[(point index, positive?), ...]``."""
+    r = seg.predict(prompts=list(prompts), scale=scale)
+    if geom.is_point_cloud:
+        mask = point_labels_to_vertices(seg, geom, np.asarray(r.point_mask, np.int64)) > 0
+    else:
+        mask = np.asarray(r.face_mask, bool)
+    return mask, float(r.quality)
+
+
+class SegmentJob:
+    """Segment All over several objects; :meth:`run` is the synchronous path and the body
+    of the worker thread started by :meth:`start` (same code, no bpy inside).
+
+    Progress is ``done / total`` objects; :meth:`cancel` stops before the next object
+    (a single object's model call is not interruptible).
+    """
+
+    def __init__(self, geoms: list[Geometry], model: ModelOptions, opts: SegmentOptions,
+                 cache: EncoderCache = CACHE):
+        self.geoms = geoms
+        self.model = model
+        self.opts = opts
+        self.cache = cache
+        self.results: list[ObjectResult] = []
+        self.errors: dict[str, str] = {}
+        self.done = threading.Event()
+        self._cancel = threading.Event()
+        self.current: str = ""
+        self.thread: threading.Thread | None = None
+
+    @property
+    def progress(self) -> float:
+        n = max(1, len(self.geoms))
+        return (len(self.results) + len(self.errors)) / n
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        """Segment every object in turn; errors of one object are kept and do not stop
+        the others (``errors[name] = message``)."""
+        S2AM3DError = errors().S2AM3DError
+        try:
+            for geom in self.geoms:
+                if self.cancelled:
+                    break
+                self.current = geom.name
+                try:
+                    self.results.append(segment_object(geom, self.model, self.opts, self.cache))
+                except (S2AM3DError, ValueError, OSError) as exc:
+                    self.errors[geom.name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.done.set()
+
+    def start(self) -> threading.Thread:
+        self.thread = threading.Thread(target=self.run, name="s2am3d-segment-all", daemon=True)
+        self.thread.start()
+        return self.thread
+
+
+def load_check(model: ModelOptions) -> dict:
+    """Load the model once (no mesh) and return its metadata; raises ``ModelFileError``
+    (or another ``S2AM3DError``) for a missing or corrupt model file."""
+    seg = core().Segmenter.from_pretrained(
+        path=model.path, backend=model.backend, num_threads=model.num_threads
+    )
+    return dict(getattr(seg, "metadata", {}) or {})

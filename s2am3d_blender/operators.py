@@ -1,0 +1,234 @@
+"""Operators: Pick Parts (modal), Segment All (worker thread + timer), Clear Parts.
+
+Every operator is undoable (``bl_options`` has ``UNDO``) and returns ``CANCELLED`` with a
+report naming the problem for: no active object, a non-mesh object, an empty mesh,
+linked or library-override data, Edit Mode, and a missing or corrupt model file.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import engine, runner
+from . import writers as wr
+from ._core import errors
+from .mesh_io import ObjectRejected, check_object, target_objects
+from .pick_state import Event
+from .props import MODE_TO_WRITER, prefs_of
+
+
+def _user_error_types():
+    return (ObjectRejected, errors().S2AM3DError, ValueError, OSError)
+
+
+class S2AM3D_OT_segment_all(bpy.types.Operator):
+    """Split the active mesh and every selected mesh into parts at the panel's scale"""
+
+    bl_idname = "s2am3d.segment_all"
+    bl_label = "Segment All"
+    bl_options = {"REGISTER", "UNDO"}
+
+    _job: engine.SegmentJob | None = None
+    _timer = None
+
+    def _prepare(self, context):
+        """Common start of both paths: checks, geometry, model; returns (job, spec,
+        failures) or None after reporting why nothing can run."""
+        active = context.view_layer.objects.active
+        try:
+            check_object(active)
+        except ObjectRejected as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+        settings = context.scene.s2am3d
+        try:
+            spec = runner.spec_from_settings(settings, prefs_of(context))
+            spec.opts.core_settings()
+            runner.check_model(spec.model)
+        except _user_error_types() as exc:
+            self.report({"ERROR"}, f"Model problem: {exc}")
+            return None
+        geoms, failed = runner.prepare(target_objects(context),
+                                       context.evaluated_depsgraph_get())
+        if not geoms:
+            self.report({"ERROR"}, "; ".join(failed.values()) or "nothing to segment")
+            return None
+        return engine.SegmentJob(geoms, spec.model, spec.opts), spec, failed
+
+    def _finish(self, context, job, spec, failed):
+        rows, failed = runner.apply_job(job, spec, failed)
+        for name, why in failed.items():
+            self.report({"WARNING"}, f"{name}: {why}")
+        if not rows:
+            self.report({"ERROR"}, "no object was segmented")
+            return {"CANCELLED"}
+        parts = ", ".join(f"{r['object']}: {r['parts']}" for r in rows)
+        self.report({"INFO"}, f"Segment All: {parts} parts")
+        return {"FINISHED"}
+
+    def execute(self, context):
+        """Synchronous path (scripts, background mode): the same job, run inline."""
+        prep = self._prepare(context)
+        if prep is None:
+            return {"CANCELLED"}
+        job, spec, failed = prep
+        job.run()
+        return self._finish(context, job, spec, failed)
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        prep = self._prepare(context)
+        if prep is None:
+            return {"CANCELLED"}
+        self._job, self._spec, self._failed = prep
+        self._job.start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        self._status(context)
+        return {"RUNNING_MODAL"}
+
+    def _status(self, context):
+        job = self._job
+        text = (f"Segment All: {job.current} ({len(job.results) + len(job.errors)}"
+                f"/{len(job.geoms)} objects) — Esc to cancel")
+        context.workspace.status_text_set(text)
+        context.window_manager.progress_update(int(100 * job.progress))
+
+    def _cleanup(self, context):
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+            self._cleanup(context)
+            self.report({"WARNING"}, "Segment All cancelled; nothing was changed")
+            return {"CANCELLED"}
+        if event.type == "TIMER":
+            if self._job.done.is_set():
+                self._cleanup(context)
+                return self._finish(context, self._job, self._spec, self._failed)
+            self._status(context)
+        return {"PASS_THROUGH"}
+
+
+class S2AM3D_OT_clear_parts(bpy.types.Operator):
+    """Remove the vertex groups, attributes and part objects this add-on made (the user's
+    own data stays)"""
+
+    bl_idname = "s2am3d.clear_parts"
+    bl_label = "Clear Parts"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        active = context.view_layer.objects.active
+        try:
+            check_object(active)
+        except ObjectRejected as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        total = {"groups": 0, "attributes": 0, "objects": 0}
+        for ob in target_objects(context):
+            if ob.type != "MESH" or ob.library or ob.data.library or ob.mode == "EDIT":
+                continue
+            for k, v in wr.clear_parts(ob).items():
+                total[k] += v
+        self.report({"INFO"}, "Cleared {groups} groups, {attributes} attributes, "
+                    "{objects} objects".format(**total))
+        return {"FINISHED"}
+
+
+class S2AM3D_OT_pick_parts(bpy.types.Operator):
+    """Click on the mesh to pick a part; wheel changes the scale; Enter keeps it"""
+
+    bl_idname = "s2am3d.pick_parts"
+    bl_label = "Pick Parts"
+    bl_options = {"REGISTER", "UNDO"}
+
+    _session = None
+    _shading = None
+
+    def invoke(self, context, event):
+        from .pick_session import PickSession
+
+        if context.area is None or context.area.type != "VIEW_3D":
+            self.report({"ERROR"}, "Pick Parts runs in a 3D Viewport")
+            return {"CANCELLED"}
+        settings = context.scene.s2am3d
+        prefs = prefs_of(context)
+        try:
+            spec = runner.spec_from_settings(settings, prefs)
+            check_object(context.view_layer.objects.active)
+            runner.check_model(spec.model)
+            context.workspace.status_text_set("Pick Parts: encoding the mesh…")
+            self._session = PickSession(
+                context.view_layer.objects.active, context.evaluated_depsgraph_get(),
+                spec.model, MODE_TO_WRITER[settings.output_mode], prefs.prefix,
+                settings.scale, settings.use_scale, spec.opts.n_points,
+            )
+        except _user_error_types() as exc:
+            context.workspace.status_text_set(None)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        context.workspace.status_text_set(None)
+        shading = context.space_data.shading
+        self._shading = (shading.type, shading.color_type)
+        if shading.type in {"SOLID", "WIREFRAME"}:
+            shading.type = "SOLID"
+            shading.color_type = "VERTEX"
+        context.window_manager.modal_handler_add(self)
+        context.area.header_text_set(self._session.state.header_text())
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context):
+        context.area.header_text_set(None)
+        shading = context.space_data.shading
+        shading.type, shading.color_type = self._shading
+
+    def modal(self, context, event):
+        s = self._session
+        point = None
+        if event.type == "LEFTMOUSE" and event.value == "PRESS":
+            rv3d = context.region_data
+            if rv3d is not None:
+                point = s.point_from_mouse(
+                    (event.mouse_region_x, event.mouse_region_y),
+                    (context.region.width, context.region.height), rv3d.perspective_matrix,
+                )
+        ev = Event(event.type, event.value, event.shift, event.ctrl, event.alt, point)
+        try:
+            out = s.handle(ev)
+        except _user_error_types() as exc:
+            s.cancel()
+            self._end(context)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if out.action == "pass":
+            return {"PASS_THROUGH"}
+        if out.action == "cancel":
+            self._end(context)
+            return {"CANCELLED"}
+        if out.action == "finish":
+            self._end(context)
+            if not s.kept_names and s.state.kept == 0:
+                return {"CANCELLED"}
+            self.report({"INFO"}, f"Kept {s.state.kept} part(s)")
+            return {"FINISHED"}
+        if s.quality is not None and out.action == "update":
+            context.area.header_text_set(
+                f"{s.state.header_text()} | quality {s.quality:.2f}"
+            )
+        else:
+            context.area.header_text_set(s.state.header_text())
+        context.area.tag_redraw()
+        return {"RUNNING_MODAL"}
+
+
+classes = (S2AM3D_OT_segment_all, S2AM3D_OT_clear_parts, S2AM3D_OT_pick_parts)

@@ -1,0 +1,124 @@
+"""Scene settings (the Parts panel) and add-on preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+OUTPUT_MODES = [
+    ("GROUPS", "Vertex Groups", "One vertex group per part (weight 1); geometry unchanged"),
+    ("OBJECTS", "Separate Objects", "One object per part, with materials, UVs and normals"),
+    ("ATTRIBUTE", "Face Attribute", "Integer face attribute 'part' plus colours only"),
+]
+ORIGINAL_MODES = [
+    ("HIDE", "Hide Original", "Keep the original object, hidden (Clear Parts shows it again)"),
+    ("REPLACE", "Replace Original", "Delete the original object (undo brings it back)"),
+    ("KEEP", "Keep Original", "Keep the original object visible"),
+]
+MODE_TO_WRITER = {"GROUPS": "groups", "OBJECTS": "objects", "ATTRIBUTE": "attribute"}
+
+
+class S2AM3D_Settings(bpy.types.PropertyGroup):
+    """Settings of the Parts panel, stored per scene (saved with the .blend)."""
+
+    use_scale: BoolProperty(
+        name="Use Scale", default=True,
+        description="Off: the model's no-scale mode (it decides the part size itself)",
+    )
+    scale: FloatProperty(
+        name="Scale", default=0.2, min=0.0, max=1.0, step=1, precision=2,
+        description="Part size as a fraction of the object (0 = tiny parts, 1 = whole object)",
+    )
+    output_mode: EnumProperty(name="Output", items=OUTPUT_MODES, default="GROUPS")
+    original_mode: EnumProperty(name="Original", items=ORIGINAL_MODES, default="HIDE")
+    n_points: IntProperty(
+        name="Points", default=0, min=0, max=200000,
+        description="Surface points sampled per object (0 = the preferences' default)",
+    )
+    num_prompts: IntProperty(
+        name="Prompts", default=0, min=0, max=4096,
+        description="Segment All: farthest-point prompts per object (0 = the model's default)",
+    )
+    min_part_size: FloatProperty(
+        name="Min Part Size", default=0.0, min=0.0, max=0.5, precision=3,
+        description="Segment All: smallest part kept, as a fraction of the object's points "
+        "(0 = the model's default)",
+    )
+    hierarchy: StringProperty(
+        name="Extra Scales", default="",
+        description="Comma-separated extra scales (e.g. 0.05, 0.5) segmented too: nested "
+        "group names / collections",
+    )
+    show_advanced: BoolProperty(name="Advanced", default=False)
+
+
+def _addon_name() -> str:
+    return __package__
+
+
+class S2AM3D_Preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    default_points: IntProperty(
+        name="Default Points", default=10000, min=256, max=200000,
+        description="Surface points sampled per object when the panel says 0",
+    )
+    num_threads: IntProperty(
+        name="Threads", default=0, min=0, max=256,
+        description="CPU threads for ONNX Runtime (0 = automatic)",
+    )
+    prefix: StringProperty(
+        name="Name Prefix", default="",
+        description="Prefix of the vertex groups / objects made (e.g. 'seg_' → seg_Part.001)",
+    )
+    model_path: StringProperty(
+        name="Model Folder", default="", subtype="DIR_PATH",
+        description="Folder with other weights (encoder.onnx, decoder_*.onnx, config.json); "
+        "empty = the bundled model",
+    )
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "default_points")
+        col.prop(self, "num_threads")
+        col.prop(self, "prefix")
+        col.prop(self, "model_path")
+
+
+@dataclass(frozen=True)
+class PrefValues:
+    """Preference values, with defaults when the add-on is not registered (scripts)."""
+
+    default_points: int = 10000
+    num_threads: int = 0
+    prefix: str = ""
+    model_path: str = ""
+
+
+def prefs_of(context=None) -> PrefValues:
+    context = context or bpy.context
+    addon = context.preferences.addons.get(_addon_name())
+    if addon is None or addon.preferences is None:
+        return PrefValues()
+    p = addon.preferences
+    return PrefValues(int(p.default_points), int(p.num_threads), str(p.prefix),
+                      bpy.path.abspath(str(p.model_path)) if p.model_path else "")
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """``"0.05, 0.5"`` → ``(0.05, 0.5)``; raises ValueError for values outside [0, 1]."""
+    out = []
+    for tok in text.replace(";", ",").split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        v = float(tok)
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"scale {v} is outside [0, 1]")
+        out.append(v)
+    return tuple(out)
+
+
+classes = (S2AM3D_Settings, S2AM3D_Preferences)

@@ -1,0 +1,168 @@
+"""Segment All from Blender objects to written parts: the code shared by the operator
+(threaded or synchronous) and the headless batch."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import bpy
+
+from . import engine
+from . import writers as wr
+from ._core import errors
+from .mesh_io import ObjectRejected, check_object, geometry_of
+from .props import MODE_TO_WRITER, PrefValues, parse_scales
+
+
+@dataclass
+class RunSpec:
+    """Everything one Segment All run needs besides the objects.
+
+    ``mode``: ``"groups"``, ``"objects"`` or ``"attribute"``; ``original``: ``"HIDE"``,
+    ``"REPLACE"`` or ``"KEEP"`` (objects mode only); ``prefix``: name prefix.
+    """
+
+    model: engine.ModelOptions
+    opts: engine.SegmentOptions
+    mode: str = "groups"
+    original: str = "HIDE"
+    prefix: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
+    """Build a :class:`RunSpec` from the panel's scene settings and the preferences."""
+    overrides = {}
+    if settings.num_prompts > 0:
+        overrides["num_prompts"] = int(settings.num_prompts)
+    if settings.min_part_size > 0:
+        overrides["min_part_fraction"] = float(settings.min_part_size)
+    opts = engine.SegmentOptions(
+        scale=float(settings.scale) if settings.use_scale else None,
+        n_points=int(settings.n_points or prefs.default_points),
+        hierarchy=parse_scales(settings.hierarchy),
+        overrides=overrides,
+    )
+    model = engine.ModelOptions(path=prefs.model_path or None,
+                                num_threads=prefs.num_threads or None)
+    return RunSpec(model, opts, MODE_TO_WRITER[settings.output_mode],
+                   settings.original_mode, prefs.prefix)
+
+
+_MODEL_OK: dict[tuple, dict] = {}
+
+
+def _model_signature(model: engine.ModelOptions) -> tuple:
+    sig = [model]
+    if model.path and os.path.isdir(model.path):
+        for name in sorted(os.listdir(model.path)):
+            st = os.stat(os.path.join(model.path, name))
+            sig.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(sig)
+
+
+def check_model(model: engine.ModelOptions) -> dict:
+    """Load the model once (memoised per folder state) so a missing or corrupt model file
+    is reported before any work starts; returns its metadata. Raises ``ModelFileError``."""
+    if model.path is not None and not os.path.isdir(model.path):
+        raise errors().ModelFileError(f"model folder not found: {model.path}")
+    sig = _model_signature(model)
+    if sig not in _MODEL_OK:
+        _MODEL_OK[sig] = engine.load_check(model)
+    return _MODEL_OK[sig]
+
+
+def prepare(objects, depsgraph=None) -> tuple[list[engine.Geometry], dict[str, str]]:
+    """Geometry of each acceptable object; the rest in ``rejected[name] = reason``."""
+    geoms, rejected = [], {}
+    for ob in objects:
+        try:
+            check_object(ob)
+            geoms.append(geometry_of(ob, depsgraph))
+        except ObjectRejected as exc:
+            rejected[getattr(ob, "name", "<none>")] = str(exc)
+    return geoms, rejected
+
+
+def apply_result(res: engine.ObjectResult, spec: RunSpec, geom: engine.Geometry) -> list[str]:
+    """Write one object's result (main thread only). Replaces whatever the add-on wrote
+    for this object before; returns the names created. Raises ObjectRejected when the
+    object changed or disappeared while the model ran."""
+    obj = bpy.data.objects.get(res.name)
+    if obj is None:
+        raise ObjectRejected(f"'{res.name}' was deleted while it was being segmented")
+    me = obj.data
+    if len(me.vertices) != len(geom.vertices) or len(me.polygons) != geom.n_polys:
+        raise ObjectRejected(f"'{res.name}' was edited while it was being segmented; run again")
+    wr.clear_parts(obj)
+    main = res.levels[0]
+    labels = main.vertex_labels if main.vertex_labels is not None else main.poly_labels
+    wr.write_part_attribute(me, labels)
+    names = []
+    if spec.mode == "objects":
+        coll = wr._parts_collection(obj, f"{obj.name} parts")
+        names += wr.write_level(obj, main, "objects", spec.prefix, collection=coll)
+        for lv in res.levels[1:]:
+            sub = wr._parts_collection(obj, f"{obj.name} parts s={lv.scale}", parent=coll)
+            names += wr.write_level(obj, lv, "objects", spec.prefix, tag=f"S{lv.scale}.",
+                                    collection=sub)
+        if spec.original == "HIDE":
+            wr.hide_original(obj)
+        elif spec.original == "REPLACE":
+            bpy.data.objects.remove(obj)
+    else:
+        names += wr.write_level(obj, main, spec.mode, spec.prefix)
+        for i, lv in enumerate(res.levels[1:], start=1):
+            if spec.mode == "groups":
+                names += wr.write_level(obj, lv, "groups", spec.prefix, tag=f"S{lv.scale}.")
+            lab = lv.vertex_labels if lv.vertex_labels is not None else lv.poly_labels
+            attr = wr.part_attribute(me, create=False)
+            extra = me.attributes.new(f"{attr.name}_{i}", "INT", attr.domain)
+            extra.data.foreach_set("value", lab.astype("int32"))
+            wr._track_attr(me, extra.name)
+    return names
+
+
+def run_sync(objects, spec: RunSpec, depsgraph=None) -> tuple[list[dict], dict[str, str]]:
+    """Segment and write every object synchronously (tests, batch, background mode).
+    Returns per-object report rows and the failures ``{name: reason}``."""
+    geoms, failed = prepare(objects, depsgraph)
+    if not geoms:
+        return [], failed
+    check_model(spec.model)
+    job = engine.SegmentJob(geoms, spec.model, spec.opts)
+    job.run()
+    return apply_job(job, spec, failed)
+
+
+def apply_job(job: engine.SegmentJob, spec: RunSpec, failed: dict[str, str]):
+    """Write the finished job's results; returns (report rows, failures)."""
+    failed = dict(failed)
+    failed.update(job.errors)
+    rows = []
+    by_name = {g.name: g for g in job.geoms}
+    for res in job.results:
+        try:
+            names = apply_result(res, spec, by_name[res.name])
+        except ObjectRejected as exc:
+            failed[res.name] = str(exc)
+            continue
+        rows.append(report_row(res, names))
+    return rows, failed
+
+
+def report_row(res: engine.ObjectResult, names: list[str]) -> dict:
+    """JSON-ready summary of one object's result."""
+    return {
+        "object": res.name,
+        "point_cloud": res.point_cloud,
+        "levels": [
+            {"scale": lv.scale, "parts": lv.num_parts, "sizes": lv.sizes()} for lv in res.levels
+        ],
+        "parts": res.levels[0].num_parts,
+        "sizes": res.levels[0].sizes(),
+        "created": names,
+        "timings": {k: round(v, 4) for k, v in res.timings.items()},
+        "encoder_cached": res.encoder_cached,
+    }
