@@ -237,7 +237,9 @@ class AugmentConfig:
         return asdict(self)
 
 
-def random_rotation(rng: np.random.Generator, mode: str = "so3", so3_prob: float = 1.0) -> np.ndarray:
+def random_rotation(
+    rng: np.random.Generator, mode: str = "so3", so3_prob: float = 1.0
+) -> np.ndarray:
     """A random 3×3 rotation matrix (float64); see :class:`AugmentConfig` for ``mode``."""
     if mode == "none":
         return np.eye(3)
