@@ -13,7 +13,7 @@ Keys (also shown in the header, see :meth:`PickState.header_text`):
 * wheel up / down: larger / smaller scale by :attr:`PickState.scale_step` (turns scale on);
 * ``N``: toggle the model's no-scale mode;
 * Backspace: remove the last point;
-* Enter / Space: keep the current part and start the next one; with no current part,
+* Enter / numpad Enter / Space: keep the current part and start the next one; with no current part,
   finish the tool keeping what was kept;
 * right click: finish the tool (the current, not yet kept part is dropped);
 * Esc: cancel; the operator restores the object exactly as it was before the tool started;
@@ -107,7 +107,7 @@ class PickState:
         """Advance the state with one event and say what the operator must do."""
         ev = Event.of(ev)
         t = ev.type
-        if t in PASS_THROUGH_TYPES or t.startswith(PASS_THROUGH_PREFIXES):
+        if t in PASS_THROUGH_TYPES or (t.startswith(PASS_THROUGH_PREFIXES) and t not in KEEP_KEYS):
             return Outcome("pass")
         if t in WHEEL_UP or t in WHEEL_DOWN:
             if ev.shift or ev.ctrl or ev.alt:
