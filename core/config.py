@@ -58,7 +58,7 @@ class ModelConfig:
     input_freqs: int = 4
     point_dim: int = 64
     voxel_resolution: int = 32
-    voxel_channels: int = 32
+    voxel_channels: int = 16
     voxel_convs: int = 2
     plane_resolution: int = 64
     plane_channels: int = 64

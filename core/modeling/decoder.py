@@ -40,7 +40,15 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .layers import MLP, Attention, TransformerBlock, batched_gather, sinusoidal, sinusoidal_dim
+from .layers import (
+    MLP,
+    Attention,
+    TransformerBlock,
+    batched_gather,
+    gather_rows,
+    sinusoidal,
+    sinusoidal_dim,
+)
 
 NEG = -1.0e9  # additive attention bias of padding keys
 
@@ -226,8 +234,7 @@ class ScaleAwareDecoder(nn.Module):
         a = anchors0
         for film, block in zip(self.films, self.blocks):
             a = block(film(a, e))
-        update = batched_gather(a - anchors0, knn_idx)  # (B, N, k, C)
-        x = x0 + (update * knn_w.unsqueeze(-1)).sum(dim=2)
+        x = x0 + gather_rows(a - anchors0, knn_idx, knn_w)
         return self.cond_norm(self.point_film(x, e))
 
     def decode(

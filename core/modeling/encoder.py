@@ -27,8 +27,7 @@ from .layers import (
     TransformerBlock,
     conv_block,
     grid_index,
-    sample_plane,
-    sample_volume,
+    sample_grid,
     scatter_mean,
     sinusoidal,
     sinusoidal_dim,
@@ -87,7 +86,7 @@ class PartEncoder(nn.Module):
         flat = (cell[..., 0] * r + cell[..., 1]) * r + cell[..., 2]
         vox = scatter_mean(self.to_voxel(pt), flat, r**3).reshape(b, -1, r, r, r)
         vox = self.voxel_convs(vox)
-        pt = pt + self.from_voxel(sample_volume(vox, xyz))
+        pt = pt + self.from_voxel(sample_grid(vox, xyz))
 
         p = c.plane_resolution
         cell = grid_index(xyz, p)
@@ -116,6 +115,6 @@ class PartEncoder(nn.Module):
 
         planes = planes.reshape(3, b, *planes.shape[1:])
         tri = sum(
-            sample_plane(planes[k], xyz[..., [i, j]]) for k, (i, j) in enumerate(PLANE_AXES)
+            sample_grid(planes[k], xyz[..., [i, j]]) for k, (i, j) in enumerate(PLANE_AXES)
         )
         return self.head(torch.cat([tri, pt], dim=-1))

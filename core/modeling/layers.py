@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -145,23 +144,73 @@ def conv_block(cin: int, cout: int, dims: int, stride: int = 1) -> nn.Sequential
     )
 
 
-def sample_plane(plane: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of a feature plane.
+def gather_rows(table: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of rows of ``table`` — interpolation as a row gather.
 
     Args:
-        plane: (B, C, H, W); row index follows the first coordinate, column the second.
-        uv: (B, N, 2) coordinates in [-1, 1] (first → rows, second → columns).
+        table: (B, S, C) rows (grid cells in row-major order, or anchors).
+        index: (B, N, m) int64 row indices in [0, S).
+        weight: (B, N, m) weights.
 
     Returns:
-        (B, N, C).
+        (B, N, C) = Σ_j weight[..., j] · table[index[..., j]].
+
+    Exported as one ONNX ``Gather`` of whole rows (ORT's GridSample and GatherElements
+    with an expanded index measured several times slower on this CPU).
     """
-    grid = uv.flip(-1).unsqueeze(1)  # grid_sample wants (x=column, y=row)
-    out = F.grid_sample(plane, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out.squeeze(2).transpose(1, 2)
+    b, s, c = table.shape
+    _, n, m = index.shape
+    offset = (torch.arange(b, device=index.device) * s).reshape(b, 1, 1)
+    rows = table.reshape(b * s, c)[(index + offset).reshape(-1)].reshape(b, n, m, c)
+    return (rows * weight.unsqueeze(-1)).sum(dim=2)
 
 
-def sample_volume(volume: torch.Tensor, xyz: torch.Tensor) -> torch.Tensor:
-    """Trilinear samples of a voxel grid (B, C, X, Y, Z) at xyz (B, N, 3) → (B, N, C)."""
-    grid = xyz.flip(-1).unsqueeze(1).unsqueeze(1)  # (B, 1, 1, N, 3) as (z, y, x)
-    out = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out.flatten(2).transpose(1, 2)
+def linear_corners(coords: torch.Tensor, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cells and weights of bi-/trilinear interpolation on a grid over [-1, 1]^D.
+
+    Cell centres are those of :func:`grid_index` (``grid_sample`` with
+    ``align_corners=False``); outside the outermost centres the border value is used
+    (``padding_mode="border"``).
+
+    Args:
+        coords: (B, N, D) coordinates, D = 2 or 3; axis 0 is the slowest-varying grid axis.
+        resolution: cells per axis.
+
+    Returns:
+        flat cell index (B, N, 2^D) int64 (row-major) and weights (B, N, 2^D) summing to 1.
+    """
+    r = resolution
+    u = ((coords + 1.0) * (0.5 * r) - 0.5).clamp(0.0, float(r - 1))
+    lo = torch.floor(u).clamp(max=float(max(r - 2, 0)))
+    frac = u - lo
+    lo = lo.to(torch.int64)
+    hi = (lo + 1).clamp(max=r - 1)
+    idx = None
+    w = None
+    for axis in range(coords.shape[-1]):
+        ia = torch.stack([lo[..., axis], hi[..., axis]], dim=-1)  # (B, N, 2)
+        f = frac[..., axis]
+        wa = torch.stack([1.0 - f, f], dim=-1)
+        if idx is None:
+            idx, w = ia, wa
+        else:
+            idx = (idx.unsqueeze(-1) * r + ia.unsqueeze(-2)).flatten(-2)
+            w = (w.unsqueeze(-1) * wa.unsqueeze(-2)).flatten(-2)
+    return idx, w
+
+
+def sample_grid(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Bi-/trilinear samples of a channels-first grid at coordinates in [-1, 1].
+
+    Args:
+        grid: (B, C, R, R) or (B, C, R, R, R); grid axis a is indexed by ``coords[..., a]``.
+        coords: (B, N, 2) or (B, N, 3).
+
+    Returns:
+        (B, N, C); equal to ``F.grid_sample(..., align_corners=False,
+        padding_mode="border")`` with the coordinate order reversed.
+    """
+    b, c = grid.shape[:2]
+    table = grid.flatten(2).transpose(1, 2)  # (B, R^D, C)
+    idx, w = linear_corners(coords, grid.shape[-1])
+    return gather_rows(table, idx, w)
