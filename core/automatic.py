@@ -1,0 +1,598 @@
+"""Segment All: a label for every point and face at one scale, and nested hierarchies.
+
+Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSettings`):
+
+1. **Prompts** — ``num_prompts`` farthest-point samples of the sampled points.
+2. **Masks** — decoded in batches of ``batch_size`` (one positive prompt each) at the
+   requested scale; each mask gets a score = predicted quality × stability (IoU of the
+   mask thresholded at ``mask_threshold ± stability_offset``).
+3. **Grouping** — masks below ``min_mask_score`` or outside the size limits are dropped,
+   the rest go through non-maximum suppression by mask IoU (``nms_iou``) and are painted
+   best-first onto the still unlabelled points; leftover points take the label of the
+   nearest labelled point. This is the whole method for point clouds (plus absorbing
+   labels smaller than ``min_part_fraction``).
+4. **Mesh-aware combination** (meshes, ``use_mesh_regions``) — the mesh's own structure is
+   the starting point: candidate *regions* are the connected components of the welded mesh
+   (optionally split at face-group/material changes or sharp creases). The model then
+   - *splits* a region only when confident labels (score ≥ ``split_min_score``) each cover
+     at least ``split_min_fraction`` of the region's points — otherwise the region stays
+     whole, so a weak model cannot shatter it;
+   - *merges* two nearby units (regions or region pieces) when confident masks
+     (score ≥ ``merge_min_score``) mostly cover both (≥ ``merge_cover`` of each unit's
+     points) more often than they cover one and exclude the other, and — with a scale —
+     when the merged part does not exceed the scale by more than ``scale_slack``;
+   - with a scale and ``scale_merge``, units much smaller than the scale are merged with
+     their nearest neighbour unit until the parts approach the scale.
+   Then faces take their unit's label; label fragments smaller than ``min_part_fraction``
+   of the surface are absorbed by the neighbour sharing the longest boundary.
+
+With an untrained or weak model few masks pass the confidence gates, so the result
+degrades to the plain connected components (+ the scale-driven merge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from .errors import InvalidPromptError
+from .geometry import farthest_point_sampling
+from .mesh_regions import (
+    MeshStructure,
+    absorb_small_islands,
+    face_vote,
+    relabel_contiguous,
+    transfer_labels_to_faces,
+)
+from .predictor import Segmenter, check_scale
+
+
+@dataclass
+class SegmentAllSettings:
+    """Every knob of :func:`segment_all`. Fractions are of the object's sampled points
+    unless said otherwise; distances are in the model frame (bounding box → [-1, 1]³, so
+    2.0 = the longest side of the object's box).
+
+    Attributes:
+        num_prompts: farthest-point prompts decoded (one positive click each).
+        batch_size: prompts per decoder call (memory ≈ batch_size × N × 4 bytes per mask).
+        seed: seed of the farthest-point prompts.
+        mask_threshold: probability threshold that turns a decoded mask into a point set.
+        stability_offset: δ of the stability score (IoU of the masks at threshold ± δ);
+            0 disables it (score = quality alone).
+        min_mask_score: masks whose score (quality × stability) is below this are dropped.
+        min_mask_fraction: masks smaller than this fraction of the points are dropped.
+        max_mask_fraction: masks larger than this fraction of the points are dropped
+            (a mask of the whole object is not a part).
+        nms_iou: a mask overlapping an already kept, better mask with IoU above this is
+            suppressed.
+        min_new_fraction: when painting best-first, a mask whose still unlabelled points
+            are fewer than this fraction of its size is skipped.
+        min_part_fraction: label fragments (edge-connected on meshes) smaller than this
+            fraction of the total surface area (points: of the point count) are absorbed by
+            a neighbour. Whole separate pieces of the mesh are kept (see
+            ``min_region_fraction``).
+        use_mesh_regions: on meshes, combine the model with the mesh's connected regions
+            (step 4 above). False = label transfer of the point labels only.
+        weld_rel_tol: vertices closer than this fraction of the bounding-box diagonal are
+            welded before connectivity is computed.
+        split_by_face_groups: when ``set_mesh`` got ``face_groups`` (e.g. material ids),
+            region boundaries also follow group changes.
+        crease_angle_deg: None, or split regions along edges whose dihedral angle exceeds
+            this (degrees).
+        min_region_fraction: separate pieces (regions) smaller than this fraction of the
+            surface area and without any sampled point join the part of the nearest
+            sampled point instead of being parts of their own.
+        split_min_score: only labels from masks scoring at least this can split a region.
+        split_min_fraction: a region is split only when at least two confident labels each
+            hold this fraction of the region's points.
+        split_min_points: regions with fewer sampled points are never split.
+        merge_min_score: only masks scoring at least this vote for merges.
+        merge_cover: a mask "covers" a unit when it holds at least this fraction of the
+            unit's points, and "excludes" it when it holds at most 1 − this.
+        merge_min_votes: a merge needs at least this many masks covering both units.
+        merge_gap: units whose sampled points come closer than this (model frame) are
+            neighbours (touching or nearly touching pieces).
+        scale_slack: with a scale s, merges never create a part larger than
+            s × (1 + scale_slack) of the surface area.
+        scale_merge: with a scale s, merge units smaller than ``scale_merge_below`` × s
+            into their neighbour (most nearby points) while the result stays within the
+            slack; applies with any model, so parts approach the requested scale.
+        scale_merge_below: see ``scale_merge``.
+    """
+
+    num_prompts: int = 64
+    batch_size: int = 32
+    seed: int = 0
+    mask_threshold: float = 0.5
+    stability_offset: float = 0.1
+    min_mask_score: float = 0.5
+    min_mask_fraction: float = 0.002
+    max_mask_fraction: float = 0.95
+    nms_iou: float = 0.7
+    min_new_fraction: float = 0.5
+    min_part_fraction: float = 0.002
+    use_mesh_regions: bool = True
+    weld_rel_tol: float = 1e-5
+    split_by_face_groups: bool = True
+    crease_angle_deg: float | None = None
+    min_region_fraction: float = 0.0
+    split_min_score: float = 0.75
+    split_min_fraction: float = 0.15
+    split_min_points: int = 30
+    merge_min_score: float = 0.75
+    merge_cover: float = 0.8
+    merge_min_votes: int = 2
+    merge_gap: float = 0.02
+    scale_slack: float = 0.25
+    scale_merge: bool = False
+    scale_merge_below: float = 0.5
+
+
+@dataclass
+class SegmentAllResult:
+    """Labels of one Segment All run.
+
+    Attributes:
+        point_labels: (N,) int64 part of each sampled point, 0..num_parts-1 (never -1).
+        face_labels: (F,) int64 part of each face of the original mesh, or None for point
+            clouds.
+        num_parts: number of parts.
+        scores: (num_parts,) float32 confidence of each part: the best mask score × IoU of
+            that mask with the part (0 for parts no mask supports, e.g. a plain region).
+        scale: the scale used (None = no-scale mode).
+        input_labels: point clouds only: (M,) int64 label of every input point (nearest
+            sampled point), None for meshes.
+    """
+
+    point_labels: np.ndarray
+    face_labels: np.ndarray | None
+    num_parts: int
+    scores: np.ndarray
+    scale: float | None
+    input_labels: np.ndarray | None = None
+
+
+@dataclass
+class MaskSet:
+    """Decoded masks of the farthest-point prompts."""
+
+    masks: np.ndarray  # (M, N) bool
+    scores: np.ndarray  # (M,) float32 quality × stability
+    prompts: np.ndarray  # (M,) int64 prompt point
+
+
+def _check_settings(s: SegmentAllSettings) -> None:
+    if s.num_prompts < 1 or s.batch_size < 1:
+        raise InvalidPromptError("num_prompts and batch_size must be ≥ 1")
+    for name in ("mask_threshold", "min_part_fraction", "merge_cover", "split_min_fraction",
+                 "min_mask_fraction", "max_mask_fraction"):
+        v = getattr(s, name)
+        if not 0.0 <= v <= 1.0:
+            raise InvalidPromptError(f"SegmentAllSettings.{name} must be in [0, 1], got {v}")
+
+
+def decode_masks(seg: Segmenter, scale: float | None, s: SegmentAllSettings) -> MaskSet:
+    """Decode farthest-point prompts in batches and score the masks."""
+    xyz = seg.points_normalized
+    prompts = farthest_point_sampling(xyz, s.num_prompts, seed=s.seed)
+    probs_all, qual_all = [], []
+    for b in range(0, len(prompts), s.batch_size):
+        idx = prompts[b:b + s.batch_size, None]
+        probs, qual = seg.decode(idx, np.ones(idx.shape, np.float32), scale)
+        probs_all.append(probs)
+        qual_all.append(qual)
+    probs = np.concatenate(probs_all)
+    quality = np.clip(np.concatenate(qual_all), 0.0, 1.0)
+    masks = probs >= s.mask_threshold
+    score = quality.astype(np.float32)
+    if s.stability_offset > 0:
+        hi = (probs >= s.mask_threshold + s.stability_offset).sum(axis=1)
+        lo = (probs >= s.mask_threshold - s.stability_offset).sum(axis=1)
+        score = score * (hi / np.maximum(lo, 1)).astype(np.float32)
+    return MaskSet(masks=masks, scores=score, prompts=prompts)
+
+
+def _mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    af, bf = a.astype(np.float32), b.astype(np.float32)
+    inter = af @ bf.T
+    union = af.sum(1)[:, None] + bf.sum(1)[None, :] - inter
+    return inter / np.maximum(union, 1.0)
+
+
+def group_masks(ms: MaskSet, s: SegmentAllSettings) -> tuple[np.ndarray, np.ndarray]:
+    """NMS + best-first painting; returns point labels (N,) (-1 = none) and label scores."""
+    n = ms.masks.shape[1]
+    size = ms.masks.sum(axis=1) / n
+    ok = (ms.scores >= s.min_mask_score) & (size >= s.min_mask_fraction) & (
+        size <= s.max_mask_fraction)
+    cand = np.flatnonzero(ok)
+    cand = cand[np.argsort(-ms.scores[cand], kind="stable")]
+    labels = np.full(n, -1, np.int64)
+    lab_scores: list[float] = []
+    if len(cand) == 0:
+        return labels, np.zeros(0, np.float32)
+    iou = _mask_iou(ms.masks[cand], ms.masks[cand])
+    kept: list[int] = []
+    for j in range(len(cand)):
+        if kept and iou[j, kept].max() > s.nms_iou:
+            continue
+        kept.append(j)
+        m = ms.masks[cand[j]]
+        new = m & (labels < 0)
+        if new.sum() < s.min_new_fraction * m.sum():
+            continue
+        labels[new] = len(lab_scores)
+        lab_scores.append(float(ms.scores[cand[j]]))
+    return labels, np.asarray(lab_scores, np.float32)
+
+
+def fill_nearest(labels: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    """Give points with label -1 the label of the nearest labelled point (all 0 if none)."""
+    out = labels.copy()
+    miss = out < 0
+    if not miss.any():
+        return out
+    if miss.all():
+        out[:] = 0
+        return out
+    tree = cKDTree(xyz[~miss])
+    out[miss] = out[~miss][tree.query(xyz[miss])[1]]
+    return out
+
+
+def absorb_small_point_labels(labels: np.ndarray, xyz: np.ndarray, min_count: int,
+                              k: int = 8, group: np.ndarray | None = None) -> np.ndarray:
+    """Points-only clean-up: labels with fewer than ``min_count`` points join the most
+    frequent other label among their points' ``k`` nearest neighbours (only neighbours of
+    the same ``group`` when given; a label that has none keeps its points)."""
+    out = labels.copy()
+    cnt = np.bincount(out)
+    small = np.flatnonzero((cnt > 0) & (cnt < min_count))
+    if len(small) == 0 or len(small) == np.count_nonzero(cnt):
+        return out
+    tree = cKDTree(xyz)
+    for lab in small[np.argsort(cnt[small], kind="stable")]:
+        pts = np.flatnonzero(out == lab)
+        if len(pts) == 0:
+            continue
+        _, nb = tree.query(xyz[pts], k=min(k + 1, len(xyz)))
+        nbr = nb.ravel()
+        nl = out[nbr]
+        sel = nl != lab
+        if group is not None:
+            sel &= group[nbr] == np.repeat(group[pts], nb.shape[1])
+            nl = nl[sel]
+            if len(nl) == 0:
+                continue
+        nl = nl[sel] if group is None else nl
+        if len(nl) == 0:
+            # isolated: nearest point of another label
+            others = np.flatnonzero(out != lab)
+            d = cKDTree(xyz[others]).query(xyz[pts])[1]
+            nl = out[others[d]]
+        out[pts] = np.bincount(nl).argmax()
+    return out
+
+
+def part_scores(point_labels: np.ndarray, ms: MaskSet) -> np.ndarray:
+    """Best mask score × IoU with each part, (num_parts,) float32."""
+    k = int(point_labels.max()) + 1
+    onehot = np.zeros((k, len(point_labels)), bool)
+    onehot[point_labels, np.arange(len(point_labels))] = True
+    iou = _mask_iou(onehot, ms.masks)
+    return (iou * ms.scores[None, :]).max(axis=1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- mesh-aware step
+class _UnionFind:
+    def __init__(self, n: int, size: np.ndarray) -> None:
+        self.parent = np.arange(n)
+        self.size = size.astype(np.float64).copy()
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return int(root)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+            self.size[ra] += self.size[rb]
+
+
+def _split_regions(
+    mesh: MeshStructure, point_faces: np.ndarray, pts_obj: np.ndarray,
+    point_labels: np.ndarray, lab_scores: np.ndarray, s: SegmentAllSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Units: regions, split where confident labels cut them into sizeable pieces.
+
+    Returns ``face_unit`` (F,) and ``point_unit`` (N,) int64.
+    """
+    reg_pt = mesh.face_region[point_faces]
+    n_reg = mesh.num_regions
+    face_unit = mesh.face_region.copy()
+    point_unit = reg_pt.copy()
+    if len(lab_scores) == 0:
+        return face_unit, point_unit
+    cnt_r = np.bincount(reg_pt, minlength=n_reg)
+    confident = lab_scores >= s.split_min_score
+    ok = point_labels >= 0
+    ok[ok] = confident[point_labels[ok]]
+    tab = sp.coo_matrix((np.ones(int(ok.sum())), (reg_pt[ok], point_labels[ok])),
+                        shape=(n_reg, len(lab_scores))).tocsr()
+    tab.sum_duplicates()
+    next_unit = n_reg
+    for r in np.flatnonzero(cnt_r >= s.split_min_points):
+        row = tab.getrow(r)
+        big = row.indices[row.data >= s.split_min_fraction * cnt_r[r]]
+        if len(big) < 2:
+            continue
+        pts = np.flatnonzero(reg_pt == r)
+        keep = pts[np.isin(point_labels[pts], big)]
+        # every point of the region joins the nearest point holding a sizeable label
+        tree = cKDTree(pts_obj[keep])
+        lab = point_labels[keep][tree.query(pts_obj[pts])[1]]
+        new_ids = {int(b): next_unit + i for i, b in enumerate(big)}
+        next_unit += len(big)
+        unit_of = np.vectorize(new_ids.__getitem__, otypes=[np.int64])(lab)
+        point_unit[pts] = unit_of
+        faces_r = np.flatnonzero(mesh.face_region == r)
+        fv = face_vote(unit_of, point_faces[pts], len(mesh.faces))[faces_r]
+        miss = fv < 0
+        if miss.any():
+            cent = mesh.vertices[mesh.faces[faces_r[miss]]].mean(axis=1)
+            fv[miss] = unit_of[cKDTree(pts_obj[pts]).query(cent)[1]]
+        face_unit[faces_r] = fv
+    return face_unit, point_unit
+
+
+def _neighbour_pairs(
+    mesh: MeshStructure, face_unit: np.ndarray, point_unit: np.ndarray,
+    xyz_norm: np.ndarray, gap: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit pairs (a < b) that touch on the mesh or come within ``gap``; with contact counts."""
+    fa, fb = face_unit[mesh.adjacency[:, 0]], face_unit[mesh.adjacency[:, 1]]
+    parts = [np.stack([fa, fb], 1)[fa != fb]]
+    if gap > 0:
+        pp = cKDTree(xyz_norm).query_pairs(gap, output_type="ndarray")
+        if len(pp):
+            ua, ub = point_unit[pp[:, 0]], point_unit[pp[:, 1]]
+            parts.append(np.stack([ua, ub], 1)[ua != ub])
+    pairs = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+    if len(pairs) == 0:
+        return pairs.reshape(0, 2), np.zeros(0, np.int64)
+    pairs = np.sort(pairs, axis=1)
+    uniq, cnt = np.unique(pairs, axis=0, return_counts=True)
+    return uniq, cnt
+
+
+def _merge_units(
+    face_unit: np.ndarray, point_unit: np.ndarray, mesh: MeshStructure,
+    xyz_norm: np.ndarray, ms: MaskSet, scale: float | None, s: SegmentAllSettings,
+) -> np.ndarray:
+    """Merge units by confident-mask votes, then (optionally) toward the scale.
+
+    Returns the merged unit of every face (F,).
+    """
+    n_units = int(max(face_unit.max(), point_unit.max())) + 1
+    area = np.bincount(face_unit, weights=mesh.face_area, minlength=n_units)
+    total = mesh.total_area
+    cap = np.inf if scale is None else scale * (1.0 + s.scale_slack) * total
+    pairs, contact = _neighbour_pairs(mesh, face_unit, point_unit, xyz_norm, s.merge_gap)
+    uf = _UnionFind(n_units, area)
+    n = len(point_unit)
+    size = ms.masks.sum(axis=1) / n
+    good = (ms.scores >= s.merge_min_score) & (size >= s.min_mask_fraction) & (
+        size <= s.max_mask_fraction)
+    if good.any() and len(pairs):
+        onehot = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), point_unit)),
+                               shape=(n, n_units))
+        cnt = np.asarray(onehot.sum(axis=0)).ravel()
+        cov = np.asarray(onehot.T @ ms.masks[good].T.astype(np.float32)).T  # (M', U)
+        cov = cov / np.maximum(cnt, 1)[None, :]
+        has = cnt > 0
+        cover = (cov >= s.merge_cover) & has[None, :]
+        excl = (cov <= 1.0 - s.merge_cover) & has[None, :]
+        a, b = pairs[:, 0], pairs[:, 1]
+        together = (cover[:, a] & cover[:, b]).sum(axis=0)
+        apart = ((cover[:, a] & excl[:, b]) | (cover[:, b] & excl[:, a])).sum(axis=0)
+        ok = (together >= s.merge_min_votes) & (together > apart)
+        order = np.lexsort((-contact[ok], -(together - apart)[ok]))
+        for ia, ib in pairs[ok][order]:
+            ra, rb = uf.find(int(ia)), uf.find(int(ib))
+            if ra != rb and uf.size[ra] + uf.size[rb] <= cap:
+                uf.union(ra, rb)
+    if scale is not None and s.scale_merge and len(pairs):
+        below = s.scale_merge_below * scale * total
+        for _ in range(50):
+            roots = np.array([uf.find(i) for i in range(n_units)])
+            ra, rb = roots[pairs[:, 0]], roots[pairs[:, 1]]
+            diff = ra != rb
+            if not diff.any():
+                break
+            ra, rb, cw = ra[diff], rb[diff], contact[diff]
+            sz = uf.size
+            merged = False
+            # smallest unit first; its neighbour with the most contact that fits the cap
+            cand = np.unique(np.concatenate([ra, rb]))
+            cand = cand[sz[cand] < below]
+            used: set[int] = set()
+            for u in cand[np.argsort(sz[cand], kind="stable")]:
+                if u in used:
+                    continue
+                sel = (ra == u) | (rb == u)
+                other = np.where(ra[sel] == u, rb[sel], ra[sel])
+                w = np.bincount(other, weights=cw[sel], minlength=n_units)
+                for v in np.argsort(-w, kind="stable")[: int((w > 0).sum())]:
+                    if v in used or sz[u] + sz[v] > cap:
+                        continue
+                    uf.union(int(v), int(u))
+                    used.update((int(u), int(v)))
+                    merged = True
+                    break
+            if not merged:
+                break
+    roots = np.array([uf.find(i) for i in range(n_units)])
+    return roots[face_unit]
+
+
+def _mesh_labels(
+    seg: Segmenter, ms: MaskSet, point_labels: np.ndarray, lab_scores: np.ndarray,
+    scale: float | None, s: SegmentAllSettings,
+) -> np.ndarray:
+    """Face labels (F,) from regions + masks (step 4 of the module docstring)."""
+    mesh = seg.mesh_structure(weld_rel_tol=s.weld_rel_tol, face_groups=s.split_by_face_groups,
+                              crease_angle_deg=s.crease_angle_deg)
+    pf = seg.point_faces
+    assert pf is not None
+    face_unit, point_unit = _split_regions(mesh, pf, seg.points.astype(np.float64),
+                                           point_labels, lab_scores, s)
+    if s.min_region_fraction > 0:
+        cnt = np.bincount(mesh.face_region[pf], minlength=mesh.num_regions)
+        tiny = (cnt == 0) & (mesh.region_area < s.min_region_fraction * mesh.total_area)
+        tf = tiny[mesh.face_region]
+        if tf.any():
+            face_unit[tf] = point_unit[seg.face_nearest_point()[tf]]
+    merged = _merge_units(face_unit, point_unit, mesh, seg.points_normalized, ms, scale, s)
+    lab = absorb_small_islands(merged, mesh, s.min_part_fraction * mesh.total_area,
+                               protect_regions=True)
+    return relabel_contiguous(lab)
+
+
+def _points_labels(seg: Segmenter, point_labels: np.ndarray, s: SegmentAllSettings,
+                   group: np.ndarray | None = None) -> np.ndarray:
+    xyz = seg.points_normalized
+    lab = fill_nearest(point_labels, xyz)
+    min_count = int(np.ceil(s.min_part_fraction * len(xyz)))
+    lab = absorb_small_point_labels(lab, xyz, min_count, group=group)
+    return relabel_contiguous(lab)
+
+
+def _finish(seg: Segmenter, point_labels: np.ndarray, face_labels: np.ndarray | None,
+            ms: MaskSet, scale: float | None) -> SegmentAllResult:
+    k = int(point_labels.max()) + 1 if face_labels is None else int(face_labels.max()) + 1
+    scores = np.zeros(k, np.float32)
+    if len(ms.scores):
+        sc = part_scores(point_labels, ms)
+        scores[: len(sc)] = sc
+    input_labels = None
+    if seg.input_points is not None:
+        tree = cKDTree(seg.points.astype(np.float64))
+        input_labels = point_labels[tree.query(seg.input_points)[1]]
+    return SegmentAllResult(point_labels=point_labels, face_labels=face_labels, num_parts=k,
+                            scores=scores, scale=scale, input_labels=input_labels)
+
+
+def _segment(seg: Segmenter, scale: float | None, s: SegmentAllSettings
+             ) -> tuple[SegmentAllResult, MaskSet]:
+    ms = decode_masks(seg, scale, s)
+    labels, lab_scores = group_masks(ms, s)
+    if seg.is_mesh:
+        if s.use_mesh_regions:
+            face_labels = _mesh_labels(seg, ms, labels, lab_scores, scale, s)
+        else:
+            pl = _points_labels(seg, labels, s)
+            face_labels = transfer_labels_to_faces(pl, seg.point_faces, seg.face_nearest_point())
+            mesh = seg.mesh_structure(weld_rel_tol=s.weld_rel_tol)
+            face_labels = relabel_contiguous(absorb_small_islands(
+                face_labels, mesh, s.min_part_fraction * mesh.total_area, protect_regions=True))
+        point_labels = face_labels[seg.point_faces]
+    else:
+        face_labels = None
+        point_labels = _points_labels(seg, labels, s)
+    return _finish(seg, point_labels, face_labels, ms, scale), ms
+
+
+def segment_all(seg: Segmenter, scale: float | None = None,
+                settings: SegmentAllSettings | None = None) -> SegmentAllResult:
+    """Split the current object (``seg.set_mesh``/``set_points``) into parts at one scale.
+
+    Args:
+        seg: a :class:`Segmenter` with an object set.
+        scale: None (no-scale mode) or the fraction in [0, 1] of the object a part should
+            cover.
+        settings: :class:`SegmentAllSettings` (defaults when None).
+
+    Returns:
+        :class:`SegmentAllResult`; every point and face gets a label ≥ 0.
+    """
+    s = settings if settings is not None else SegmentAllSettings()
+    _check_settings(s)
+    sc = check_scale(scale)
+    seg._need()
+    return _segment(seg, sc, s)[0]
+
+
+def _nest(seg: Segmenter, fine: SegmentAllResult, coarse: SegmentAllResult, ms: MaskSet,
+          s: SegmentAllSettings) -> SegmentAllResult:
+    """Make ``fine`` nest in ``coarse``: intersect, then absorb small pieces inside their
+    coarse part."""
+    if fine.face_labels is not None and coarse.face_labels is not None:
+        k = int(fine.face_labels.max()) + 1
+        inter = relabel_contiguous(coarse.face_labels * k + fine.face_labels)
+        mesh = seg.mesh_structure(weld_rel_tol=s.weld_rel_tol,
+                                  face_groups=s.split_by_face_groups,
+                                  crease_angle_deg=s.crease_angle_deg)
+        lab = absorb_small_islands(inter, mesh, s.min_part_fraction * mesh.total_area,
+                                   group=coarse.face_labels, protect_regions=True)
+        # absorption stays inside the coarse part, so nesting holds; renumber
+        face_labels = relabel_contiguous(lab)
+        point_labels = face_labels[seg.point_faces]
+    else:
+        k = int(fine.point_labels.max()) + 1
+        inter = relabel_contiguous(coarse.point_labels * k + fine.point_labels)
+        point_labels = _points_labels(seg, inter, s, group=coarse.point_labels)
+        face_labels = None
+    return _finish(seg, point_labels, face_labels, ms, fine.scale)
+
+
+def hierarchy(seg: Segmenter, scales: list[float],
+              settings: SegmentAllSettings | None = None) -> list[SegmentAllResult]:
+    """Segment All at several scales with nested parts.
+
+    The coarsest scale (largest value) is segmented first; each finer level is intersected
+    with the level above it and pieces smaller than ``min_part_fraction`` are absorbed by a
+    neighbour inside the same coarser part. Every part of a finer level therefore lies in
+    exactly one part of each coarser level.
+
+    Args:
+        seg: a :class:`Segmenter` with an object set.
+        scales: scales in [0, 1] (None not allowed); any order, duplicates allowed.
+        settings: :class:`SegmentAllSettings` for every level.
+
+    Returns:
+        One :class:`SegmentAllResult` per scale, in the order of ``scales``.
+    """
+    s = settings if settings is not None else SegmentAllSettings()
+    _check_settings(s)
+    try:
+        vals = list(scales)
+    except TypeError:
+        raise InvalidPromptError(f"scales must be a list of numbers in [0, 1], got {scales!r}"
+                                 ) from None
+    if not vals:
+        raise InvalidPromptError("hierarchy needs at least one scale")
+    checked = []
+    for v in vals:
+        if v is None:
+            raise InvalidPromptError("hierarchy scales must be numbers in [0, 1], not None")
+        checked.append(check_scale(v))
+    seg._need()
+    order = np.argsort(-np.asarray(checked), kind="stable")
+    out: dict[int, SegmentAllResult] = {}
+    prev: SegmentAllResult | None = None
+    for i in order:
+        res, ms = _segment(seg, checked[i], s)
+        if prev is not None:
+            res = _nest(seg, res, prev, ms, s)
+        out[int(i)] = res
+        prev = res
+    return [out[i] for i in range(len(checked))]

@@ -1,0 +1,449 @@
+"""Interactive predictor: embed a mesh or point cloud once, answer many prompts.
+
+Shaped like segment-anything's ``SamPredictor``::
+
+    seg = Segmenter.from_pretrained()          # bundled weights, ONNX Runtime without torch
+    seg.set_mesh(vertices, faces)              # samples points, runs the encoder once
+    r = seg.predict([(seg.nearest_point(xyz), True)], scale=0.2)
+    r.face_mask                                # (F,) bool, every face of the original mesh
+
+Cost model: ``set_mesh``/``set_points`` run the encoder (once per object). ``predict``
+runs ``Backend.condition`` once per distinct scale (cached, see
+:attr:`PredictSettings.cond_cache_size`) and ``Backend.decode`` per call, so a new click at
+an unchanged scale only decodes and a scale change re-runs condition + decode.
+
+Frames: ``points`` and every coordinate argument are in the OBJECT frame (the frame of
+the vertices given to :meth:`Segmenter.set_mesh`). The model sees the same points mapped
+once into its frame by :func:`core.geometry.normalization_of` (bounding box of the samples
+→ [-1, 1]³).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
+from .geometry import check_mesh, check_points, normalization_of, sample_surface
+from .mesh_regions import MeshStructure, face_probabilities, nearest_point_of_faces
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .automatic import SegmentAllResult, SegmentAllSettings
+
+#: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
+DEFAULT_N_POINTS = 10_000
+
+
+class NotReadyError(S2AM3DError, RuntimeError):
+    """``predict``/``segment_all`` called before ``set_mesh`` or ``set_points``."""
+
+
+@dataclass
+class PredictSettings:
+    """Knobs of :meth:`Segmenter.predict`.
+
+    Attributes:
+        mask_threshold: a point is in the mask when its probability is ≥ this value
+            (probabilities are sigmoid outputs in [0, 1]; 0.5 = the decision boundary the
+            BCE loss trains).
+        region_snap: on meshes, snap the mask to candidate regions (connected components of
+            the welded mesh): a region whose sampled points are at least ``snap_high`` inside
+            the mask is filled completely, one at most ``snap_low`` inside is cleared unless
+            it holds a positive click, and regions in between keep the model's mask (so the
+            model can still cut a region, e.g. one part of a single-piece mesh). Only ``face_mask`` and ``point_mask`` change; ``point_probs`` is the raw
+            model output.
+        snap_high: fraction of a region's points, in [0, 1].
+        snap_low: fraction of a region's points, in [0, 1].
+        cond_cache_size: how many scale values keep their conditioned features cached.
+    """
+
+    mask_threshold: float = 0.5
+    region_snap: bool = True
+    snap_high: float = 0.8
+    snap_low: float = 0.2
+    cond_cache_size: int = 4
+
+
+@dataclass
+class PredictResult:
+    """One prompt's answer.
+
+    Attributes:
+        point_probs: (N,) float32 probability in [0, 1] of each sampled point.
+        point_mask: (N,) bool, ``point_probs >= mask_threshold`` (after region snapping on
+            meshes when enabled).
+        quality: predicted IoU of the mask (the model's quality head), float in [0, 1].
+        face_mask: (F,) bool for every face of the original mesh, or None for point clouds.
+        scale: the scale used (None = no-scale mode).
+    """
+
+    point_probs: np.ndarray
+    point_mask: np.ndarray
+    quality: float
+    face_mask: np.ndarray | None
+    scale: float | None
+
+
+def check_scale(scale: Any) -> float | None:
+    """Validate a scale prompt: None, or a real number in [0, 1]; returns float or None."""
+    if scale is None:
+        return None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise InvalidPromptError(f"scale must be None or a number in [0, 1], got {scale!r}")
+    s = float(scale)
+    if math.isnan(s) or not 0.0 <= s <= 1.0:
+        raise InvalidPromptError(
+            f"scale must be in [0, 1] (fraction of the object the part covers), got {s}"
+        )
+    return s
+
+
+def _prepare_anchors(xyz_norm: np.ndarray, num_anchors: int, k: int, seed: int) -> Any:
+    from .anchors import prepare_anchors
+
+    return prepare_anchors(xyz_norm, num_anchors, k, seed)
+
+
+@dataclass
+class _State:
+    points: np.ndarray  # (N,3) float32 object frame
+    xyz_norm: np.ndarray  # (N,3) float32 model frame
+    point_faces: np.ndarray | None
+    features: np.ndarray
+    anchors: Any
+    seed: int
+    vertices: np.ndarray | None = None  # float64 (V,3), meshes only
+    faces: np.ndarray | None = None  # int64 (F,3)
+    face_groups: np.ndarray | None = None
+    input_points: np.ndarray | None = None  # point clouds: the caller's points
+    cache: dict = field(default_factory=dict)  # lazily built structures
+
+
+class Segmenter:
+    """Embed once, answer many prompts; Segment All and hierarchies on top.
+
+    Args:
+        backend: a loaded :class:`core.backends.Backend` (use :meth:`from_pretrained`).
+        settings: :class:`PredictSettings` for :meth:`predict`.
+    """
+
+    def __init__(self, backend: Any, settings: PredictSettings | None = None) -> None:
+        self.backend = backend
+        self.settings = settings if settings is not None else PredictSettings()
+        self._state: _State | None = None
+        self._cond: OrderedDict[float | None, np.ndarray] = OrderedDict()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls, path: str | None = None, backend: str = "auto", num_threads: int | None = None,
+        settings: PredictSettings | None = None,
+    ) -> Segmenter:
+        """Load weights and build a segmenter.
+
+        Args:
+            path: checkpoint folder (``model.safetensors`` + ``config.json`` and/or the
+                exported ONNX files); None = the bundled default weights.
+            backend: "auto" (ONNX Runtime when torch is missing or ONNX files exist),
+                "torch" or "onnx".
+            num_threads: CPU threads for the backend; None = the backend's default.
+        """
+        from .backends import load_backend
+
+        return cls(load_backend(path=path, backend=backend, num_threads=num_threads), settings)
+
+    @property
+    def metadata(self) -> dict:
+        """The checkpoint's metadata (includes ``"trained"``: False for an untrained init)."""
+        return dict(self.backend.metadata)
+
+    @property
+    def config(self) -> Any:
+        """The model's :class:`core.config.ModelConfig`."""
+        return self.backend.config
+
+    # ------------------------------------------------------------------ inputs
+    def set_mesh(
+        self, vertices: np.ndarray, faces: np.ndarray, n_points: int = DEFAULT_N_POINTS,
+        seed: int = 0, face_groups: np.ndarray | None = None,
+    ) -> None:
+        """Sample a triangle mesh, run the encoder once, and cache everything.
+
+        Args:
+            vertices: (V, 3) positions in the object frame (any unit).
+            faces: (F, 3) triangle vertex indices (fan-triangulate polygons first).
+            n_points: points sampled uniformly by area (the paper uses 10,000).
+            seed: sampling seed; the same mesh and seed give the same result.
+            face_groups: optional (F,) integer id per face (e.g. material index); Segment All
+                can treat group boundaries as region boundaries
+                (``SegmentAllSettings.split_by_face_groups``).
+
+        Raises:
+            InvalidInputError: empty mesh, bad shapes, NaN/inf, indices out of range,
+                fewer than 3 distinct vertices, zero total area, or a bad ``n_points``.
+        """
+        n_points = self._check_n(n_points)
+        v, f = check_mesh(vertices, faces)
+        groups = None
+        if face_groups is not None:
+            groups = np.asarray(face_groups).reshape(-1)
+            if len(groups) != len(f):
+                raise InvalidInputError(
+                    f"face_groups has {len(groups)} entries but the mesh has {len(f)} faces"
+                )
+        pts, pf = sample_surface(v, f, n_points, seed=seed)
+        self._embed(pts, pf, seed)
+        assert self._state is not None
+        self._state.vertices, self._state.faces, self._state.face_groups = v, f, groups
+
+    def set_points(self, xyz: np.ndarray, n_points: int | None = None, seed: int = 0) -> None:
+        """Use a point cloud (no faces) as input; runs the encoder once.
+
+        Args:
+            xyz: (M, 3) points in the object frame.
+            n_points: keep at most this many points (seeded uniform random subset, which
+                keeps the cloud's density like area-weighted sampling does); None = all
+                points when M ≤ 10,000, else a random subset of 10,000.
+            seed: seed of the subset.
+        """
+        arr = check_points(xyz, "points")
+        cap = DEFAULT_N_POINTS if n_points is None else self._check_n(n_points)
+        if len(arr) > cap:
+            idx = np.sort(np.random.default_rng(seed).choice(len(arr), cap, replace=False))
+            pts = arr[idx]
+            if np.unique(pts, axis=0).shape[0] < 3:
+                raise InvalidInputError("the subsampled points have fewer than 3 distinct positions")
+        else:
+            pts = arr
+        self._embed(pts.astype(np.float32), None, seed)
+        assert self._state is not None
+        self._state.input_points = arr
+
+    @staticmethod
+    def _check_n(n: Any) -> int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 3:
+            raise InvalidInputError(f"n_points must be an integer ≥ 3, got {n!r}")
+        return int(n)
+
+    def _embed(self, pts: np.ndarray, pf: np.ndarray | None, seed: int) -> None:
+        pts = np.asarray(pts, np.float32)
+        norm = normalization_of(pts)
+        xyz_norm = norm.apply(pts)
+        cfg = self.backend.config
+        anchors = _prepare_anchors(xyz_norm, int(cfg.num_anchors), int(cfg.knn_k), seed)
+        feats = np.asarray(self.backend.encode(xyz_norm), np.float32)
+        self._cond.clear()
+        self._state = _State(points=pts, xyz_norm=xyz_norm, point_faces=pf, features=feats,
+                             anchors=anchors, seed=seed)
+
+    # ------------------------------------------------------------------ accessors
+    def _need(self) -> _State:
+        if self._state is None:
+            raise NotReadyError("no object set: call set_mesh(...) or set_points(...) first")
+        return self._state
+
+    @property
+    def is_mesh(self) -> bool:
+        return self._need().faces is not None
+
+    @property
+    def points(self) -> np.ndarray:
+        """(N, 3) float32 sampled points, object frame."""
+        return self._need().points
+
+    @property
+    def points_normalized(self) -> np.ndarray:
+        """(N, 3) float32 sampled points in the model frame [-1, 1]³."""
+        return self._need().xyz_norm
+
+    @property
+    def point_faces(self) -> np.ndarray | None:
+        """(N,) int64 face of each sampled point, or None for point clouds."""
+        return self._need().point_faces
+
+    @property
+    def features(self) -> np.ndarray:
+        """(N, D) float32 encoder features of the sampled points."""
+        return self._need().features
+
+    @property
+    def num_faces(self) -> int | None:
+        st = self._need()
+        return None if st.faces is None else len(st.faces)
+
+    @property
+    def input_points(self) -> np.ndarray | None:
+        """The caller's point cloud (float64), or None for meshes."""
+        return self._need().input_points
+
+    def nearest_point(self, xyz: np.ndarray) -> int:
+        """Index of the sampled point nearest ``xyz`` (3,), object frame."""
+        q = np.asarray(xyz, np.float64).reshape(-1)
+        if q.shape != (3,) or not np.isfinite(q).all():
+            raise InvalidPromptError(f"nearest_point needs one finite 3D position, got {xyz!r}")
+        return int(self._tree().query(q)[1])
+
+    def _tree(self) -> cKDTree:
+        st = self._need()
+        if "tree" not in st.cache:
+            st.cache["tree"] = cKDTree(st.points.astype(np.float64))
+        return st.cache["tree"]
+
+    def mesh_structure(self, weld_rel_tol: float = 1e-5, face_groups: bool = False,
+                       crease_angle_deg: float | None = None) -> MeshStructure:
+        """Welded connectivity and candidate regions of the current mesh (cached per args)."""
+        st = self._need()
+        if st.faces is None:
+            raise NotReadyError("mesh_structure needs a mesh (set_mesh), not a point cloud")
+        key = ("mesh", weld_rel_tol, bool(face_groups and st.face_groups is not None),
+               crease_angle_deg)
+        if key not in st.cache:
+            st.cache[key] = MeshStructure.build(
+                st.vertices, st.faces, weld_rel_tol=weld_rel_tol,
+                face_groups=st.face_groups if face_groups else None,
+                crease_angle_deg=crease_angle_deg)
+        return st.cache[key]
+
+    def face_nearest_point(self) -> np.ndarray:
+        """(F,) int32 index of the sampled point nearest each face centroid (cached)."""
+        st = self._need()
+        if st.faces is None:
+            raise NotReadyError("face_nearest_point needs a mesh (set_mesh)")
+        if "face_nearest" not in st.cache:
+            st.cache["face_nearest"] = nearest_point_of_faces(
+                st.vertices, st.faces, st.points, tree=self._tree())
+        return st.cache["face_nearest"]
+
+    # ------------------------------------------------------------------ model calls
+    def conditioned(self, scale: float | None) -> np.ndarray:
+        """Scale-conditioned features (N, C), cached per scale value."""
+        st = self._need()
+        if scale in self._cond:
+            self._cond.move_to_end(scale)
+            return self._cond[scale]
+        cond = self.backend.condition(st.features, st.xyz_norm, st.anchors, scale)
+        self._cond[scale] = cond
+        while len(self._cond) > max(1, self.settings.cond_cache_size):
+            self._cond.popitem(last=False)
+        return cond
+
+    def decode(self, prompt_idx: np.ndarray, prompt_label: np.ndarray,
+               scale: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """Decode a batch of prompt sets.
+
+        Args:
+            prompt_idx: (B, P) int64 point indices.
+            prompt_label: (B, P) float32, 1 = positive, 0 = negative, -1 = padding.
+            scale: validated scale or None.
+
+        Returns:
+            ``probs`` (B, N) float32 in [0, 1] and ``quality`` (B,) float32.
+        """
+        cond = self.conditioned(scale)
+        probs, quality = self.backend.decode(
+            cond, np.asarray(prompt_idx, np.int64), np.asarray(prompt_label, np.float32))
+        return np.asarray(probs, np.float32), np.asarray(quality, np.float32).reshape(-1)
+
+    # ------------------------------------------------------------------ prompts
+    def _check_prompts(self, prompts: Any) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self._need().points)
+        try:
+            items = list(prompts)
+        except TypeError:
+            raise InvalidPromptError(
+                f"prompts must be a list of (point_index, is_positive) pairs, got {prompts!r}"
+            ) from None
+        if not items:
+            raise InvalidPromptError("no prompt given: pass at least one positive point")
+        idx, lab = [], []
+        for i, item in enumerate(items):
+            try:
+                p, positive = item
+            except (TypeError, ValueError):
+                raise InvalidPromptError(
+                    f"prompt {i} must be a (point_index, is_positive) pair, got {item!r}"
+                ) from None
+            if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+                raise InvalidPromptError(f"prompt {i}: point index must be an integer, got {p!r}")
+            if not 0 <= int(p) < n:
+                raise InvalidPromptError(
+                    f"prompt {i}: point index {int(p)} out of range [0, {n - 1}] "
+                    f"(the object has {n} sampled points)"
+                )
+            if not isinstance(positive, (bool, np.bool_)) and positive not in (0, 1):
+                raise InvalidPromptError(
+                    f"prompt {i}: is_positive must be True/False, got {positive!r}"
+                )
+            idx.append(int(p))
+            lab.append(1.0 if bool(positive) else 0.0)
+        if max(lab) < 1.0:
+            raise InvalidPromptError("at least one prompt must be positive (True)")
+        return np.asarray([idx], np.int64), np.asarray([lab], np.float32)
+
+    def predict(self, prompts: Any, scale: float | None = None) -> PredictResult:
+        """Mask of the part under the positive prompts.
+
+        Args:
+            prompts: list of ``(point_index, is_positive)``; indices into :attr:`points`
+                (see :meth:`nearest_point`); at least one positive.
+            scale: None (no-scale mode) or the fraction in [0, 1] of the object's surface
+                the part should cover.
+
+        Raises:
+            InvalidPromptError: bad indices, no positive prompt, or scale outside [0, 1].
+            NotReadyError: no object set.
+        """
+        self._need()
+        s = check_scale(scale)
+        idx, lab = self._check_prompts(prompts)
+        probs, quality = self.decode(idx, lab, s)
+        p = probs[0]
+        mask = p >= self.settings.mask_threshold
+        face_mask = None
+        st = self._need()
+        if st.faces is not None:
+            face_p = face_probabilities(p, st.point_faces, self.face_nearest_point())
+            face_mask = face_p >= self.settings.mask_threshold
+            if self.settings.region_snap:
+                face_mask, mask = self._snap(face_mask, mask, idx[0][lab[0] == 1])
+        return PredictResult(point_probs=p, point_mask=mask, quality=float(quality[0]),
+                             face_mask=face_mask, scale=s)
+
+    def _snap(self, face_mask: np.ndarray, mask: np.ndarray, positives: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        st = self._need()
+        ms = self.mesh_structure()
+        reg_pt = ms.face_region[st.point_faces]
+        cnt = np.bincount(reg_pt, minlength=ms.num_regions)
+        inside = np.bincount(reg_pt, weights=mask, minlength=ms.num_regions)
+        frac = np.divide(inside, cnt, out=np.full(ms.num_regions, -1.0), where=cnt > 0)
+        fill = frac >= self.settings.snap_high
+        clear = (frac >= 0) & (frac <= self.settings.snap_low)
+        clear[reg_pt[positives]] = False  # the clicked region is never cleared
+        fm = face_mask.copy()
+        fm[fill[ms.face_region]] = True
+        fm[clear[ms.face_region]] = False
+        pm = mask.copy()
+        pm[fill[reg_pt]] = True
+        pm[clear[reg_pt]] = False
+        return fm, pm
+
+    # ------------------------------------------------------------------ automatic
+    def segment_all(self, scale: float | None = None,
+                    settings: SegmentAllSettings | None = None) -> SegmentAllResult:
+        """Label every point (and face) at one scale; see :func:`core.automatic.segment_all`."""
+        from .automatic import segment_all
+
+        return segment_all(self, scale=scale, settings=settings)
+
+    def hierarchy(self, scales: list[float],
+                  settings: SegmentAllSettings | None = None) -> list[SegmentAllResult]:
+        """Nested segmentations, one per scale; see :func:`core.automatic.hierarchy`."""
+        from .automatic import hierarchy
+
+        return hierarchy(self, scales, settings=settings)
