@@ -1,0 +1,189 @@
+"""ONNX export and the two backends: parity, file checks, backend choice, torch-free import."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from core.anchors import prepare_anchors  # noqa: E402
+from core.backends import (  # noqa: E402
+    ONNX_FILES,
+    OnnxBackend,
+    TorchBackend,
+    load_backend,
+)
+from core.checkpoint import DEFAULT_WEIGHTS, save_checkpoint  # noqa: E402
+from core.config import ModelConfig  # noqa: E402
+from core.errors import InvalidPromptError, ModelFileError  # noqa: E402
+from core.export import export_onnx  # noqa: E402
+from core.modeling import PartEncoder, ScaleAwareDecoder  # noqa: E402
+
+torch.set_num_threads(1)
+TOL = 1e-4
+
+
+def _clustered(n: int, seed: int) -> np.ndarray:
+    """2,000 points inside one voxel / plane cell, the rest spread over the box."""
+    rng = np.random.default_rng(seed)
+    spread = rng.random((n - 2000, 3)) * 2 - 1
+    cluster = 0.3 + rng.random((2000, 3)) * 0.01
+    return np.concatenate([cluster, spread]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Default-sized model with non-zero FiLM (as after training), saved and exported."""
+    cfg = ModelConfig()
+    torch.manual_seed(0)
+    enc, dec = PartEncoder(cfg), ScaleAwareDecoder(cfg)
+    with torch.no_grad():
+        for film in [*dec.films, dec.point_film]:
+            film.proj.weight.normal_(std=0.3)
+    d = tmp_path_factory.mktemp("weights")
+    save_checkpoint(d, enc, dec, cfg, {"trained": False, "notes": "test"})
+    export_onnx(d, d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def backends(exported):
+    return TorchBackend(exported, device="cpu"), OnnxBackend(exported, num_threads=1)
+
+
+@pytest.mark.parametrize("n", [2600, 3500])
+def test_onnx_matches_torch_on_crowded_voxels(backends, n):
+    tb, ob = backends
+    xyz = _clustered(n, seed=n)
+    graph = prepare_anchors(xyz, tb.config.num_anchors, tb.config.knn_k, 0)
+    f_t, f_o = tb.encode(xyz), ob.encode(xyz)
+    assert f_o.shape == (n, tb.config.feature_dim)
+    np.testing.assert_allclose(f_o, f_t, atol=TOL, rtol=TOL)
+    idx = np.array([[5, 2100, 7], [9, 0, 0], [2500, 1, 0]])
+    lab = np.array([[1, 0, 1], [1, -1, -1], [1, 0, -1]], np.float32)
+    for scale in (None, 0.05, 0.6):
+        c_t, c_o = tb.condition(f_t, xyz, graph, scale), ob.condition(f_t, xyz, graph, scale)
+        np.testing.assert_allclose(c_o.cond, c_t.cond, atol=TOL, rtol=TOL)
+        p_t, q_t = tb.decode(c_t, idx, lab)
+        p_o, q_o = ob.decode(c_t, idx, lab)
+        assert p_o.shape == (3, n) and q_o.shape == (3,)
+        assert ((p_o >= 0) & (p_o <= 1)).all()
+        np.testing.assert_allclose(p_o, p_t, atol=TOL)
+        np.testing.assert_allclose(q_o, q_t, atol=TOL)
+    many = np.arange(0, n, n // 16)[:16, None]
+    p_t, _ = tb.decode(c_t, many, np.ones(many.shape, np.float32))
+    p_o, _ = ob.decode(c_t, many, np.ones(many.shape, np.float32))
+    np.testing.assert_allclose(p_o, p_t, atol=TOL)
+
+
+def test_scale_reaches_the_onnx_output(backends):
+    _, ob = backends
+    xyz = _clustered(2500, 1)
+    graph = prepare_anchors(xyz, 512, 3, 0)
+    f = ob.encode(xyz)
+    prompt = (np.array([[100]]), np.ones((1, 1), np.float32))
+    p1, _ = ob.decode(ob.condition(f, xyz, graph, 0.05), *prompt)
+    p2, _ = ob.decode(ob.condition(f, xyz, graph, 0.8), *prompt)
+    p3, _ = ob.decode(ob.condition(f, xyz, graph, None), *prompt)
+    assert np.abs(p1 - p2).max() > 1e-3 and np.abs(p3 - p2).max() > 1e-3
+
+
+def test_bundled_onnx_files_match_bundled_weights():
+    ob = OnnxBackend(None, num_threads=1)  # raises if the ONNX files are stale
+    tb = TorchBackend(None, device="cpu")
+    assert ob.metadata["trained"] == tb.metadata["trained"]
+    xyz = _clustered(2300, 7)
+    graph = prepare_anchors(xyz, tb.config.num_anchors, tb.config.knn_k, 0)
+    f = tb.encode(xyz)
+    np.testing.assert_allclose(ob.encode(xyz), f, atol=TOL, rtol=TOL)
+    c = tb.condition(f, xyz, graph, 0.3)
+    np.testing.assert_allclose(ob.condition(f, xyz, graph, 0.3).cond, c.cond, atol=TOL, rtol=TOL)
+    idx, lab = np.array([[3, 2200]]), np.array([[1, 0]], np.float32)
+    np.testing.assert_allclose(ob.decode(c, idx, lab)[0], tb.decode(c, idx, lab)[0], atol=TOL)
+
+
+def test_thread_setting_reaches_onnxruntime(exported):
+    ob = OnnxBackend(exported, num_threads=2)
+    assert all(s.get_session_options().intra_op_num_threads == 2 for s in ob.sessions.values())
+
+
+def test_bad_prompts_and_scales_are_refused(backends):
+    _, ob = backends
+    xyz = _clustered(2200, 3)
+    graph = prepare_anchors(xyz, 64, 3, 0)
+    c = ob.condition(ob.encode(xyz), xyz, graph, None)
+    with pytest.raises(InvalidPromptError, match="out of range"):
+        ob.decode(c, np.array([[2200]]), np.ones((1, 1), np.float32))
+    with pytest.raises(InvalidPromptError, match="real"):
+        ob.decode(c, np.array([[1]]), -np.ones((1, 1), np.float32))
+    with pytest.raises(InvalidPromptError, match="scale"):
+        ob.condition(ob.encode(xyz), xyz, graph, 1.5)
+
+
+def test_stale_or_missing_onnx_files_are_refused(exported, tmp_path):
+    d = tmp_path / "w"
+    shutil.copytree(exported, d)
+    torch.manual_seed(5)
+    cfg = ModelConfig()
+    save_checkpoint(d, PartEncoder(cfg), ScaleAwareDecoder(cfg), cfg, {"trained": True})
+    with pytest.raises(ModelFileError, match="stale"):
+        OnnxBackend(d)
+    with pytest.raises(ModelFileError, match="stale"):
+        load_backend(d)  # auto picks ONNX because the files exist, and refuses them
+    (d / ONNX_FILES[1]).unlink()
+    with pytest.raises(ModelFileError, match="missing"):
+        OnnxBackend(d)
+    assert load_backend(d).name == "torch"  # auto: no ONNX files, torch installed
+    (d / ONNX_FILES[1]).write_bytes(b"not an onnx model")
+    manifest = json.loads((exported / "onnx.json").read_text())
+    from core.backends import weights_digest
+
+    manifest["weights_sha256"] = weights_digest(d / "model.safetensors")
+    (d / "onnx.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFileError, match="cannot load ONNX model"):
+        OnnxBackend(d)
+
+
+def test_load_backend_choice(exported):
+    assert load_backend(exported).name == "onnx"
+    assert load_backend(exported, backend="torch").name == "torch"
+    with pytest.raises(ValueError, match="backend must be"):
+        load_backend(exported, backend="tensorflow")
+
+
+def test_inference_without_torch(exported):
+    """core imports and the ONNX backend runs when torch cannot be imported at all."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        import core
+        from core import load_backend, prepare_anchors
+        for path in (None, {str(exported)!r}):
+            b = load_backend(path)
+            assert b.name == "onnx", b.name
+            x = (np.random.default_rng(0).random((1500, 3)) * 2 - 1).astype(np.float32)
+            f = b.encode(x)
+            c = b.condition(f, x, prepare_anchors(x, 128, 3), 0.2)
+            p, q = b.decode(c, np.array([[1, 2]]), np.array([[1, 0]], np.float32))
+            assert p.shape == (1, 1500) and np.isfinite(p).all() and q.shape == (1,)
+        assert "torch" not in sys.modules
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=DEFAULT_WEIGHTS.parents[2], timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
