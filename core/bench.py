@@ -1,0 +1,168 @@
+"""Speed and memory benchmark of both backends: ``python -m core.bench [--json] [--runs 5]``.
+
+Prints one JSON object: for each backend ("torch", "onnx") the median wall time in
+milliseconds over ``--runs`` runs (after one warm-up) of
+
+* ``encoder_ms``: the encoder on 10,000 points;
+* ``anchors_ms``: farthest-point anchors + kNN graph of those points (numpy, backend-free);
+* ``click_ms``: one decode of a single click on a cached conditioning;
+* ``scale_change_ms``: condition at a new scale + one click decode;
+* ``segment_all_ms``: ``Segmenter.segment_all`` at a new scale on a procedural mesh of
+  ~100,000 faces (after ``set_mesh``; ``set_mesh_ms`` is reported separately), or
+  ``"missing: ..."`` when the predictor cannot be imported or fails;
+* ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
+  backend runs in its own subprocess, so the ONNX figure never includes torch).
+
+The 1-minute load average before and after is included: on a shared machine other
+processes inflate wall times, so compare numbers taken under similar load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+N_POINTS = 10_000
+
+
+def bench_mesh(target_faces: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic multi-part "table" mesh with about ``target_faces`` triangles.
+
+    A slab top, four legs and a sphere ornament, each a separate connected piece.
+    """
+    import trimesh
+
+    parts = []
+    top = trimesh.creation.box(extents=(2.0, 1.2, 0.08))
+    top.apply_translation((0, 0, 0.8))
+    parts.append(top)
+    for sx in (-0.9, 0.9):
+        for sy in (-0.5, 0.5):
+            leg = trimesh.creation.cylinder(radius=0.04, height=0.76, sections=64)
+            leg.apply_translation((sx, sy, 0.38))
+            parts.append(leg)
+    ball = trimesh.creation.icosphere(subdivisions=4, radius=0.15)
+    ball.apply_translation((0, 0, 0.99))
+    parts.append(ball)
+    mesh = trimesh.util.concatenate(parts)
+    while len(mesh.faces) * 4 <= target_faces:
+        mesh = mesh.subdivide()
+    if len(mesh.faces) < target_faces:  # subdivide the largest faces to reach the target
+        need = (target_faces - len(mesh.faces)) // 3
+        order = np.argsort(-mesh.area_faces)[:need]
+        mesh = mesh.subdivide(face_index=order)
+    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+
+
+def _median_ms(fn: Callable[[int], Any], runs: int) -> float:
+    fn(-1)  # warm-up
+    times = []
+    for i in range(runs):
+        t = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - t) * 1e3)
+    return round(statistics.median(times), 2)
+
+
+def run_backend(name: str, runs: int, threads: int) -> dict[str, Any]:
+    """All measurements for one backend, in this process."""
+    from .anchors import prepare_anchors
+    from .backends import load_backend
+    from .geometry import normalize_points, sample_surface
+
+    vertices, faces = bench_mesh()
+    backend = load_backend(backend=name, num_threads=threads)
+    cfg = backend.config
+    pts, _ = sample_surface(vertices, faces, N_POINTS, seed=0)
+    xyz = normalize_points(pts)
+    out: dict[str, Any] = {"points": N_POINTS, "mesh_faces": int(len(faces))}
+    out["anchors_ms"] = _median_ms(
+        lambda i: prepare_anchors(xyz, cfg.num_anchors, cfg.knn_k, seed=0), runs
+    )
+    graph = prepare_anchors(xyz, cfg.num_anchors, cfg.knn_k, seed=0)
+    out["encoder_ms"] = _median_ms(lambda i: backend.encode(xyz), runs)
+    feats = backend.encode(xyz)
+    cond = backend.condition(feats, xyz, graph, 0.2)
+    one = np.ones((1, 1), np.float32)
+    rng = np.random.default_rng(0)
+    clicks = rng.integers(0, N_POINTS, size=(runs + 1, 1, 1))
+    out["click_ms"] = _median_ms(lambda i: backend.decode(cond, clicks[i], one), runs)
+
+    def scale_change(i: int) -> None:
+        c = backend.condition(feats, xyz, graph, 0.05 + 0.9 * (i + 1) / (runs + 1))
+        backend.decode(c, clicks[i], one)
+
+    out["scale_change_ms"] = _median_ms(scale_change, runs)
+    out.update(_segment_all(name, threads, vertices, faces, runs))
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["torch_imported"] = "torch" in sys.modules
+    return out
+
+
+def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarray,
+                 runs: int) -> dict[str, Any]:
+    try:
+        from . import Segmenter
+    except Exception as exc:  # the predictor is another module's job; report, never invent
+        return {"segment_all_ms": f"missing: cannot import Segmenter ({exc})"}
+    try:
+        seg = Segmenter.from_pretrained(backend=name, num_threads=threads)
+        t = time.perf_counter()
+        seg.set_mesh(vertices, faces, n_points=N_POINTS, seed=0)
+        set_mesh_ms = round((time.perf_counter() - t) * 1e3, 2)
+        parts: list[int] = []
+
+        def once(i: int) -> None:
+            res = seg.segment_all(scale=0.1 + 0.5 * (i + 1) / (runs + 1))
+            parts.append(int(res.num_parts))
+
+        ms = _median_ms(once, runs)
+    except Exception as exc:
+        return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
+    return {"set_mesh_ms": set_mesh_ms, "segment_all_ms": ms, "segment_all_parts": parts}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="benchmark the torch and ONNX Runtime backends")
+    ap.add_argument("--json", action="store_true", help="print compact JSON (default: indented)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement (>= 5)")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads per backend")
+    ap.add_argument("--backends", default="torch,onnx", help="comma-separated backends")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.runs < 5:
+        ap.error("--runs must be at least 5 (medians over >= 5 runs)")
+    if args.worker:
+        print(json.dumps(run_backend(args.worker, args.runs, args.threads)))
+        return
+    result: dict[str, Any] = {
+        "runs": args.runs, "threads": args.threads, "load_avg_1min_before": os.getloadavg()[0],
+    }
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    for name in args.backends.split(","):
+        proc = subprocess.run(
+            [sys.executable, "-m", "core.bench", "--worker", name, "--runs", str(args.runs),
+             "--threads", str(args.threads)],
+            capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1],
+        )
+        if proc.returncode != 0:
+            result[name] = {"error": proc.stderr.strip().splitlines()[-1:]}
+        else:
+            result[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["load_avg_1min_after"] = os.getloadavg()[0]
+    print(json.dumps(result, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()
