@@ -295,18 +295,20 @@ class Segmenter:
         return st.cache["tree"]
 
     def mesh_structure(self, weld_rel_tol: float = 1e-5, face_groups: bool = False,
-                       crease_angle_deg: float | None = None) -> MeshStructure:
-        """Welded connectivity and candidate regions of the current mesh (cached per args)."""
+                       crease_angle_deg: float | None = None,
+                       connectivity: str = "edge") -> MeshStructure:
+        """Welded connectivity and candidate regions of the current mesh (cached per args;
+        see :meth:`core.mesh_regions.MeshStructure.build`)."""
         st = self._need()
         if st.faces is None:
             raise NotReadyError("mesh_structure needs a mesh (set_mesh), not a point cloud")
         key = ("mesh", weld_rel_tol, bool(face_groups and st.face_groups is not None),
-               crease_angle_deg)
+               crease_angle_deg, connectivity)
         if key not in st.cache:
             st.cache[key] = MeshStructure.build(
                 st.vertices, st.faces, weld_rel_tol=weld_rel_tol,
                 face_groups=st.face_groups if face_groups else None,
-                crease_angle_deg=crease_angle_deg)
+                crease_angle_deg=crease_angle_deg, connectivity=connectivity)
         return st.cache[key]
 
     def face_nearest_point(self) -> np.ndarray:

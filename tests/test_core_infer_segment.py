@@ -1,0 +1,239 @@
+"""Predictor caching, Segment All, mesh-aware regions and hierarchies.
+
+The bundled weights (trained or not) drive the end-to-end tests; a geometric stand-in
+backend (tests/core_infer_fake.py) drives the tests of the combination rules, whose
+outcome must not depend on what the weights happen to have learned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_infer_fake import BallBackend, boxes, make_segmenter, unweld
+
+from core import SegmentAllSettings, Segmenter
+from core.automatic import SegmentAllResult
+
+THREE = [(0, 0, 0), (3, 0, 0), (6, 0, 0)]
+
+
+@pytest.fixture(scope="module")
+def real():
+    return Segmenter.from_pretrained(num_threads=2)
+
+
+def _nested(fine: SegmentAllResult, coarse: SegmentAllResult) -> bool:
+    lab_f = fine.face_labels if fine.face_labels is not None else fine.point_labels
+    lab_c = coarse.face_labels if coarse.face_labels is not None else coarse.point_labels
+    pairs = np.unique(np.stack([lab_f, lab_c], 1), axis=0)
+    return len(np.unique(pairs[:, 0])) == len(pairs)  # each fine part in one coarse part
+
+
+# ----------------------------------------------------------------- bundled weights
+def test_three_boxes_bundled_weights(real):
+    v, f, owner = boxes(THREE, subdivide=1)
+    v, f = unweld(v, f)  # separate triangles: the welding must reconnect each box
+    real.set_mesh(v, f, n_points=2000, seed=0)
+    res = real.segment_all(scale=1 / 3)
+    assert res.face_labels.shape == (len(f),) and (res.face_labels >= 0).all()
+    assert (res.point_labels >= 0).all() and res.point_labels.shape == (2000,)
+    box_labels = [set(np.unique(res.face_labels[owner == b])) for b in range(3)]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert not box_labels[a] & box_labels[b], "two separate boxes share a label"
+    assert res.num_parts == len(np.unique(res.face_labels)) == len(res.scores)
+    # point labels agree with the faces they were sampled on
+    assert (res.point_labels == res.face_labels[real.point_faces]).all()
+
+
+def test_same_seed_same_result(real):
+    v, f, _ = boxes(THREE)
+    real.set_mesh(v, f, n_points=1500, seed=3)
+    a = real.segment_all(scale=0.2)
+    pa = real.predict([(10, True)], scale=0.2)
+    real.set_mesh(v, f, n_points=1500, seed=3)
+    b = real.segment_all(scale=0.2)
+    pb = real.predict([(10, True)], scale=0.2)
+    assert (a.face_labels == b.face_labels).all()
+    np.testing.assert_array_equal(pa.point_probs, pb.point_probs)
+
+
+def test_predict_bundled_weights_shapes(real):
+    v, f, _ = boxes(THREE)
+    real.set_mesh(v, f, n_points=1500)
+    i = real.nearest_point([0.5, 0.0, 0.0])
+    r = real.predict([(i, True), (real.nearest_point([6.0, 0, 0]), False)], scale=0.3)
+    assert r.point_probs.shape == (1500,) and r.point_probs.dtype == np.float32
+    assert ((r.point_probs >= 0) & (r.point_probs <= 1)).all()
+    assert r.face_mask.shape == (len(f),) and 0.0 <= r.quality <= 1.0
+    assert real.features.shape[0] == 1500
+
+
+def test_hierarchy_nested_bundled_weights(real):
+    v, f, _ = boxes(THREE, subdivide=1)
+    real.set_mesh(v, f, n_points=1500)
+    levels = real.hierarchy([0.05, 0.5, 0.2])
+    assert [lv.scale for lv in levels] == [0.05, 0.5, 0.2]
+    assert _nested(levels[2], levels[1]) and _nested(levels[0], levels[2])
+    assert _nested(levels[0], levels[1])
+
+
+def test_point_cloud_bundled_weights(real):
+    v, f, _ = boxes(THREE)
+    from core.geometry import sample_surface
+
+    pts, _ = sample_surface(v, f, 3000, seed=1)
+    real.set_points(pts, n_points=1200)
+    assert real.point_faces is None and len(real.points) == 1200
+    res = real.segment_all(scale=0.3)
+    assert res.face_labels is None and (res.point_labels >= 0).all()
+    assert res.input_labels.shape == (3000,) and (res.input_labels >= 0).all()
+    assert real.predict([(0, True)]).face_mask is None
+
+
+# ----------------------------------------------------------------- predictor caching
+def test_click_reuses_encoder_and_condition(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, _ = boxes(THREE)
+    seg.set_mesh(v, f, n_points=800)
+    calls = seg.backend.calls
+    seg.predict([(0, True)], scale=0.2)
+    seg.predict([(5, True)], scale=0.2)  # new click, same scale: decode only
+    assert calls == {"encode": 1, "condition": 1, "decode": 2}
+    seg.predict([(5, True)], scale=0.4)  # scale change: condition + decode
+    assert calls == {"encode": 1, "condition": 2, "decode": 3}
+    seg.predict([(7, True)], scale=0.2)  # an earlier scale is still cached
+    assert calls["condition"] == 2
+    seg.set_mesh(v, f, n_points=800)  # a new object drops the cache
+    seg.predict([(7, True)], scale=0.2)
+    assert calls == {"encode": 2, "condition": 3, "decode": 5}
+
+
+def test_region_snap_fills_and_clears_regions(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, owner = boxes([(0, 0, 0), (1.3, 0, 0), (6, 0, 0)], subdivide=2)
+    seg.set_mesh(v, f, n_points=1500)
+    po = owner[seg.point_faces]
+    # a ball on the middle box that covers nearly all of it and leaks into box 0
+    i = seg.nearest_point([1.3, 0.5, 0.0])
+    seg.settings.region_snap = False
+    raw = seg.predict([(i, True)], scale=0.15)
+    seg.settings.region_snap = True
+    snapped = seg.predict([(i, True)], scale=0.15)
+    assert 0.8 <= raw.point_mask[po == 1].mean() < 1.0
+    assert 0.0 < raw.point_mask[po == 0].mean() <= 0.2
+    assert (snapped.point_mask == (po == 1)).all()
+    assert (snapped.face_mask == (owner == 1)).all()
+    # the raw probabilities are not changed by snapping
+    np.testing.assert_array_equal(raw.point_probs, snapped.point_probs)
+
+
+# ----------------------------------------------------------------- mesh-aware rules
+def _long_bar():
+    v, f, _ = boxes([(0, 0, 0)], extents=(6.0, 1.0, 1.0), subdivide=3)
+    return v, f
+
+
+def test_confident_masks_split_a_region(monkeypatch):
+    seg = make_segmenter(monkeypatch, quality=0.95)
+    v, f = _long_bar()
+    seg.set_mesh(v, f, n_points=2000)
+    res = seg.segment_all(scale=0.2)
+    assert res.num_parts >= 2
+    cx = v[f].mean(axis=1)[:, 0]
+    # parts are pieces along the bar, not speckles: the two ends never share a label
+    assert not set(res.face_labels[cx < -2.5]) & set(res.face_labels[cx > 2.5])
+
+
+def test_unconfident_masks_keep_regions_whole(monkeypatch):
+    """A weak model degrades to the connected components."""
+    seg = make_segmenter(monkeypatch, quality=0.3)
+    v, f, owner = boxes(THREE)
+    seg.set_mesh(v, f, n_points=1500)
+    for scale in (None, 0.05, 0.33):
+        res = seg.segment_all(scale=scale)
+        assert res.num_parts == 3
+        assert all(len(np.unique(res.face_labels[owner == b])) == 1 for b in range(3))
+
+
+def test_confident_masks_merge_touching_pieces_within_scale(monkeypatch):
+    # two small boxes almost touching, far from a third one
+    seg = make_segmenter(monkeypatch, quality=0.95)
+    v, f, owner = boxes([(0, 0, 0), (1.001, 0, 0), (8, 0, 0)])
+    seg.set_mesh(v, f, n_points=3000)
+    settings = SegmentAllSettings(scale_merge=False)
+    big = seg.segment_all(scale=0.7, settings=settings)
+    assert big.face_labels[owner == 0][0] == big.face_labels[owner == 1][0]
+    assert big.face_labels[owner == 2][0] != big.face_labels[owner == 0][0]
+    # at a scale of one box the merged pair would be far too large: kept apart
+    small = seg.segment_all(scale=0.3, settings=settings)
+    assert small.face_labels[owner == 0][0] != small.face_labels[owner == 1][0]
+
+
+def test_scale_merge_joins_small_neighbours_up_to_the_scale(monkeypatch):
+    seg = make_segmenter(monkeypatch, quality=0.0)  # no confident masks at all
+    offs = [(1.01 * i, 0, 0) for i in range(4)] + [(20, 0, 0)]
+    v, f, owner = boxes(offs)  # four small touching cubes in a row + one far away
+    seg.set_mesh(v, f, n_points=2000)
+    on = SegmentAllSettings(scale_merge=True)
+    # each cube is 1/5 of the area; at scale 0.5 cubes (< 0.5 × scale) pair up
+    merged = seg.segment_all(scale=0.5, settings=on)
+    assert merged.num_parts == 3
+    area = np.bincount(merged.face_labels, weights=seg.mesh_structure().face_area)
+    assert area.max() <= 0.5 * 1.25 * area.sum()  # never beyond scale × (1 + slack)
+    assert merged.face_labels[owner == 4][0] not in merged.face_labels[owner < 4]
+    off = SegmentAllSettings(scale_merge=False)
+    assert seg.segment_all(scale=0.5, settings=off).num_parts == 5
+    res = seg.segment_all(scale=0.2, settings=on)  # scale of one cube: nothing to merge
+    assert res.num_parts == 5
+
+
+def test_tiny_fragments_are_absorbed(monkeypatch):
+    seg = make_segmenter(monkeypatch, quality=0.95)
+    v, f = _long_bar()
+    seg.set_mesh(v, f, n_points=2000)
+    res = seg.segment_all(scale=0.2, settings=SegmentAllSettings(min_part_fraction=0.05))
+    area = np.bincount(res.face_labels, weights=seg.mesh_structure().face_area)
+    assert area.min() >= 0.05 * area.sum()
+
+
+def test_points_only_path_on_meshes_labels_every_face(monkeypatch):
+    seg = make_segmenter(monkeypatch, quality=0.95)
+    v, f, owner = boxes(THREE)
+    seg.set_mesh(v, f, n_points=1500)
+    res = seg.segment_all(scale=0.1, settings=SegmentAllSettings(use_mesh_regions=False))
+    assert (res.face_labels >= 0).all() and res.face_labels.shape == (len(f),)
+
+
+def test_hierarchy_nesting_with_crossing_levels(monkeypatch):
+    """Levels whose raw partitions cross each other still come out nested."""
+    seg = make_segmenter(monkeypatch, quality=0.95)
+    v, f = _long_bar()
+    seg.set_mesh(v, f, n_points=2000)
+    levels = seg.hierarchy([0.1, 0.25, 0.6])
+    for fine, coarse in [(0, 1), (1, 2), (0, 2)]:
+        assert _nested(levels[fine], levels[coarse])
+    assert levels[0].num_parts >= levels[2].num_parts
+    # point clouds nest too
+    seg.set_points(seg.points.copy())
+    pl = seg.hierarchy([0.1, 0.4])
+    assert _nested(pl[0], pl[1])
+
+
+def test_settings_validation(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, _ = boxes(THREE)
+    seg.set_mesh(v, f, n_points=500)
+    from core.errors import InvalidPromptError
+
+    with pytest.raises(InvalidPromptError, match="num_prompts"):
+        seg.segment_all(settings=SegmentAllSettings(num_prompts=0))
+    with pytest.raises(InvalidPromptError, match="merge_cover"):
+        seg.segment_all(settings=SegmentAllSettings(merge_cover=2.0))
+
+
+def test_fake_backend_is_not_shipped():
+    import core
+
+    assert not hasattr(core, "BallBackend")
+    assert BallBackend.__module__ == "core_infer_fake"
