@@ -191,46 +191,99 @@ def rewrite_core_source(text: str, depth: int) -> str:
     return text
 
 
+def _local_imports(path: Path) -> list[Path]:
+    """Modules of ``core`` that ``path`` imports at import time (top-level statements)."""
+    rel_pkg = path.parent.relative_to(CORE_SRC).parts
+    out = []
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = list(rel_pkg[: len(rel_pkg) - (node.level - 1)])
+            mod = node.module.split(".") if node.module else []
+        elif (node.module or "").split(".")[0] == "core":
+            base, mod = [], node.module.split(".")[1:]
+        else:
+            continue
+        targets = [base + mod] if mod else []
+        targets += [base + mod + [a.name] for a in node.names]
+        for t in targets:
+            for cand in (CORE_SRC.joinpath(*t).with_suffix(".py"),
+                         CORE_SRC.joinpath(*t, "__init__.py")):
+                if t and cand.is_file():
+                    out.append(cand)
+        if not mod:
+            init = CORE_SRC.joinpath(*base, "__init__.py")
+            if init != path and init.is_file():
+                out.append(init)
+    return out
+
+
+def select_core_modules() -> tuple[list[Path], list[Path]]:
+    """(kept, left out): modules that import torch at import time are left out, and so
+    is every module that imports a left-out one (to a fixed point) and every module of a
+    package whose ``__init__`` is left out."""
+    files = [p for p in sorted(CORE_SRC.rglob("*.py"))
+             if "__pycache__" not in p.parts and "weights" not in p.relative_to(CORE_SRC).parts]
+    out = {p for p in files if _imports_torch_at_import_time(p)}
+    deps = {p: _local_imports(p) for p in files}
+    changed = True
+    while changed:
+        changed = False
+        for p in files:
+            if p in out:
+                continue
+            pkg_inits = [q / "__init__.py" for q in p.parents
+                         if q != CORE_SRC and CORE_SRC in q.parents]
+            if any(d in out for d in deps[p]) or any(i in out for i in pkg_inits):
+                out.add(p)
+                changed = True
+    return [p for p in files if p not in out], [p for p in files if p in out]
+
+
 def vendor_core(dest: Path) -> list[str]:
     """Copy ``core``'s torch-free modules into ``dest`` (``.../_vendor/s2am3d_core``);
-    returns the module paths left out because they import torch at import time."""
-    skipped = []
-    for src in sorted(CORE_SRC.rglob("*.py")):
+    returns the module paths left out (torch at import time, directly or indirectly)."""
+    kept, left_out = select_core_modules()
+    for src in kept:
         rel = src.relative_to(CORE_SRC)
-        if "__pycache__" in rel.parts or rel.parts[0] == "weights":
-            continue
-        pkg_dir = src.parent
-        if _imports_torch_at_import_time(src) or any(
-            _imports_torch_at_import_time(p) for p in [pkg_dir / "__init__.py"]
-            if pkg_dir != CORE_SRC and p.is_file()
-        ):
-            skipped.append(str(rel))
-            continue
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(rewrite_core_source(src.read_text(), len(rel.parts) - 1))
     (dest.parent / "__init__.py").write_text('"""Third-party code vendored by build.py."""\n')
-    return skipped
+    return [str(p.relative_to(CORE_SRC)) for p in left_out]
 
 
-def export_models() -> None:
-    """Re-export the ONNX files from the bundled safetensors with ``core.export`` when
-    both exist (keeps the shipped ONNX files in step with the weights)."""
+def export_models(no_export: bool) -> Path:
+    """The folder to take the model files from.
+
+    With ``core/export.py`` and ``model.safetensors`` present (and not ``no_export``), the
+    ONNX files are re-exported from the safetensors into ``build_staging/_export`` with
+    ``python -m core.export`` so the shipped graphs always match the bundled weights (the
+    repository's files are never rewritten); otherwise ``core/weights/default`` as is.
+    """
+    if no_export:
+        return WEIGHTS_SRC
     if not (CORE_SRC / "export.py").is_file() or not (WEIGHTS_SRC / "model.safetensors").is_file():
         log("core.export or model.safetensors missing: using the ONNX files as they are")
-        return
-    log("re-exporting ONNX files with core.export")
+        return WEIGHTS_SRC
+    out = STAGING / "_export"
+    if out.exists():
+        shutil.rmtree(out)
+    log("re-exporting the ONNX files from model.safetensors with python -m core.export")
     subprocess.run([sys.executable, "-m", "core.export", "--weights", str(WEIGHTS_SRC),
-                    "--out", str(WEIGHTS_SRC)], check=True, cwd=REPO)
+                    "--out", str(out)], check=True, cwd=REPO,
+                   env=dict(os.environ, OMP_NUM_THREADS="2"))
+    return out
 
 
-def copy_models(dest: Path) -> None:
+def copy_models(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
-        src = WEIGHTS_SRC / name
-        if not src.is_file():
-            raise SystemExit(f"model file missing: {src} (run python -m core.export)")
-        shutil.copy2(src, dest / name)
+        f = src / name
+        if not f.is_file():
+            raise SystemExit(f"model file missing: {f} (run python -m core.export)")
+        shutil.copy2(f, dest / name)
 
 
 _CHECK_VENDORED = r"""
@@ -308,7 +361,7 @@ def blender_ext_tool() -> Path:
     return found[-1]
 
 
-def build_platform(plat: Platform, out_dir: Path) -> Path:
+def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
     """Stage, check, build and validate the zip of one platform; returns its path."""
     stage_parent = STAGING / plat.name
     pkg_name = "s2am3d"
@@ -322,7 +375,7 @@ def build_platform(plat: Platform, out_dir: Path) -> Path:
     skipped = vendor_core(vendored)
     log(f"vendored core ({len(list(vendored.rglob('*.py')))} modules; left out, torch: "
         f"{', '.join(skipped) or 'none'})")
-    copy_models(vendored / "weights" / "default")
+    copy_models(models, vendored / "weights" / "default")
     check_vendored(stage_parent, pkg_name)
     for p in stage.rglob("__pycache__"):
         shutil.rmtree(p)
@@ -357,11 +410,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-export", action="store_true",
                     help="ship the ONNX files as they are (skip python -m core.export)")
     args = ap.parse_args(argv)
-    if not args.no_export:
-        export_models()
+    models = export_models(args.no_export)
     names = list(PLATFORMS) if args.platform == "all" else [args.platform]
     for name in names:
-        build_platform(PLATFORMS[name], Path(args.out))
+        build_platform(PLATFORMS[name], Path(args.out), models)
     return 0
 
 

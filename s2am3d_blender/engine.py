@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -37,7 +38,8 @@ class Geometry:
 
     ``vertices`` (V, 3) float64 object frame; ``triangles`` (T, 3) int64 (Blender's loop
     triangles; empty for a point cloud); ``tri_poly`` (T,) the polygon of each triangle;
-    ``n_polys`` the polygon count of the Blender mesh.
+    ``n_polys`` the polygon count of the Blender mesh; ``face_groups`` (T,) optional id
+    per triangle (the material index) that Segment All may treat as region boundaries.
     """
 
     name: str
@@ -45,14 +47,18 @@ class Geometry:
     triangles: np.ndarray
     tri_poly: np.ndarray
     n_polys: int
+    face_groups: np.ndarray | None = None
 
     @property
     def is_point_cloud(self) -> bool:
         return len(self.triangles) == 0
 
-    @property
+    @cached_property
     def key(self) -> str:
-        return lab.mesh_key(self.vertices, self.triangles)
+        k = lab.mesh_key(self.vertices, self.triangles)
+        if self.face_groups is not None:
+            k += lab.mesh_key(self.face_groups[:, None].astype(float), self.triangles[:0])
+        return k
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,8 @@ class EncoderCache:
             n = None if len(geom.vertices) <= n_points else int(n_points)
             seg.set_points(geom.vertices, n_points=n, seed=seed)
         else:
-            seg.set_mesh(geom.vertices, geom.triangles, n_points=int(n_points), seed=seed)
+            seg.set_mesh(geom.vertices, geom.triangles, n_points=int(n_points), seed=seed,
+                         face_groups=geom.face_groups)
         with self._lock:
             self._items[key] = seg
             while len(self._items) > self.max_items:
@@ -181,7 +188,10 @@ def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
 def level_from_result(seg, geom: Geometry, res, scale: float | None) -> Level:
     """Turn a ``core`` Segment All result into polygon / vertex labels of ``geom``."""
     if geom.is_point_cloud:
-        v, n = _compact(point_labels_to_vertices(seg, geom, res.point_labels))
+        per_vertex = getattr(res, "input_labels", None)
+        if per_vertex is None or len(per_vertex) != len(geom.vertices):
+            per_vertex = point_labels_to_vertices(seg, geom, res.point_labels)
+        v, n = _compact(per_vertex)
         return Level(scale, n, vertex_labels=v)
     tri, n = _compact(np.asarray(res.face_labels))
     poly = lab.polygon_labels(tri, geom.tri_poly, geom.n_polys)

@@ -81,7 +81,13 @@ def geometry_of(obj, depsgraph=None) -> Geometry:
         finally:
             ev.to_mesh_clear()
     tri, poly = _triangles(me)
-    return Geometry(obj.name, verts, tri, poly, len(me.polygons))
+    groups = None
+    if len(me.polygons) and len(me.materials) > 1:
+        mat = np.empty(len(me.polygons), np.int32)
+        me.polygons.foreach_get("material_index", mat)
+        if len(np.unique(mat)) > 1:
+            groups = mat[poly].astype(np.int64)
+    return Geometry(obj.name, verts, tri, poly, len(me.polygons), groups)
 
 
 def evaluated_triangles(obj, depsgraph) -> tuple[np.ndarray, np.ndarray]:

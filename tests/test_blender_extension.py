@@ -1,0 +1,665 @@
+"""The built extension, installed into a temporary Blender user folder and driven through
+its registered operators in real Blender (bpy 5.0), in processes that see only Blender's
+own Python modules (bpy + numpy): everything else must come from the zip's wheels.
+
+One zip is built per test session (``python build.py --platform linux-x64``; wheels are
+cached in ``.cache/wheels``) and installed once with
+``bpy.ops.extensions.package_install_files``; each scenario then runs in a fresh process
+and prints one ``RESULT <json>`` line that the tests check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.blender, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+SITE = Path(next(p for p in sys.path if p.endswith("site-packages") and "bpy" in os.listdir(p)))
+MODULE = "bl_ext.user_default.s2am3d"
+TIMEOUT = 400
+
+# Runs first in every scenario process: drop the venv's site-packages (onnxruntime, scipy,
+# torch, the repo's core ...) and expose only bpy and numpy, as Blender's own Python does.
+PRELUDE = """
+import importlib.abc, json, os, sys
+SITE = {site!r}
+sys.path = [p for p in sys.path if not p.startswith(SITE) and p not in ("", {repo!r})]
+sys.path.append({shim!r})
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("core", "training", "torch"):
+            raise ImportError("blocked in the Blender-like test process: " + name)
+sys.meta_path.insert(0, _Block())
+import bpy, numpy as np
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.preferences.addon_enable(module={module!r})
+EXT = sys.modules[{module!r}]
+import importlib
+def sub(name):
+    return importlib.import_module({module!r} + "." + name)
+PREFS = bpy.context.preferences.addons[{module!r}].preferences
+RESULT = {{}}
+def emit():
+    print("RESULT " + json.dumps(RESULT), flush=True)
+
+def make_table(name="table", materials=True, uv=True, custom_normals=False):
+    v, f, part = sample_table()
+    me = bpy.data.meshes.new(name)
+    me.from_pydata(v.tolist(), [], f.tolist())
+    if materials:
+        for mname in ("wood", "metal"):
+            me.materials.append(bpy.data.materials.get(mname) or bpy.data.materials.new(mname))
+        me.polygons.foreach_set("material_index", (part > 0).astype(np.int32))
+    if uv:
+        uvl = me.uv_layers.new(name="UVMap")
+        co = np.empty(len(me.loops) * 2, np.float32)
+        co[:] = np.linspace(0, 1, len(co))
+        uvl.data.foreach_set("uv", co)
+    me.update()
+    if custom_normals:
+        me.normals_split_custom_set_from_vertices([(0.0, 0.0, 1.0)] * len(me.vertices))
+    ob = bpy.data.objects.new(name, me)
+    bpy.context.scene.collection.objects.link(ob)
+    return ob
+
+def sample_table():
+    sys.path.insert(0, {scripts!r})
+    import sample_meshes
+    sys.path.pop(0)
+    return sample_meshes.table()
+
+def activate(ob, others=()):
+    for o in bpy.context.view_layer.objects:
+        o.select_set(False)
+    bpy.context.view_layer.objects.active = ob
+    if ob is not None:
+        ob.select_set(True)
+    for o in others:
+        o.select_set(True)
+
+def groups_of(ob):
+    out = {{}}
+    for vg in ob.vertex_groups:
+        out[vg.name] = []
+    for v in ob.data.vertices:
+        for g in v.groups:
+            out[ob.vertex_groups[g.group].name].append((v.index, round(g.weight, 4)))
+    return out
+
+def state_of(ob):
+    me = ob.data
+    ac = me.color_attributes.active_color
+    return {{
+        "groups": groups_of(ob),
+        "attributes": sorted(a.name for a in me.attributes),
+        "active_color": ac.name if ac else None,
+        "props": sorted(ob.keys()) + sorted("me:" + k for k in me.keys()),
+        "hash": sub("mesh_io").geometry_hash(ob),
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "hidden": ob.hide_get(),
+    }}
+
+def settings(**kw):
+    s = bpy.context.scene.s2am3d
+    s.n_points = 2048
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+"""
+
+
+def _shim(tmp: Path) -> Path:
+    shim = tmp / "blender_like_site"
+    shim.mkdir(exist_ok=True)
+    for name in ("bpy", "numpy", "numpy.libs"):
+        if (SITE / name).exists() and not (shim / name).exists():
+            (shim / name).symlink_to(SITE / name)
+    return shim
+
+
+@pytest.fixture(scope="session")
+def built_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, "build.py", "--platform", "linux-x64", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    zips = list(out.glob("s2am3d-*-linux-x64.zip"))
+    assert len(zips) == 1
+    return zips[0]
+
+
+@pytest.fixture(scope="session")
+def blender_env(built_zip, tmp_path_factory):
+    """A temporary Blender user folder with the zip installed; returns (env, run)."""
+    tmp = tmp_path_factory.mktemp("blender_user")
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "resources"),
+               OMP_NUM_THREADS="2", PYTHONPATH="")
+    shim = _shim(tmp)
+    install = f"""
+import sys
+SITE = {str(SITE)!r}
+sys.path = [p for p in sys.path if not p.startswith(SITE)] + [{str(shim)!r}]
+import bpy, json
+bpy.ops.wm.read_factory_settings(use_empty=True)
+r = bpy.ops.extensions.package_install_files(filepath={str(built_zip)!r}, repo="user_default",
+                                             enable_on_install=True)
+print("RESULT " + json.dumps({{"install": sorted(r),
+      "addons": sorted(bpy.context.preferences.addons.keys())}}))
+"""
+    res = _run(install, env, tmp)
+    assert res["install"] == ["FINISHED"], res
+    assert MODULE in res["addons"]
+
+    def run(body: str) -> dict:
+        code = PRELUDE.format(site=str(SITE), repo=str(REPO), shim=str(shim), module=MODULE,
+                              scripts=str(REPO / "scripts"))
+        return _run(code + textwrap.dedent(body) + "\nemit()\n", env, tmp)
+
+    return env, run, tmp
+
+
+def _run(code: str, env: dict, cwd: Path) -> dict:
+    script = cwd / "scenario.py"
+    script.write_text(code)
+    proc = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, (proc.stdout[-4000:] + "\n" + proc.stderr[-4000:])
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@pytest.fixture(scope="module")
+def segment_groups(blender_env):
+    """Segment All into vertex groups on a table with user data, re-run, undo, clear."""
+    _, run, _ = blender_env
+    return run("""
+        import onnxruntime, scipy
+        RESULT["modules"] = {"onnxruntime": onnxruntime.__file__, "scipy": scipy.__file__,
+                             "numpy": np.__file__,
+                             "torch": "torch" in sys.modules,
+                             "top_level": sorted(m for m in sys.modules
+                                                 if m in ("core", "training"))}
+        ob = make_table()
+        ob.vertex_groups.new(name="user_vg").add([0, 1, 2, 3], 0.5, "REPLACE")
+        ob.vertex_groups.new(name="Part.002")   # a user group with the add-on's naming
+        a = ob.data.attributes.new("user_attr", "FLOAT", "POINT")
+        a.data.foreach_set("value", np.arange(len(ob.data.vertices), dtype=np.float32))
+        activate(ob)
+        settings(scale=0.2, use_scale=True, output_mode="GROUPS")
+        before = state_of(ob)
+        RESULT["before"] = before
+        # Operators called from Python in background mode push no undo step themselves
+        # (Blender does that for UI/event calls of UNDO operators: ED_undo_push with the
+        # operator's name); the test pushes the same steps around the call instead.
+        bpy.ops.ed.undo_push(message="initial")
+        bpy.ops.ed.undo_push(message="before")
+        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
+        bpy.ops.ed.undo_push(message="Segment All")
+        ob = bpy.data.objects["table"]
+        RESULT["after"] = state_of(ob)
+        RESULT["tracked"] = list(ob["s2am3d_groups"])
+        RESULT["part_domain"] = ob.data.attributes["part"].domain
+        RESULT["part_type"] = ob.data.attributes["part"].data_type
+        vals = np.empty(len(ob.data.polygons), np.int32)
+        ob.data.attributes["part"].data.foreach_get("value", vals)
+        RESULT["part_values"] = vals.tolist()
+        # undo brings back the state before, redo the result
+        bpy.ops.ed.undo()
+        RESULT["undone"] = state_of(bpy.data.objects["table"])
+        bpy.ops.ed.redo()
+        RESULT["redone"] = state_of(bpy.data.objects["table"])
+        # re-run at another scale replaces only the add-on's groups
+        ob = bpy.data.objects["table"]
+        settings(scale=0.7)
+        bpy.ops.s2am3d.segment_all()
+        RESULT["rerun"] = state_of(ob)
+        RESULT["rerun_tracked"] = list(ob["s2am3d_groups"])
+        settings(use_scale=False)
+        bpy.ops.s2am3d.segment_all()
+        RESULT["noscale_tracked"] = list(ob["s2am3d_groups"])
+        RESULT["clear"] = sorted(bpy.ops.s2am3d.clear_parts())
+        RESULT["cleared"] = state_of(ob)
+        RESULT["flags"] = {n: sorted(getattr(bpy.types, n).bl_options) for n in
+                           ("S2AM3D_OT_segment_all", "S2AM3D_OT_pick_parts",
+                            "S2AM3D_OT_clear_parts")}
+    """)
+
+
+def test_bundled_onnxruntime_and_scipy_come_from_the_extension(segment_groups, blender_env):
+    _, _, tmp = blender_env
+    mods = segment_groups["modules"]
+    local = str(tmp / "resources" / "extensions" / ".local" / "lib")
+    assert mods["onnxruntime"].startswith(local), mods
+    assert mods["scipy"].startswith(local), mods
+    assert mods["numpy"].startswith(str(tmp)), mods  # the shim: Blender's own numpy
+    assert not mods["torch"] and mods["top_level"] == []
+
+
+def test_segment_all_writes_weight_one_groups_and_keeps_user_data(segment_groups):
+    r = segment_groups
+    assert r["op"] == ["FINISHED"]
+    before, after = r["before"], r["after"]
+    assert after["hash"] == before["hash"]  # geometry untouched
+    assert after["groups"]["user_vg"] == before["groups"]["user_vg"]
+    assert after["groups"]["Part.002"] == []  # the user's own group, untouched
+    made = r["tracked"]
+    assert len(made) >= 2 and "Part.002" not in made and "Part.001" in made
+    covered = set()
+    for name in made:
+        members = after["groups"][name]
+        assert members and all(w == 1.0 for _, w in members)
+        covered |= {i for i, _ in members}
+    assert covered == set(range(48))  # every vertex of the 6 boxes is in some part
+    assert "user_attr" in after["attributes"]
+    assert r["part_domain"] == "FACE" and r["part_type"] == "INT"
+    assert min(r["part_values"]) == 0 and max(r["part_values"]) == len(made) - 1
+    assert after["active_color"] == "part_color"
+
+
+def test_undo_restores_and_redo_reapplies(segment_groups):
+    r = segment_groups
+    assert r["undone"] == r["before"]
+    assert r["redone"] == r["after"]
+
+
+def test_rerun_replaces_only_add_on_groups_and_clear_parts_restores(segment_groups):
+    r = segment_groups
+    for key in ("rerun", "cleared"):
+        assert r[key]["groups"]["user_vg"] == r["before"]["groups"]["user_vg"]
+        assert "Part.002" in r[key]["groups"]
+        assert r[key]["hash"] == r["before"]["hash"]
+    assert set(r["rerun"]["groups"]) == {"user_vg", "Part.002", *r["rerun_tracked"]}
+    assert r["noscale_tracked"]
+    assert r["clear"] == ["FINISHED"]
+    assert r["cleared"] == r["before"]
+
+
+def test_every_operator_is_undoable(segment_groups):
+    for name, flags in segment_groups["flags"].items():
+        assert {"REGISTER", "UNDO"} <= set(flags), name
+
+
+@pytest.fixture(scope="module")
+def output_modes(blender_env):
+    _, run, _ = blender_env
+    return run("""
+        from mathutils import Matrix
+        ob = make_table(custom_normals=True)
+        ob.matrix_world = Matrix.Translation((1, 2, 3)) @ Matrix.Rotation(0.5, 4, "Z")
+        other = make_table("table2", materials=False, uv=False)
+        activate(ob, [other])
+        settings(scale=0.2, output_mode="OBJECTS", original_mode="HIDE")
+        before = state_of(ob)
+        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
+        parts = [o for o in bpy.data.objects if o.get("s2am3d_part_of") == "table"]
+        RESULT["objects"] = [{
+            "name": o.name, "faces": len(o.data.polygons),
+            "materials": [m.name for m in o.data.materials],
+            "uv": [u.name for u in o.data.uv_layers],
+            "custom_normals": o.data.has_custom_normals,
+            "matrix_equal": o.matrix_world == ob.matrix_world,
+            "collection": [c.name for c in o.users_collection],
+        } for o in parts]
+        RESULT["original_hidden"] = ob.hide_get()
+        RESULT["orig_faces"] = len(ob.data.polygons)
+        RESULT["orig_hash_same"] = state_of(ob)["hash"] == before["hash"]
+        RESULT["table2_groups"] = len(bpy.data.objects["table2"].get("s2am3d_groups", []))
+        RESULT["clear"] = sorted(bpy.ops.s2am3d.clear_parts())
+        RESULT["after_clear"] = state_of(ob)
+        RESULT["before"] = before
+        RESULT["meshes_left"] = sorted(m.name for m in bpy.data.meshes)
+        # replace the original
+        settings(original_mode="REPLACE")
+        activate(ob)
+        bpy.ops.s2am3d.segment_all()
+        RESULT["replace_objects"] = sorted(o.name for o in bpy.data.objects)
+        # attribute mode on the second table
+        t2 = bpy.data.objects["table2"]
+        bpy.ops.s2am3d.clear_parts() if False else None
+        activate(t2)
+        settings(output_mode="ATTRIBUTE", hierarchy="0.6")
+        b2 = state_of(t2)
+        bpy.ops.s2am3d.segment_all()
+        a2 = state_of(t2)
+        RESULT["attr_groups"] = sorted(a2["groups"])
+        RESULT["attr_attributes"] = sorted(set(a2["attributes"]) - set(b2["attributes"]))
+        RESULT["attr_hash_same"] = a2["hash"] == b2["hash"]
+        # hierarchy in groups mode
+        settings(output_mode="GROUPS", hierarchy="0.6")
+        bpy.ops.s2am3d.segment_all()
+        RESULT["hier_groups"] = sorted(bpy.data.objects["table2"]["s2am3d_groups"])
+    """)
+
+
+def test_separate_objects_keep_materials_uvs_normals_transform(output_modes):
+    r = output_modes
+    assert r["op"] == ["FINISHED"]
+    objs = r["objects"]
+    assert len(objs) >= 2
+    assert sum(o["faces"] for o in objs) == r["orig_faces"]
+    for o in objs:
+        assert o["materials"] == ["wood", "metal"]
+        assert o["uv"] == ["UVMap"]
+        assert o["custom_normals"] and o["matrix_equal"]
+        assert o["collection"] == ["table parts"]
+    assert r["original_hidden"] and r["orig_hash_same"]
+    assert r["table2_groups"] >= 2  # the other selected mesh was segmented too
+
+
+def test_clear_parts_removes_part_objects_and_shows_original(output_modes):
+    r = output_modes
+    assert r["clear"] == ["FINISHED"]
+    assert r["after_clear"] == r["before"]
+    assert not any(".Part." in m for m in r["meshes_left"])
+
+
+def test_replace_mode_removes_the_original(output_modes):
+    names = output_modes["replace_objects"]
+    assert "table" not in names and any(n.startswith("table.Part.") for n in names)
+
+
+def test_attribute_mode_and_hierarchy(output_modes):
+    r = output_modes
+    # attribute mode adds no groups (the earlier groups of table2 were replaced)
+    assert r["attr_groups"] == []
+    assert {"part", "part_color", "part_1"} <= set(r["attr_attributes"])
+    assert r["attr_hash_same"]
+    hier = r["hier_groups"]
+    assert any(n.startswith("Part.") for n in hier)
+    assert any(n.startswith("S0.6.Part.") for n in hier)
+
+
+@pytest.fixture(scope="module")
+def point_cloud(blender_env, shared_data):
+    _, run, _ = blender_env
+    ply = shared_data / "demo" / "rhino.ply"
+    return run(f"""
+        bpy.ops.wm.ply_import(filepath={str(ply)!r})
+        ob = bpy.context.view_layer.objects.active
+        RESULT["counts"] = [len(ob.data.vertices), len(ob.data.polygons)]
+        activate(ob)
+        settings(scale=0.2, output_mode="GROUPS")
+        h = state_of(ob)["hash"]
+        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
+        after = state_of(ob)
+        RESULT["hash_same"] = after["hash"] == h
+        g = groups_of(ob)
+        RESULT["groups"] = {{k: len(v) for k, v in g.items()}}
+        RESULT["weights"] = sorted({{w for v in g.values() for _, w in v}})
+        RESULT["covered"] = len({{i for v in g.values() for i, _ in v}})
+        RESULT["domain"] = ob.data.attributes["part"].domain
+    """)
+
+
+def test_point_cloud_segment_all_writes_vertex_groups(point_cloud):
+    r = point_cloud
+    nv, nf = r["counts"]
+    assert nf == 0 and nv == 10000
+    assert r["op"] == ["FINISHED"]
+    assert len(r["groups"]) >= 1 and r["weights"] == [1.0]  # part count is the model's call
+    assert r["covered"] == nv and sum(r["groups"].values()) == nv  # a partition
+    assert r["domain"] == "POINT" and r["hash_same"]
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(blender_env, tmp_path_factory):
+    _, run, _ = blender_env
+    lib = tmp_path_factory.mktemp("lib") / "lib.blend"
+    bad_model = tmp_path_factory.mktemp("bad_model")
+    return run(f"""
+        import shutil
+        def attempt(op="segment_all"):
+            try:
+                return ["OK", sorted(getattr(bpy.ops.s2am3d, op)())]
+            except RuntimeError as exc:
+                return ["ERROR", str(exc).strip()]
+        out = {{}}
+        activate(None)
+        out["no_active"] = attempt()
+        cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+        bpy.context.scene.collection.objects.link(cam)
+        activate(cam)
+        out["not_mesh"] = attempt()
+        empty = bpy.data.objects.new("empty_mesh", bpy.data.meshes.new("empty_mesh"))
+        bpy.context.scene.collection.objects.link(empty)
+        activate(empty)
+        out["empty_mesh"] = attempt()
+        # linked data
+        t = make_table("libtable")
+        bpy.data.libraries.write({str(lib)!r}, {{t}})
+        bpy.data.objects.remove(t)
+        with bpy.data.libraries.load({str(lib)!r}, link=True) as (src, dst):
+            dst.objects = ["libtable"]
+        linked = dst.objects[0]
+        bpy.context.scene.collection.objects.link(linked)
+        activate(linked)
+        out["linked"] = attempt()
+        override = linked.override_create(remap_local_usages=True)
+        activate(override)
+        out["override"] = attempt()
+        # edit mode
+        ob = make_table("editme")
+        activate(ob)
+        bpy.ops.object.mode_set(mode="EDIT")
+        before = [vg.name for vg in ob.vertex_groups]
+        out["edit_mode"] = attempt()
+        out["edit_mode_clear"] = attempt("clear_parts")
+        bpy.ops.object.mode_set(mode="OBJECT")
+        out["edit_groups_unchanged"] = [vg.name for vg in ob.vertex_groups] == before
+        # model files
+        st = state_of(ob)
+        PREFS.model_path = {str(bad_model / "missing")!r}
+        out["missing_model"] = attempt()
+        weights = os.path.join(os.path.dirname(EXT.__file__), "_vendor", "s2am3d_core",
+                               "weights", "default")
+        shutil.copytree(weights, {str(bad_model / "corrupt")!r})
+        with open(os.path.join({str(bad_model / "corrupt")!r}, "encoder.onnx"), "r+b") as fh:
+            fh.truncate(1000)
+        PREFS.model_path = {str(bad_model / "corrupt")!r}
+        out["corrupt_model"] = attempt()
+        out["model_state_unchanged"] = state_of(ob) == st
+        PREFS.model_path = ""
+        # the pick tool's checks (its session refuses the same objects)
+        ps = sub("pick_session")
+        model = sub("engine").ModelOptions()
+        for key, obj in (("pick_not_mesh", cam), ("pick_empty", empty), ("pick_linked", linked)):
+            try:
+                ps.PickSession(obj, bpy.context.evaluated_depsgraph_get(), model)
+                out[key] = "accepted"
+            except sub("mesh_io").ObjectRejected as exc:
+                out[key] = str(exc)
+        out["pick_invoke_background"] = attempt("pick_parts")
+        RESULT.update(out)
+    """)
+
+
+@pytest.mark.parametrize("case,words", [
+    ("no_active", "No active object"),
+    ("not_mesh", "not a mesh"),
+    ("empty_mesh", "empty mesh"),
+    ("linked", "linked from a library"),
+    ("override", "library override"),
+    ("edit_mode", "Edit Mode"),
+    ("edit_mode_clear", "Edit Mode"),
+    ("missing_model", "model"),
+    ("corrupt_model", "encoder.onnx"),
+])
+def test_bad_input_is_cancelled_with_a_clear_report(bad_inputs, case, words):
+    status, msg = bad_inputs[case]
+    assert status == "ERROR", (case, msg)
+    assert words in msg, (case, msg)
+
+
+def test_bad_input_leaves_data_untouched(bad_inputs):
+    assert bad_inputs["edit_groups_unchanged"] and bad_inputs["model_state_unchanged"]
+    assert "not a mesh" in bad_inputs["pick_not_mesh"]
+    assert "empty mesh" in bad_inputs["pick_empty"]
+    assert "linked" in bad_inputs["pick_linked"]
+    assert bad_inputs["pick_invoke_background"][0] == "ERROR"
+
+
+@pytest.fixture(scope="module")
+def pick(blender_env):
+    _, run, _ = blender_env
+    return run("""
+        import numpy as np
+        from mathutils import Matrix
+        ps, eng = sub("pick_session"), sub("engine")
+        ob = make_table()
+        ob.matrix_world = Matrix.Translation((0.5, -1.0, 0.2)) @ Matrix.Diagonal((2, 2, 2, 1))
+        ob.vertex_groups.new(name="user_vg").add([5], 1.0, "REPLACE")
+        activate(ob)
+        dg = bpy.context.evaluated_depsgraph_get()
+        before = state_of(ob)
+        s = ps.PickSession(ob, dg, eng.ModelOptions(), mode="groups", scale=0.2, n_points=2048)
+        RESULT["first_cached"] = s.cached
+        # a ray straight down onto the table top (world frame)
+        top = ob.matrix_world @ __import__("mathutils").Vector((0.3, 0.1, 0.79))
+        idx = s.point_from_world_ray((top.x, top.y, top.z + 5), (0, 0, -1))
+        RESULT["hit_point_z"] = float(s.seg.points[idx][2])
+        RESULT["miss"] = s.point_from_world_ray((50, 50, 50), (0, 0, 1))
+        out = s.handle(("LEFTMOUSE", "PRESS", False, False, False, idx))
+        RESULT["click"] = out.action
+        def preview():
+            me = ob.data
+            a = me.color_attributes["s2am3d_preview"]
+            c = np.empty(len(a.data) * 4, np.float32)
+            a.data.foreach_get("color_srgb", c)
+            c = c.reshape(-1, 4)
+            loop_poly = np.repeat(np.arange(len(me.polygons)),
+                                  [p.loop_total for p in me.polygons])
+            lit = {int(p) for p in loop_poly[np.abs(c[:, 0] - 1.0) < 0.01]}
+            return sorted(lit), me.color_attributes.active_color.name
+        mask_faces = lambda: sorted(int(i) for i in np.flatnonzero(s._element_mask(s.mask)))
+        lit, active = preview()
+        RESULT["preview_matches_mask"] = lit == mask_faces()
+        RESULT["preview_active"] = active
+        sizes, decodes = [], []
+        for ev in [("WHEELUPMOUSE",)] * 4 + [("WHEELDOWNMOUSE",)] * 7:
+            o = s.handle(ev)
+            sizes.append([round(s.state.scale, 3), int(s.mask.sum()), preview()[0] == mask_faces()])
+            decodes.append(o.action)
+        RESULT["wheel"] = sizes
+        RESULT["wheel_actions"] = decodes
+        RESULT["decodes"] = len(s.decode_ms)
+        s.handle(("LEFTMOUSE", "PRESS", False, True, False, s.seg.nearest_point(
+            np.array(ob.matrix_world.inverted() @ __import__("mathutils").Vector((0.5, -1, 0))))))
+        RESULT["prompts"] = [list(p) for p in s.state.prompts]
+        kept_mask = mask_faces()
+        RESULT["keep"] = s.handle(("RET",)).action
+        st = state_of(ob)
+        verts = set()
+        for p in kept_mask:
+            verts |= set(ob.data.polygons[p].vertices)
+        RESULT["kept_group_ok"] = sorted(i for i, _ in st["groups"]["Part.001"]) == sorted(verts)
+        RESULT["finish"] = s.handle(("RET",)).action
+        st = state_of(ob)
+        RESULT["after_finish"] = st
+        RESULT["before"] = before
+        # a second session on the same mesh reuses the encoder, Esc restores exactly
+        mid = state_of(ob)
+        s2 = ps.PickSession(ob, dg, eng.ModelOptions(), mode="groups", scale=0.5, n_points=2048)
+        RESULT["second_cached"] = s2.cached
+        s2.handle(("LEFTMOUSE", "PRESS", False, False, False, 10))
+        s2.handle(("SPACE",))
+        s2.handle(("LEFTMOUSE", "PRESS", False, False, False, 20))
+        RESULT["esc"] = s2.handle(("ESC",)).action
+        RESULT["esc_restored"] = state_of(ob) == mid
+        # attribute and objects modes keep through the same writers
+        s3 = ps.PickSession(ob, dg, eng.ModelOptions(), mode="objects", scale=0.3, n_points=2048)
+        s3.handle(("LEFTMOUSE", "PRESS", False, False, False, 30))
+        s3.handle(("RET",))
+        s3.handle(("RIGHTMOUSE",))
+        RESULT["objects_mode"] = sorted(o.name for o in bpy.data.objects
+                                        if o.get("s2am3d_part_of") == "table")
+        # an edited mesh is encoded again
+        ob.data.vertices[0].co.x += 0.01
+        s4 = ps.PickSession(ob, dg, eng.ModelOptions(), mode="attribute", n_points=2048)
+        RESULT["edited_cached"] = s4.cached
+        s4.handle(("LEFTMOUSE", "PRESS", False, False, False, 5))
+        s4.handle(("RET",)); s4.handle(("RET",))
+        vals = np.empty(len(ob.data.polygons), np.int32)
+        ob.data.attributes["part"].data.foreach_get("value", vals)
+        RESULT["attribute_ids"] = sorted(set(vals.tolist()))
+        # point cloud picking
+        pc = bpy.data.objects.new("pc", bpy.data.meshes.new("pc"))
+        rng = np.random.default_rng(0)
+        pts = np.concatenate([rng.normal(size=(400, 3)) * 0.2, rng.normal(size=(400, 3)) * 0.2 + 3])
+        pc.data.vertices.add(len(pts)); pc.data.vertices.foreach_set("co", pts.ravel())
+        bpy.context.scene.collection.objects.link(pc)
+        s5 = ps.PickSession(pc, dg, eng.ModelOptions(), mode="groups", n_points=2048)
+        i5 = s5.point_from_world_ray((3, 3, 10), (0, 0, -1))
+        RESULT["pc_pick_near"] = bool(np.linalg.norm(s5.seg.points[i5][:2] - 3) < 0.6)
+        s5.handle(("LEFTMOUSE", "PRESS", False, False, False, i5)); s5.handle(("RET",))
+        RESULT["pc_group"] = len(groups_of(pc).get("Part.001", []))
+    """)
+
+
+def test_pick_click_previews_the_predicted_part(pick):
+    assert pick["first_cached"] is False
+    assert abs(pick["hit_point_z"] - 0.79) < 0.05  # the sampled point under the click
+    assert pick["miss"] is None
+    assert pick["click"] == "update" and pick["preview_matches_mask"]
+    assert pick["preview_active"] == "s2am3d_preview"
+
+
+def test_pick_wheel_redecodes_at_each_scale(pick):
+    scales = [w[0] for w in pick["wheel"]]
+    assert scales[:4] == [0.25, 0.3, 0.35, 0.4] and scales[-1] == 0.05
+    assert all(a == "update" for a in pick["wheel_actions"])
+    assert all(w[2] for w in pick["wheel"])  # the preview follows every re-decode
+    assert pick["decodes"] == 1 + 11
+
+
+def test_pick_keep_writes_group_and_finish_removes_preview(pick):
+    assert pick["prompts"][1][1] is False  # ctrl-click added a negative point
+    assert pick["keep"] == "keep" and pick["kept_group_ok"]
+    assert pick["finish"] == "finish"
+    after, before = pick["after_finish"], pick["before"]
+    assert after["hash"] == before["hash"]
+    assert after["groups"]["user_vg"] == before["groups"]["user_vg"]
+    assert "s2am3d_preview" not in after["attributes"]
+    assert after["active_color"] == "part_color"
+
+
+def test_pick_reuses_encoder_and_esc_restores_exactly(pick):
+    assert pick["second_cached"] is True
+    assert pick["esc"] == "cancel" and pick["esc_restored"]
+    assert pick["edited_cached"] is False
+
+
+def test_pick_other_modes_and_point_clouds(pick):
+    assert pick["objects_mode"] == ["table.Part.001"]
+    assert len(pick["attribute_ids"]) >= 2  # -1 / earlier ids plus the new part
+    assert pick["pc_pick_near"] and pick["pc_group"] > 0
+
+
+def test_installed_batch_script_runs_in_blender_like_python(blender_env, shared_data, tmp_path):
+    _, run, tmp = blender_env
+    out = tmp_path
+    r = run(f"""
+        import runpy
+        batch = os.path.join(os.path.dirname(EXT.__file__), "batch.py")
+        sys.argv = [batch, "--", "--input", {str(shared_data / "demo" / "rhino.ply")!r},
+                    "--points", "2048", "--output", "attribute",
+                    "--report", {str(out / "r.json")!r}, "--save", {str(out / "r.blend")!r}]
+        try:
+            runpy.run_path(batch, run_name="__main__")
+        except SystemExit as exc:
+            RESULT["exit"] = exc.code
+    """)
+    assert r["exit"] == 0
+    rep = json.loads((out / "r.json").read_text())
+    assert rep["objects"][0]["point_cloud"] and rep["objects"][0]["parts"] >= 1
+    assert (out / "r.blend").stat().st_size > 0
