@@ -50,14 +50,14 @@ def _method_label(name: str, m: dict) -> str:
 
 def main_table(result: dict) -> str:
     """Markdown table: method × metric (percent; — = does not apply or not run)."""
-    head = "| Method | " + " | ".join(c[1] for c in COLUMNS) + " | Objects | Time (s) |"
-    sep = "|" + "---|" * (len(COLUMNS) + 3)
+    head = "| Method | " + " | ".join(c[1] for c in COLUMNS) + " | Objects | Wall (s) | CPU (s) |"
+    sep = "|" + "---|" * (len(COLUMNS) + 4)
     rows = [head, sep]
     for name, m in result["methods"].items():
         cells = [_fmt(m.get(k)) for k, _ in COLUMNS]
         rows.append(
             f"| {_method_label(name, m)} | " + " | ".join(cells)
-            + f" | {m['objects']} | {m['wall_s']:.0f} |"
+            + f" | {m['objects']} | {m['wall_s']:.0f} | {m.get('cpu_s', 0):.0f} |"
         )
     return "\n".join(rows)
 
@@ -85,7 +85,7 @@ def print_table(result: dict, file: TextIO = sys.stdout) -> None:
     print(main_table(result), file=file)
     for n in _notes(result):
         print(n, file=file)
-    print(f"wall time {result['wall_s']:.0f} s for {result['objects']} objects "
+    print(f"wall time {result['wall_s']:.0f} s (CPU {result.get('cpu_s', 0):.0f} s) for {result['objects']} objects "
           f"({result['protocol']} protocol, {result['points']} points)", file=file)
 
 
@@ -249,7 +249,8 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         f"Data `{result['data']}`: {result['objects']} objects, {result['regions']} GT regions "
         f"({result['dropped_regions']} regions got no sampled point and are not scored); "
         f"{result['protocol']} protocol, {result['points']} points per object, seed "
-        f"{result['seed']}, {result['threads']} thread(s). Wall time {result['wall_s']:.0f} s "
+        f"{result['seed']}, {result['threads']} thread(s). Wall time {result['wall_s']:.0f} s, "
+        f"CPU time of this process {result.get('cpu_s', 0):.0f} s "
         f"(shared sampling and prompt selection {result['prep_s']:.0f} s).",
         "",
         "IoU in percent; per object the mean over its regions, then the mean over objects. "
@@ -259,6 +260,30 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         main_table(result),
         "",
         *_notes(result),
+        "",
+        "## Definitions",
+        "",
+        "- **Region**: the sampled points of a GT tree node other than the root; nodes with "
+        "the same leaf set count once. **Depth** of a region: of its shallowest node (children "
+        "of the root = 1).",
+        "- **Interactive**: one positive click per region at its most interior point "
+        "(`training.selectors.interior_point`: 0.5·(1 − normalised distance to the part "
+        "centroid) + 0.5·normalised distance to the nearest other point); target = the "
+        "region; *+scale* passes the region's point fraction as the scale.",
+        "- **Full (no GT info)**: the method's one labelling (the model: Segment All without a "
+        "scale); per region the best IoU over predicted parts; *leaf* = leaf regions, *any* "
+        "= all regions.",
+        "- **Full (per-level oracle)**: one labelling per tree level *d* (the partition into "
+        "each leaf's ancestor at depth min(d, depth of the leaf)); k-means/agglo get the "
+        "level's part count K, the model gets the **scale of the level** = the median point "
+        "fraction of the level's parts. Every part of every level's labelling is a candidate "
+        "for every region.",
+        "- `cc` = connected components of the mesh welded at 1e-5 of the bounding-box diagonal; "
+        "`ball` = the round(s·N) points nearest the click (no scale: "
+        f"{result['baseline_settings']['ball_default_fraction']} of the points); `dbscan` eps "
+        f"= {result['baseline_settings']['dbscan_eps_rel']} × bounding-box diagonal of the "
+        "normalised points; `agglo` = Ward clustering of the model's encoder features over a "
+        "kNN graph, cut at the level's K.",
         "",
         "## Full segmentation (leaf level, main mode) per category",
         "",
