@@ -265,7 +265,7 @@ class ScaleAwareDecoder(nn.Module):
         bc, n, dim = cond.shape
         rows = torch.remainder(torch.arange(b, device=cond.device), bc) * n  # 0 when shared
         flat = (prompt_idx.clamp(min=0) + rows.unsqueeze(1)).reshape(-1)
-        prompt = cond.reshape(bc * n, dim)[flat].reshape(b, p, dim)
+        prompt = cond.reshape(bc * n, dim).index_select(0, flat).reshape(b, p, dim)
         valid = (prompt_label >= 0).to(cond.dtype)
         positive = (prompt_label > 0.5).to(cond.dtype).unsqueeze(-1)
         prompt = prompt + positive * self.label_embed[1] + (1.0 - positive) * self.label_embed[0]

@@ -163,7 +163,8 @@ def gather_rows(table: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) 
     index = index + (torch.arange(b, device=index.device) * s).reshape(b, 1, 1)
     out = None
     for j in range(index.shape[-1]):  # unrolled: cheaper in ORT than a (B, N, m, C) reduce
-        term = flat[index[..., j]] * weight[..., j : j + 1]
+        rows = flat.index_select(0, index[..., j].reshape(-1)).reshape(*index.shape[:-1], c)
+        term = rows * weight[..., j : j + 1]
         out = term if out is None else out + term
     return out
 
