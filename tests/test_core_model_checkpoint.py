@@ -119,3 +119,19 @@ def test_bundled_default_weights_load(tmp_path):
     assert np.array_equal(
         load_checkpoint(tmp_path / "copy").encoder_state["pos_embed"], ckpt.encoder_state["pos_embed"]
     )
+
+
+def test_export_cli_writes_a_complete_onnx_weights_dir(saved, tmp_path, capsys):
+    from core.backends import OnnxBackend, TorchBackend
+    from core.export import main
+
+    path, _, _ = saved
+    out = tmp_path / "exported"
+    main(["--weights", str(path), "--out", str(out)])
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["bytes"]) >= {"encoder.onnx", "decoder_condition.onnx",
+                                     "decoder_prompt.onnx", "onnx.json", WEIGHTS_FILE, CONFIG_FILE}
+    ob, tb = OnnxBackend(out, num_threads=1), TorchBackend(out, device="cpu")
+    assert ob.metadata["trained"] is True and ob.config == SMALL
+    xyz = (np.random.default_rng(0).random((700, 3)) * 2 - 1).astype(np.float32)
+    np.testing.assert_allclose(ob.encode(xyz), tb.encode(xyz), atol=1e-4, rtol=1e-4)
