@@ -88,3 +88,37 @@ def make_segmenter(monkeypatch=None, **kw):
             raise
         monkeypatch.setattr(predictor, "_prepare_anchors", lambda *a: None)
     return predictor.Segmenter(BallBackend(**kw))
+
+
+class PartOracleBackend:
+    """A "good model" stand-in: the mask of a click is the part (given by ``part_of``) that
+    holds the positive clicks, minus the parts of negative clicks.
+
+    ``part_of(xyz_norm (N,3), scale) -> (N,) int`` defines the parts in the model frame at
+    each scale (None = no-scale mode).
+    """
+
+    def __init__(self, part_of, quality: float = 0.9) -> None:
+        self.metadata = {"trained": False}
+        self.config = FakeConfig()
+        self.calls: Counter = Counter()
+        self.part_of = part_of
+        self.quality = quality
+
+    def encode(self, xyz_norm):
+        self.calls["encode"] += 1
+        return np.asarray(xyz_norm, np.float32).copy()
+
+    def condition(self, features, xyz_norm, anchors, scale):
+        self.calls["condition"] += 1
+        return np.asarray(self.part_of(np.asarray(xyz_norm), scale))
+
+    def decode(self, cond, prompt_idx, prompt_label):
+        self.calls["decode"] += 1
+        part = cond
+        probs = np.zeros((prompt_idx.shape[0], len(part)), np.float32)
+        for b in range(prompt_idx.shape[0]):
+            pos = np.isin(part, part[prompt_idx[b][prompt_label[b] == 1]])
+            neg = np.isin(part, part[prompt_idx[b][prompt_label[b] == 0]])
+            probs[b] = np.where(pos & ~neg, 0.97, 0.02)
+        return probs, np.full(prompt_idx.shape[0], self.quality, np.float32)

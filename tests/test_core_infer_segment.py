@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from core_infer_fake import BallBackend, boxes, make_segmenter, unweld
+from core_infer_fake import BallBackend, PartOracleBackend, boxes, make_segmenter, unweld
 
 from core import SegmentAllSettings, Segmenter
 from core.automatic import SegmentAllResult
@@ -134,15 +134,51 @@ def _long_bar():
     return v, f
 
 
-def test_confident_masks_split_a_region(monkeypatch):
+def _oracle(monkeypatch, part_of, quality=0.9):
+    seg = make_segmenter(monkeypatch)
+    seg.backend = PartOracleBackend(part_of, quality=quality)
+    return seg
+
+
+def _thirds(xyz, scale):
+    return np.digitize(xyz[:, 0], [-1 / 3, 1 / 3])
+
+
+def test_good_model_splits_a_welded_component(monkeypatch):
+    seg = _oracle(monkeypatch, _thirds)
+    v, f = _long_bar()  # one connected piece; the "model" knows it is three parts
+    seg.set_mesh(v, f, n_points=3000)
+    res = seg.segment_all(scale=1 / 3)
+    assert res.num_parts == 3
+    cx = v[f].mean(axis=1)[:, 0]
+    truth = np.digitize(cx, [-1.0, 1.0])
+    away = np.abs(np.abs(cx) - 1.0) > 0.3  # faces away from the cuts
+    pairs = np.unique(np.stack([truth[away], res.face_labels[away]], 1), axis=0)
+    assert len(pairs) == 3  # one label per third, different labels for different thirds
+
+
+def test_unstable_masks_do_not_split_a_region(monkeypatch):
+    """Confident masks that change with every click (small soft balls around each click)
+    cannot cut a piece: no two prompts reproduce the same piece."""
     seg = make_segmenter(monkeypatch, quality=0.95)
     v, f = _long_bar()
     seg.set_mesh(v, f, n_points=2000)
-    res = seg.segment_all(scale=0.2)
-    assert res.num_parts >= 2
-    cx = v[f].mean(axis=1)[:, 0]
-    # parts are pieces along the bar, not speckles: the two ends never share a label
-    assert not set(res.face_labels[cx < -2.5]) & set(res.face_labels[cx > 2.5])
+    for scale in (None, 0.05, 0.1):
+        assert seg.segment_all(scale=scale).num_parts == 1
+
+
+def test_good_model_merges_separate_pieces(monkeypatch):
+    # four touching cubes in a row; the "model" says cubes 0+1 and 2+3 are two parts
+    seg = _oracle(monkeypatch, lambda xyz, s: (xyz[:, 0] > 0).astype(int))
+    v, f, owner = boxes([(1.01 * i, 0, 0) for i in range(4)])
+    seg.set_mesh(v, f, n_points=2000)
+    settings = SegmentAllSettings(scale_merge=False)
+    res = seg.segment_all(scale=None, settings=settings)
+    assert res.num_parts == 2
+    lab = [res.face_labels[owner == b][0] for b in range(4)]
+    assert lab[0] == lab[1] != lab[2] == lab[3]
+    # a requested scale of one cube forbids the merge
+    assert seg.segment_all(scale=0.25, settings=settings).num_parts == 4
 
 
 def test_unconfident_masks_keep_regions_whole(monkeypatch):
@@ -189,12 +225,15 @@ def test_scale_merge_joins_small_neighbours_up_to_the_scale(monkeypatch):
 
 
 def test_tiny_fragments_are_absorbed(monkeypatch):
-    seg = make_segmenter(monkeypatch, quality=0.95)
+    # the "model" cuts a thin slice off the end of a bar: below min_part_fraction
+    seg = _oracle(monkeypatch, lambda xyz, s: (xyz[:, 0] > 0.9).astype(int))
     v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=2000)
-    res = seg.segment_all(scale=0.2, settings=SegmentAllSettings(min_part_fraction=0.05))
-    area = np.bincount(res.face_labels, weights=seg.mesh_structure().face_area)
-    assert area.min() >= 0.05 * area.sum()
+    seg.set_mesh(v, f, n_points=3000)
+    loose = SegmentAllSettings(min_part_fraction=0.0, split_min_fraction=0.01)
+    assert seg.segment_all(scale=None, settings=loose).num_parts == 2
+    strict = SegmentAllSettings(min_part_fraction=0.1, split_min_fraction=0.01)
+    res = seg.segment_all(scale=None, settings=strict)
+    assert res.num_parts == 1
 
 
 def test_points_only_path_on_meshes_labels_every_face(monkeypatch):
@@ -207,16 +246,20 @@ def test_points_only_path_on_meshes_labels_every_face(monkeypatch):
 
 def test_hierarchy_nesting_with_crossing_levels(monkeypatch):
     """Levels whose raw partitions cross each other still come out nested."""
-    seg = make_segmenter(monkeypatch, quality=0.95)
+    def parts(xyz, scale):  # thirds at fine scales, halves at coarse: they cross
+        return _thirds(xyz, scale) if scale is not None and scale < 0.4 else (xyz[:, 0] > 0)
+
+    seg = _oracle(monkeypatch, lambda xyz, s: np.asarray(parts(xyz, s), int))
     v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=2000)
-    levels = seg.hierarchy([0.1, 0.25, 0.6])
-    for fine, coarse in [(0, 1), (1, 2), (0, 2)]:
-        assert _nested(levels[fine], levels[coarse])
-    assert levels[0].num_parts >= levels[2].num_parts
+    seg.set_mesh(v, f, n_points=3000)
+    fine_alone = seg.segment_all(scale=1 / 3)
+    levels = seg.hierarchy([1 / 3, 0.5])
+    assert levels[1].num_parts == 2
+    assert _nested(levels[0], levels[1]) and not _nested(fine_alone, levels[1])
+    assert levels[0].num_parts == 4  # the middle third is cut by the coarse boundary
     # point clouds nest too
     seg.set_points(seg.points.copy())
-    pl = seg.hierarchy([0.1, 0.4])
+    pl = seg.hierarchy([1 / 3, 0.5])
     assert _nested(pl[0], pl[1])
 
 
@@ -232,8 +275,8 @@ def test_settings_validation(monkeypatch):
         seg.segment_all(settings=SegmentAllSettings(merge_cover=2.0))
 
 
-def test_fake_backend_is_not_shipped():
+def test_fake_backends_are_not_shipped():
     import core
 
-    assert not hasattr(core, "BallBackend")
-    assert BallBackend.__module__ == "core_infer_fake"
+    assert not hasattr(core, "BallBackend") and not hasattr(core, "PartOracleBackend")
+    assert BallBackend.__module__ == PartOracleBackend.__module__ == "core_infer_fake"
