@@ -110,6 +110,20 @@ def fail(msg: str) -> None:
 # ------------------------------------------------------------------ inputs
 
 
+def clear_startup_scene() -> None:
+    """Remove the default scene's objects (cube, camera, light) before importing inputs.
+
+    (Not ``read_factory_settings``: that resets the preferences too, which disables the
+    installed extension and drops its bundled wheels from ``sys.path``.)
+    """
+    for ob in list(bpy.data.objects):
+        bpy.data.objects.remove(ob)
+    for coll in (bpy.data.meshes, bpy.data.cameras, bpy.data.lights, bpy.data.materials):
+        for block in list(coll):
+            if block.users == 0:
+                coll.remove(block)
+
+
 def import_input(path: str, join: bool) -> list:
     """Import one file into its own collection; returns its mesh objects."""
     if not os.path.isfile(path):
@@ -281,7 +295,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     objects = []
     if args.input:
         if not bpy.data.filepath:
-            bpy.ops.wm.read_factory_settings(use_empty=True)
+            clear_startup_scene()
         for path in args.input:
             try:
                 objects += import_input(path, args.join)

@@ -33,13 +33,13 @@ def check_object(obj) -> None:
         raise ObjectRejected("No active object: select a mesh first")
     if obj.type != "MESH":
         raise ObjectRejected(f"'{obj.name}' is a {obj.type.lower()} object, not a mesh")
-    if obj.library is not None or obj.data.library is not None:
-        raise ObjectRejected(
-            f"'{obj.name}' is linked from a library; make it local (Object > Relations) first"
-        )
     if obj.override_library is not None or obj.data.override_library is not None:
         raise ObjectRejected(
             f"'{obj.name}' is a library override; make it local (Object > Library Override) first"
+        )
+    if obj.library is not None or obj.data.library is not None:
+        raise ObjectRejected(
+            f"'{obj.name}' is linked from a library; make it local (Object > Relations) first"
         )
     if obj.mode == "EDIT" or obj.data.is_editmode:
         raise ObjectRejected(

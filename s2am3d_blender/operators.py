@@ -135,8 +135,14 @@ class S2AM3D_OT_clear_parts(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         total = {"groups": 0, "attributes": 0, "objects": 0}
+        names = []
         for ob in target_objects(context):
-            if ob.type != "MESH" or ob.library or ob.data.library or ob.mode == "EDIT":
+            # a selected part object stands for its original
+            names.append(ob.get(wr.PROP_PART_OF) or ob.name)
+        for name in dict.fromkeys(names):
+            ob = bpy.data.objects.get(name)  # an earlier clear may have removed it
+            if (ob is None or ob.type != "MESH" or ob.library or ob.data.library
+                    or ob.mode == "EDIT"):
                 continue
             for k, v in wr.clear_parts(ob).items():
                 total[k] += v
@@ -154,6 +160,11 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
 
     _session = None
     _shading = None
+
+    def execute(self, context):
+        self.report({"ERROR"}, "Pick Parts is interactive: start it from the 3D Viewport "
+                    "(scripts can drive pick_session.PickSession)")
+        return {"CANCELLED"}
 
     def invoke(self, context, event):
         from .pick_session import PickSession
