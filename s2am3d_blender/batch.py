@@ -175,9 +175,7 @@ def join_meshes(meshes: list, name: str):
                                    selected_editable_objects=meshes, object=target):
         bpy.ops.object.join()
     target.name = name
-    for ob in meshes:
-        if ob.name in bpy.data.objects:
-            ob.select_set(False)
+    target.select_set(False)
     return target
 
 
@@ -248,7 +246,7 @@ def render_preview(path: str, objects: list, size=(800, 600)) -> None:
     scene.collection.objects.link(cam)
     temp.append(cam)
     direction = Vector((1.0, -1.4, 0.9)).normalized()
-    cam.location = centre + direction * radius * 2.8
+    cam.location = centre + direction * radius * 3.1
     cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
     cam_data.clip_end = radius * 10
     old = (scene.camera, scene.render.engine, scene.render.filepath,
