@@ -103,6 +103,15 @@ def _script_argv() -> list[str]:
     return sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 
 
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _make_parent(path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
 def fail(msg: str) -> None:
     print(f"s2am3d-batch: {msg}", file=sys.stderr, flush=True)
 
@@ -152,7 +161,7 @@ def import_input(path: str, join: bool) -> list:
     except BatchError:
         raise
     except Exception as exc:  # importers raise RuntimeError with Blender's report
-        raise BatchError(f"{path}: cannot import: {str(exc).strip().splitlines()[-1]}") from exc
+        raise BatchError(f"{path}: cannot import: {_one_line(exc)}") from exc
     finally:
         bpy.context.view_layer.active_layer_collection = bpy.context.view_layer.layer_collection
     new = [ob for ob in bpy.data.objects if ob not in before]
@@ -236,7 +245,7 @@ def render_preview(path: str, objects: list, size=(800, 600)) -> None:
             if part.get("s2am3d_part_of") == ob.name and part not in shown:
                 shown.append(part)
     if not shown:
-        raise BatchError("preview: nothing to render")
+        raise BatchError("nothing to render")
     corners = [ob.matrix_world @ Vector(c) for ob in shown for c in ob.bound_box]
     lo = Vector([min(c[i] for c in corners) for i in range(3)])
     hi = Vector([max(c[i] for c in corners) for i in range(3)])
@@ -280,7 +289,7 @@ def render_preview(path: str, objects: list, size=(800, 600)) -> None:
             elif isinstance(data, bpy.types.Camera):
                 bpy.data.cameras.remove(data)
     if not os.path.isfile(path):
-        raise BatchError(f"preview: {path} was not written")
+        raise BatchError(f"{path} was not written")
 
 
 # ------------------------------------------------------------------ main
@@ -322,12 +331,17 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         failures += [f"{name}: {why}" for name, why in failed.items()]
         objects = [bpy.data.objects[n] for n in names if n in bpy.data.objects]
     if args.save and (rows or not failures):
-        bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.save))
+        try:
+            _make_parent(args.save)
+            bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath(args.save))
+        except (OSError, RuntimeError) as exc:
+            failures.append(f"save: {_one_line(exc)}")
     if args.preview and rows:
         try:
+            _make_parent(args.preview)
             render_preview(args.preview, objects)
-        except BatchError as exc:
-            failures.append(str(exc))
+        except (BatchError, OSError, RuntimeError) as exc:
+            failures.append(f"preview: {_one_line(exc)}")
     report = {
         "tool": "s2am3d-batch",
         "blender": bpy.app.version_string,
@@ -342,7 +356,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "total_s": round(time.perf_counter() - t0, 3),
     }
     if args.report:
-        os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+        _make_parent(args.report)
         with open(args.report, "w") as fh:
             json.dump(report, fh, indent=2)
     return report, failures
