@@ -169,8 +169,9 @@ def render_grid(pictures: dict, path: Path, max_points: int = 4000) -> None:
 
     if not pictures:
         return
-    methods = sorted({m for v in pictures.values() for m, lab in v["pred"].items()
-                      if lab is not None})
+    methods: list[str] = []  # in the order the methods ran
+    for v in pictures.values():
+        methods += [m for m, lab in v["pred"].items() if lab is not None and m not in methods]
     cols = ["GT (leaves)"] + methods
     fig = plt.figure(figsize=(2.6 * len(cols), 2.6 * len(pictures)))
     cmap = plt.get_cmap("tab20")
