@@ -19,7 +19,6 @@ connectivity refinement, quality filter), not from the raw tree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -47,6 +46,7 @@ class PackageSpec:
         root: path prefix of the asset folder inside the archive.
         licence: the package's licence, applied where an asset has no licence file.
         exclude: path prefixes (relative to ``root``) never extracted.
+        include: when set, only these path prefixes (relative to ``root``) are extracted.
     """
 
     name: str
@@ -55,6 +55,7 @@ class PackageSpec:
     root: str
     licence: str
     exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
 
 
 PACKAGES: dict[str, PackageSpec] = {
@@ -62,12 +63,22 @@ PACKAGES: dict[str, PackageSpec] = {
                             exclude=("random_urdfs/",)),
     "genesis-world": PackageSpec("genesis-world", "1.4.5", "genesis", "genesis/assets/",
                                  "Apache-2.0", exclude=("urdf/3763/",)),
+    # MuJoCo (MJCF) models shipped inside pure-Python wheels
+    "metaworld": PackageSpec("metaworld", "3.1.1", "metaworld", "metaworld/assets/", "MIT",
+                             include=("objects/",)),
+    "dm_control": PackageSpec("dm_control", "1.0.50", "dm_control", "dm_control/",
+                              "Apache-2.0", include=("suite/", "third_party/",
+                                                     "locomotion/walkers/assets/")),
+    "gymnasium": PackageSpec("gymnasium", "1.4.0", "gymnasium", "gymnasium/envs/mujoco/assets/",
+                             "MIT"),
+    "robosuite": PackageSpec("robosuite", "1.5.2", "robosuite", "robosuite/models/assets/",
+                             "MIT", include=("robots/", "grippers/")),
 }
 EVAL_EXCLUDE = re.compile(r"(^|/)3763(/|$)")  # genesis' PartNet-Mobility object: evaluation data
-ASSET_EXT = {".urdf", ".obj", ".stl", ".glb", ".gltf", ".dae", ".mtl", ".bin"}
+ASSET_EXT = {".urdf", ".obj", ".stl", ".glb", ".gltf", ".dae", ".mtl", ".bin", ".xml"}
 LICENCE_NAME = re.compile(r"licen[cs]e|copying", re.IGNORECASE)
 ALLOWED_LICENCES = ("zlib", "Apache-2.0", "BSD", "MIT", "CC-BY-4.0", "CC0")
-SKIP_NAME = re.compile(r"plane|terrain|stadium|cloth|heightfield|samurai|_coll|ground", re.I)
+SKIP_NAME = re.compile(r"plane|terrain|stadium|cloth|heightfield|samurai|_coll|ground|floor", re.I)
 
 
 def classify_licence(text: str, default: str) -> str:
@@ -96,6 +107,8 @@ def _extract_member(name: str, spec: PackageSpec) -> str | None:
         return None
     rel = name[idx + len(spec.root):]
     if not rel or rel.endswith("/") or any(rel.startswith(x) for x in spec.exclude):
+        return None
+    if spec.include and not any(rel.startswith(x) for x in spec.include):
         return None
     if EVAL_EXCLUDE.search(rel):
         return None
@@ -445,16 +458,36 @@ def _licence_of(path: Path, pkg_root: Path, default: str) -> tuple[str, str | No
     return default, None
 
 
-def _geometry_key(files: list[Path], extra: str) -> str:
-    h = hashlib.sha1(extra.encode())
-    for f in sorted(set(files)):
-        h.update(hashlib.sha1(f.read_bytes()).digest())
-    return h.hexdigest()[:16]
+def _signature(part: Part) -> str:
+    """Geometry signature for de-duplication: leaf count, total area, extents."""
+    leaves = part.leaves()
+    area = sum(float(lf.mesh.area) for lf in leaves)
+    allv = np.concatenate([lf.mesh.vertices for lf in leaves])
+    ext = allv.max(0) - allv.min(0)
+    return f"{len(leaves)}:{area:.4g}:" + ",".join(f"{x:.3g}" for x in ext)
+
+
+def _is_mjcf(path: Path) -> bool:
+    head = path.read_text(errors="ignore")[:2000]
+    return "<mujoco" in head and "<mujocoinclude" not in head and "<worldbody" in \
+        path.read_text(errors="ignore")
+
+
+def load_any(path: Path, rng: np.random.Generator | None = None, amount: float = 1.0) -> Part:
+    """Part tree of a URDF, MJCF or glTF/GLB asset (posed at random when ``rng``)."""
+    if path.suffix == ".urdf":
+        art = parse_urdf(path)
+        return articulated_part(art, joint_configuration(art, rng, amount))
+    if path.suffix == ".xml":
+        from .mjcf import load_mjcf
+
+        return load_mjcf(path, rng, amount)
+    return load_scene_part(path)
 
 
 def catalogue(cache: Path) -> list[dict]:
-    """Scan an asset cache: every URDF and GLB that loads into ≥ 3 leaves with ≥ 2 parts of
-    distinct geometry; duplicates (same mesh files and primitives) are listed once.
+    """Scan an asset cache: every URDF, MJCF and GLB that loads into ≥ 3 leaves under a
+    permissive licence; duplicates (same leaf count, area and extents) are listed once.
 
     Returns manifest rows: id, package, tag, path (relative to cache), kind, licence,
     licence_file, leaves, faces, usable (bool) and why (when not usable).
@@ -464,27 +497,21 @@ def catalogue(cache: Path) -> list[dict]:
         pkg_root = cache / spec.tag
         if not pkg_root.is_dir():
             continue
-        files = sorted(list(pkg_root.rglob("*.urdf")) + list(pkg_root.rglob("*.glb")))
+        files = sorted(list(pkg_root.rglob("*.urdf")) + list(pkg_root.rglob("*.glb"))
+                       + [x for x in pkg_root.rglob("*.xml") if _is_mjcf(x)])
         for f in files:
             rel = str(f.relative_to(cache))
             assert not EVAL_EXCLUDE.search(rel), "evaluation object in the asset cache"
             row = {"id": f"{spec.tag}:{f.relative_to(pkg_root).with_suffix('')}", "package":
                    f"{spec.name}=={spec.version}", "tag": spec.tag, "path": rel,
-                   "kind": f.suffix[1:], "usable": False}
+                   "kind": "mjcf" if f.suffix == ".xml" else f.suffix[1:], "usable": False}
             lic, lic_file = _licence_of(f, pkg_root, spec.licence)
             row["licence"], row["licence_file"] = lic, lic_file
             try:
                 if SKIP_NAME.search(f.name):
                     raise ValueError("environment / collision / ground asset")
-                if f.suffix == ".urdf":
-                    art = parse_urdf(f)
-                    part = articulated_part(art)
-                    key = _geometry_key(art.mesh_files, json.dumps(
-                        sorted((k, len(v)) for k, v in art.links.items() if v)) if not
-                        art.mesh_files else "")
-                else:
-                    part = load_scene_part(f)
-                    key = _geometry_key([f], "")
+                part = load_any(f)
+                key = _signature(part)
                 leaves = part.leaves()
                 row["leaves"] = len(leaves)
                 row["faces"] = int(sum(len(lf.mesh.faces) for lf in leaves))

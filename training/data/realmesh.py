@@ -17,7 +17,7 @@ import numpy as np
 
 from core.geometry import sample_surface
 
-from .assets import articulated_part, joint_configuration, load_scene_part, parse_urdf
+from .assets import articulated_part, joint_configuration, load_any, parse_urdf
 from .fuse import fuse_mesh
 from .parts import Part, flatten
 from .pipeline import PipelineSettings, area_ratio_levels, refine_levels
@@ -79,7 +79,7 @@ class RealLibrary:
             q = joint_configuration(art, rng if rng.random() < 0.8 else None,
                                     amount=float(rng.uniform(0.2, 1.0)))
             return articulated_part(art, q)
-        return load_scene_part(path)
+        return load_any(path, rng if rng.random() < 0.8 else None, float(rng.uniform(0.2, 1.0)))
 
     def sample(self, index: int, seed: int) -> ObjectSample | None:
         """Object ``index`` of a build with ``seed`` from a real asset, or None when four
