@@ -404,6 +404,7 @@ def _aggregate(method: Method, records: list[dict], samples: dict[str, EvalSampl
             samples[r["id"]].level_scales[d] for r in done if d in samples[r["id"]].levels)
         levels[d] = row
     out["per_level"] = {str(d): v for d, v in levels.items()}
+    out["per_object"] = {r["id"]: summary([r]) for r in done}
     if method.interactive:
         fr = np.concatenate([samples[r["id"]].region_fraction for r in done]) if done else []
         out["iou_vs_scale"] = {
