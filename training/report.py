@@ -219,6 +219,14 @@ def plot_iou_vs_scale(result: dict, path: Path) -> bool:
             x = [np.sqrt(max(b["lo"], 1e-3) * b["hi"]) for b in bins]
             ax.plot(x, [b["mean_iou"] for b in bins], style, marker="o", color=f"C{i}",
                     label=f"{name} ({'+scale' if mode == 'scale' else 'no scale'})")
+    first = next(iter(curves.values()))["scale"]  # same regions for every method
+    ax2 = ax.twinx()
+    lo = [max(b["lo"], 1e-3) for b in first]
+    ax2.bar(lo, [b["count"] for b in first], width=[b["hi"] - x for b, x in zip(first, lo)],
+            align="edge", color="0.85", zorder=0)
+    ax2.set_ylabel("GT regions per bin (grey bars)", color="0.5")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
     ax.set_xscale("log")
     ax.set_xlabel("GT part size (fraction of the object's points)")
     ax.set_ylabel("interactive IoU (%)")
