@@ -41,21 +41,23 @@ def edge_adjacency(faces: np.ndarray, vertices: np.ndarray) -> tuple[np.ndarray,
         chain) and ``length`` float64 (E,) the length of the shared edge.
     """
     f = np.asarray(faces, np.int64)
-    n = len(f)
-    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    edges.sort(axis=1)
-    owner = np.tile(np.arange(n, dtype=np.int64), 3)
-    key = edges[:, 0] * (int(edges.max(initial=0)) + 1) + edges[:, 1]
+    n_v = int(f.max(initial=0)) + 1
+    nxt = np.roll(f, -1, axis=1)
+    # edge key (min * V + max), row-major over (face, corner): owner = flat index // 3
+    key = (np.minimum(f, nxt) * n_v + np.maximum(f, nxt)).ravel()
+    del nxt
     order = np.argsort(key, kind="stable")
-    k, o, e = key[order], owner[order], edges[order]
-    same = k[1:] == k[:-1]
-    a, b = o[:-1][same], o[1:][same]
-    ea = e[:-1][same]
+    k = key[order]
+    del key
+    same = np.flatnonzero(k[1:] == k[:-1])
+    a, b = order[same] // 3, order[same + 1] // 3
+    ek = k[same]
+    del k, order
     keep = a != b
-    a, b, ea = a[keep], b[keep], ea[keep]
+    a, b, ek = a[keep], b[keep], ek[keep]
     pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
     v = np.asarray(vertices, np.float64)
-    length = np.linalg.norm(v[ea[:, 0]] - v[ea[:, 1]], axis=1)
+    length = np.linalg.norm(v[ek // n_v] - v[ek % n_v], axis=1)
     return pairs, length
 
 
