@@ -280,3 +280,32 @@ def test_fake_backends_are_not_shipped():
 
     assert not hasattr(core, "BallBackend") and not hasattr(core, "PartOracleBackend")
     assert BallBackend.__module__ == PartOracleBackend.__module__ == "core_infer_fake"
+
+
+def test_segment_all_runs_without_torch(repo_root):
+    """Inside Blender there is no torch: the full chain mesh → face labels runs on ORT."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules['torch'] = None  # any 'import torch' now fails
+sys.path.insert(0, 'tests')
+import numpy as np
+from core_infer_fake import boxes
+from core import Segmenter, SegmentAllSettings
+seg = Segmenter.from_pretrained(backend='auto', num_threads=1)
+assert seg.backend.name == 'onnx', seg.backend.name
+v, f, owner = boxes([(0, 0, 0), (3, 0, 0)])
+seg.set_mesh(v, f, n_points=800)
+res = seg.segment_all(scale=0.5, settings=SegmentAllSettings(num_prompts=16))
+assert (res.face_labels >= 0).all() and res.face_labels.shape == (len(f),)
+levels = seg.hierarchy([0.1, 0.5])
+r = seg.predict([(0, True)], scale=0.2)
+assert r.face_mask.shape == (len(f),)
+print('ok', res.num_parts)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
