@@ -138,3 +138,54 @@ def test_fetch_assets_and_parse_real_packages():
     assert len(part.leaves()) >= 5 and levels_nest(tree_levels(flatten(part)))
     # a licence that is not permissive keeps an asset out
     assert not by_id["pybullet:bicycle/bike"]["usable"]
+
+
+MJCF_MAIN = """<mujoco model="toy">
+  <compiler angle="degree" meshdir="meshes"/>
+  <include file="parts.xml"/>
+  <include file="scene.xml"/>
+  <default>
+    <geom type="box" group="1" contype="0" conaffinity="0"/>
+    <default class="col"><geom group="3" contype="1" conaffinity="1"/></default>
+  </default>
+  <worldbody>
+    <geom name="floor" type="plane" size="5 5 .1"/>
+    <body name="torso" pos="0 0 1">
+      <geom name="chest" size="0.2 0.1 0.3"/>
+      <geom class="col" name="chest_col" size="0.25 0.15 0.35"/>
+      <body name="arm" pos="0.2 0 0.2" euler="0 90 0">
+        <joint name="shoulder" type="hinge" axis="0 1 0" range="-30 30"/>
+        <geom name="upper" type="capsule" fromto="0 0 0 0 0 0.4" size="0.05"/>
+        <geom name="hand" type="mesh" mesh="hand" pos="0 0 0.45"/>
+      </body>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+MJCF_PARTS = """<mujocoinclude><asset><mesh name="hand" file="hand.stl" scale="2 2 2"/></asset>
+</mujocoinclude>"""
+
+
+def test_mjcf_loader_reads_bodies_geoms_defaults_and_includes(tmp_path):
+    from training.data.mjcf import load_mjcf
+
+    (tmp_path / "meshes").mkdir()
+    trimesh.creation.box(extents=[0.05, 0.05, 0.05]).export(tmp_path / "meshes" / "hand.stl")
+    (tmp_path / "parts.xml").write_text(MJCF_PARTS)
+    (tmp_path / "scene.xml").write_text("<mujocoinclude><worldbody><geom type='box' "
+                                        "size='9 9 9'/></worldbody></mujocoinclude>")
+    (tmp_path / "toy.xml").write_text(MJCF_MAIN)
+    part = load_mjcf(tmp_path / "toy.xml")
+    by_name = {lf.name: lf.mesh for lf in part.leaves()}
+    # visual geoms only: the plane, the collision box and the scene include are left out
+    assert sorted(by_name) == ["chest", "hand", "upper"]
+    np.testing.assert_allclose(by_name["chest"].extents, [0.4, 0.2, 0.6], atol=1e-9)
+    # arm rotated 90 degrees about y: its local +z points along world +x
+    np.testing.assert_allclose(by_name["hand"].bounds.mean(0), [0.2 + 0.45, 0, 1.2], atol=1e-6)
+    np.testing.assert_allclose(by_name["hand"].extents, [0.1, 0.1, 0.1], atol=1e-6)  # scale 2
+    lv = tree_levels(flatten(part))
+    assert levels_nest(lv) and lv.shape[0] == 2  # {chest, upper, hand} then {chest, arm}
+    posed = load_mjcf(tmp_path / "toy.xml", rng=np.random.default_rng(0))
+    hand = {lf.name: lf.mesh for lf in posed.leaves()}["hand"].bounds.mean(0)
+    assert not np.allclose(hand, [0.65, 0, 1.2], atol=1e-3)  # the hinge moved the hand
+    assert abs(np.linalg.norm(hand - [0.2, 0, 1.2]) - 0.45) < 1e-6  # ...about the shoulder

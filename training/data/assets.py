@@ -238,10 +238,46 @@ def resolve_path(filename: str, base: Path) -> Path | None:
 
 
 _MESH_CACHE: dict[Path, list[tuple[str, trimesh.Trimesh]]] = {}
+MAX_FACES = 40_000  # sub-meshes above this are decimated once at load (points barely move)
+
+
+def decimate(vertices: np.ndarray, faces: np.ndarray, max_faces: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex-clustering decimation to at most ~``max_faces`` triangles.
+
+    Vertices are snapped to a grid whose cell grows from 1/400 of the bounding-box diagonal
+    (up to 1/8) until the face budget is met; each cell's vertices merge into their mean; collapsed and
+    duplicate faces are dropped. Surface shape changes by at most one cell.
+    """
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    if len(f) <= max_faces:
+        return v, f
+    diag = float(np.linalg.norm(v.max(0) - v.min(0))) or 1.0
+    best = (v, f)
+    for div in (400, 280, 200, 140, 100, 70, 50, 35, 25, 18, 12, 8):
+        q = np.floor((v - v.min(0)) / (diag / div)).astype(np.int64)
+        key = (q[:, 0] * (div + 2) + q[:, 1]) * (div + 2) + q[:, 2]
+        _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        nv = np.zeros((len(cnt), 3))
+        np.add.at(nv, inv, v)
+        nv /= cnt[:, None]
+        nf = inv[f]
+        ok = (nf[:, 0] != nf[:, 1]) & (nf[:, 1] != nf[:, 2]) & (nf[:, 0] != nf[:, 2])
+        nf = nf[ok]
+        srt = np.sort(nf, axis=1)
+        fkey = (srt[:, 0] * len(cnt) + srt[:, 1]) * len(cnt) + srt[:, 2]
+        _, first = np.unique(fkey, return_index=True)
+        nf = nf[np.sort(first)]
+        best = (nv, nf)
+        if len(nf) <= max_faces:
+            break
+    return best
 
 
 def load_mesh_file(path: Path) -> list[tuple[str, trimesh.Trimesh]]:
-    """Sub-meshes (name, mesh) of a mesh file with scene transforms applied (cached)."""
+    """Sub-meshes (name, mesh) of a mesh file with scene transforms applied (cached;
+    sub-meshes above :data:`MAX_FACES` triangles are decimated with :func:`decimate`)."""
     if path in _MESH_CACHE:
         return _MESH_CACHE[path]
     scene = trimesh.load(str(path), force="scene", process=False)
@@ -251,7 +287,8 @@ def load_mesh_file(path: Path) -> list[tuple[str, trimesh.Trimesh]]:
         g = scene.geometry[gname]
         if not isinstance(g, trimesh.Trimesh) or len(g.faces) == 0:
             continue
-        m = trimesh.Trimesh(np.asarray(g.vertices, np.float64), np.asarray(g.faces), process=False)
+        dv, df = decimate(g.vertices, g.faces, MAX_FACES)
+        m = trimesh.Trimesh(dv, df, process=False)
         m.apply_transform(tf)
         out.append((str(node), m))
     _MESH_CACHE[path] = out

@@ -191,6 +191,7 @@ class QualityFilter:
         from safetensors.torch import load_file
 
         torch = _torch()
+        torch.set_num_threads(1)  # build workers are processes; one thread each
         with safe_open(str(weights), "np") as f:
             self.info = QualityInfo(**json.loads((f.metadata() or {})["info"]))
         self.model = make_model(self.info.hidden)
