@@ -86,8 +86,9 @@ class SegmentAllSettings:
         crease_angle_deg: None, or split regions along edges whose dihedral angle exceeds
             this (degrees).
         min_region_fraction: separate pieces (regions) smaller than this fraction of the
-            surface area and without any sampled point join the part of the nearest
-            sampled point instead of being parts of their own.
+            surface area and without any sampled point join, whole, the part their faces
+            are nearest to instead of being parts of their own (a mesh with thousands of
+            tiny bolts does not give thousands of parts). 0 disables.
         split_min_score: only labels from masks scoring at least this can split a region.
         split_min_fraction: a region is split only when at least two confident labels each
             hold this fraction of the region's points.
@@ -135,7 +136,7 @@ class SegmentAllSettings:
     region_connectivity: str = "edge"
     split_by_face_groups: bool = True
     crease_angle_deg: float | None = None
-    min_region_fraction: float = 0.0
+    min_region_fraction: float = 0.001
     split_min_score: float = 0.75
     split_min_fraction: float = 0.15
     split_min_points: int = 30
@@ -330,6 +331,15 @@ class _UnionFind:
             self.parent[i], i = root, self.parent[i]
         return int(root)
 
+    def roots(self) -> np.ndarray:
+        """Root of every element (vectorised path halving)."""
+        p = self.parent
+        while True:
+            q = p[p]
+            if (q == p).all():
+                return p.copy()
+            p[:] = q
+
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
@@ -456,36 +466,29 @@ def _merge_units(
                 uf.union(ra, rb)
     if scale is not None and s.scale_merge and len(pairs):
         below = s.scale_merge_below * scale * total
-        for _ in range(50):
-            roots = np.array([uf.find(i) for i in range(n_units)])
+        for _ in range(64):
+            roots = uf.roots()
             ra, rb = roots[pairs[:, 0]], roots[pairs[:, 1]]
-            diff = ra != rb
-            if not diff.any():
+            d = ra != rb
+            if not d.any():
                 break
-            ra, rb, cw = ra[diff], rb[diff], contact[diff]
-            sz = uf.size
-            merged = False
-            # smallest unit first; its neighbour with the most contact that fits the cap
-            cand = np.unique(np.concatenate([ra, rb]))
-            cand = cand[sz[cand] < below]
-            used: set[int] = set()
-            for u in cand[np.argsort(sz[cand], kind="stable")]:
-                if u in used:
+            rp = np.sort(np.stack([ra[d], rb[d]], 1), axis=1)
+            uniq, inv = np.unique(rp, axis=0, return_inverse=True)
+            w = np.bincount(inv.reshape(-1), weights=contact[d])
+            small = np.minimum(uf.size[uniq[:, 0]], uf.size[uniq[:, 1]])
+            cand = small < below
+            # smallest unit first, then its neighbour with the most contact
+            order = np.lexsort((-w[cand], small[cand]))
+            touched: set[int] = set()
+            for a, b in uniq[cand][order]:
+                a, b = int(a), int(b)
+                if a in touched or b in touched or uf.size[a] + uf.size[b] > cap:
                     continue
-                sel = (ra == u) | (rb == u)
-                other = np.where(ra[sel] == u, rb[sel], ra[sel])
-                w = np.bincount(other, weights=cw[sel], minlength=n_units)
-                for v in np.argsort(-w, kind="stable")[: int((w > 0).sum())]:
-                    if v in used or sz[u] + sz[v] > cap:
-                        continue
-                    uf.union(int(v), int(u))
-                    used.update((int(u), int(v)))
-                    merged = True
-                    break
-            if not merged:
+                uf.union(a, b)
+                touched.update((a, b))
+            if not touched:
                 break
-    roots = np.array([uf.find(i) for i in range(n_units)])
-    return roots[face_unit]
+    return uf.roots()[face_unit]
 
 
 def _structure(seg: Segmenter, s: SegmentAllSettings) -> MeshStructure:
@@ -507,9 +510,19 @@ def _mesh_labels(
     if s.min_region_fraction > 0:
         cnt = np.bincount(mesh.face_region[pf], minlength=mesh.num_regions)
         tiny = (cnt == 0) & (mesh.region_area < s.min_region_fraction * mesh.total_area)
-        tf = tiny[mesh.face_region]
-        if tf.any():
-            face_unit[tf] = point_unit[seg.face_nearest_point()[tf]]
+        tf = np.flatnonzero(tiny[mesh.face_region])
+        if len(tf):
+            # each tiny piece joins, whole, the unit most of its faces are nearest to
+            near_unit = point_unit[seg.face_nearest_point()[tf]]
+            reg = mesh.face_region[tf]
+            pair, cnt_p = np.unique(np.stack([reg, near_unit], 1), axis=0, return_counts=True)
+            order = np.lexsort((-cnt_p, pair[:, 0]))
+            pair = pair[order]
+            first = np.ones(len(pair), bool)
+            first[1:] = pair[1:, 0] != pair[:-1, 0]
+            choice = np.zeros(mesh.num_regions, np.int64)
+            choice[pair[first, 0]] = pair[first, 1]
+            face_unit[tf] = choice[reg]
     merged = _merge_units(face_unit, point_unit, mesh, seg.points_normalized, ms, scale, s)
     lab = absorb_small_islands(merged, mesh, s.min_part_fraction * mesh.total_area,
                                protect_regions=True)

@@ -309,3 +309,20 @@ print('ok', res.num_parts)
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+def test_tiny_unsampled_pieces_join_the_nearest_part(monkeypatch):
+    """Twenty tiny separate bolts next to two boxes do not become twenty parts."""
+    seg = make_segmenter(monkeypatch, quality=0.0)
+    big_v, big_f, _ = boxes([(0, 0, 0), (3, 0, 0)])
+    bolts = [(0.6, 0.1 * i - 1.0, 0.0) for i in range(20)]  # against the side of box 0
+    bv, bf, _ = boxes(bolts, extents=(0.003, 0.003, 0.003))
+    v = np.concatenate([big_v, bv])
+    f = np.concatenate([big_f, bf + len(big_v)])
+    seg.set_mesh(v, f, n_points=500)
+    assert not np.isin(seg.point_faces, np.arange(len(big_f), len(f))).any()  # unsampled
+    res = seg.segment_all()
+    assert res.num_parts == 2
+    assert (res.face_labels[len(big_f):] == res.face_labels[0]).all()  # joined box 0
+    keep = seg.segment_all(settings=SegmentAllSettings(min_region_fraction=0.0))
+    assert keep.num_parts == 22
