@@ -482,10 +482,10 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
             history.append(
                 {
                     "step": step,
-                    "loss": float(loss),
-                    "loss_bce": float(l_bce),
-                    "loss_dice": float(l_dice),
-                    "loss_quality": float(l_q),
+                    "loss": float(loss.detach()),
+                    "loss_bce": float(l_bce.detach()),
+                    "loss_dice": float(l_dice.detach()),
+                    "loss_quality": float(l_q.detach()),
                     "train_iou": iou,
                     "lr": opt.param_groups[0]["lr"],
                     "steps_per_s": sps,

@@ -414,8 +414,8 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
                 {
                     "step": step,
                     "loss": float(loss.detach()),
-                    "loss_con": float(loss_con),
-                    "loss_distill": float(loss_distill),
+                    "loss_con": float(loss_con.detach()),
+                    "loss_distill": float(loss_distill.detach()),
                     "lr": opt.param_groups[0]["lr"],
                     "n_points": n,
                     "steps_per_s": sps,
