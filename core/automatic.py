@@ -281,15 +281,13 @@ def absorb_small_point_labels(labels: np.ndarray, xyz: np.ndarray, min_count: in
             continue
         _, nb = tree.query(xyz[pts], k=min(k + 1, len(xyz)))
         nbr = nb.ravel()
-        nl = out[nbr]
-        sel = nl != lab
+        sel = out[nbr] != lab
         if group is not None:
             sel &= group[nbr] == np.repeat(group[pts], nb.shape[1])
-            nl = nl[sel]
-            if len(nl) == 0:
-                continue
-        nl = nl[sel] if group is None else nl
+        nl = out[nbr[sel]]
         if len(nl) == 0:
+            if group is not None:
+                continue  # nothing of its own group nearby: keep it
             # isolated: nearest point of another label
             others = np.flatnonzero(out != lab)
             d = cKDTree(xyz[others]).query(xyz[pts])[1]
