@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--clean-pass", type=float, default=0.95,
                    help="share of clean validation labellings the threshold keeps")
     q.add_argument("--threads", type=int, default=1)
+    bm = sub.add_parser("bench", help="CPU seconds per object, by kind (medians)")
+    bm.add_argument("--objects", type=int, default=30, help="objects per kind")
+    bm.add_argument("--assets", default=".cache/assets")
+    bm.add_argument("--quality-weights", default="training/data/weights/quality.safetensors")
     args = ap.parse_args(argv)
 
     if args.cmd == "build":
@@ -73,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         from .stats import print_stats
 
         print_stats(args.dir, args.png or args.dir / "contact.png", args.n_show)
+        return 0
+    if args.cmd == "bench":
+        import torch
+
+        from .bench import bench
+        from .build import BuildConfig
+        from .quality import resolve_filter
+
+        torch.set_num_threads(1)
+        qw, qt = resolve_filter(args.quality_weights, None)
+        assets = args.assets if args.assets and Path(args.assets).is_dir() else None
+        bench(BuildConfig(asset_cache=assets, quality_weights=qw, quality_threshold=qt),
+              args.objects)
         return 0
     if args.cmd == "train-quality":
         from .quality import train_quality

@@ -40,6 +40,18 @@ def kinematic_contacts(flat, weight_same: float = 20.0, weight_child: float = 10
     return out
 
 
+GENERIC_STEMS = {"robot", "model", "scene", "mobility", "main", "model_for_sdf"}
+
+
+def asset_name(asset_id: str) -> str:
+    """Short family name of an asset id ("robosuite:robots/panda/robot" -> "panda")."""
+    parts = asset_id.split(":", 1)[1].split("/")
+    for p in reversed(parts):
+        if p not in GENERIC_STEMS and p not in ("urdf", "robots", "grippers", "objects"):
+            return p
+    return parts[-1]
+
+
 class RealLibrary:
     """Usable assets of a cache folder, parsed lazily once per process.
 
@@ -124,7 +136,7 @@ class RealLibrary:
             from .build import _rotation
 
             r = _rotation(rng, cfg)
-            name = row["id"].split(":", 1)[1].rsplit("/", 1)[-1]
+            name = asset_name(row["id"])
             return ObjectSample(
                 points=(pts @ r.T).astype(np.float32),
                 normals=(nrm @ r.T).astype(np.float32),
