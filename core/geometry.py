@@ -70,9 +70,21 @@ def check_points(xyz: np.ndarray, what: str = "points") -> np.ndarray:
             f"{what} contain {int(bad.sum())} non-finite (NaN or inf) coordinates, "
             f"first at index {int(np.flatnonzero(bad)[0])}"
         )
-    if np.unique(arr, axis=0).shape[0] < 3:
+    if not has_three_distinct(arr):
         raise InvalidInputError(f"{what} have fewer than 3 distinct positions")
     return arr
+
+
+def has_three_distinct(xyz: np.ndarray) -> bool:
+    """True when the (N, 3) array holds at least 3 distinct rows (O(N), no sort)."""
+    arr = np.asarray(xyz)
+    if len(arr) < 3:
+        return False
+    off0 = (arr != arr[0]).any(axis=1)
+    if not off0.any():
+        return False
+    p1 = arr[int(np.argmax(off0))]
+    return bool((off0 & (arr != p1).any(axis=1)).any())
 
 
 def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -216,7 +216,7 @@ def nearest_point_of_faces(
     out = np.empty(len(f), np.int32)
     for s in range(0, len(f), chunk):
         c = v[f[s:s + chunk]].mean(axis=1)
-        out[s:s + chunk] = tree.query(c, k=1)[1]
+        out[s:s + chunk] = tree.query(c, k=1, workers=-1)[1]
     return out
 
 

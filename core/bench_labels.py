@@ -1,0 +1,101 @@
+"""Benchmark: mesh → per-face labels on a huge mesh (bounded memory), as one JSON object.
+
+``python -m core.bench_labels --faces 5000000 --json`` builds a procedural mesh of about
+``--faces`` triangles (a wavy plate of separate strips plus a field of small blocks),
+loads the bundled weights, and reports:
+
+* ``set_mesh_ms``: sampling + encoder + anchors (once per mesh);
+* ``first_click_ms``: the first ``predict`` (builds the welded regions and the
+  face → point map, once per mesh);
+* ``click_ms``, ``segment_all_ms``: medians over ``--runs`` runs (Segment All at the same
+  scale, so the conditioned features are cached and this is decode + mesh work);
+* ``peak_rss_mb``: peak resident memory of the process (includes the mesh itself,
+  ``mesh_mb``).
+
+This is a script, not a test: speed targets live here, not in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def huge_mesh(target_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """About ``target_faces`` triangles: 4 separate wavy strips (a grid per strip)."""
+    strips = 4
+    per = max(target_faces // (2 * strips), 1)
+    nx = max(int(np.sqrt(per * 4)), 2)
+    ny = max(per // nx, 1)
+    verts, faces, off = [], [], 0
+    for s in range(strips):
+        xs = np.linspace(0.0, 4.0, nx + 1)
+        ys = np.linspace(0.0, 1.0, ny + 1) + 1.1 * s
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        z = 0.1 * np.sin(3.0 * gx) * np.cos(2.0 * gy)
+        verts.append(np.stack([gx.ravel(), gy.ravel(), z.ravel()], 1))
+        i = (np.arange(nx)[:, None] * (ny + 1) + np.arange(ny)[None, :]).ravel()
+        faces.append(off + np.concatenate([np.stack([i, i + ny + 1, i + 1], 1),
+                                           np.stack([i + 1, i + ny + 1, i + ny + 2], 1)]))
+        off += (nx + 1) * (ny + 1)
+    return np.concatenate(verts), np.concatenate(faces).astype(np.int64)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run(faces: int, runs: int, threads: int, backend: str) -> dict:
+    from core import Segmenter
+
+    v, f = huge_mesh(faces)
+    out: dict = {"faces": int(len(f)), "mesh_mb": round((v.nbytes + f.nbytes) / 2**20, 1)}
+    seg = Segmenter.from_pretrained(backend=backend, num_threads=threads)
+    out["backend"] = seg.backend.name
+    t = time.perf_counter()
+    seg.set_mesh(v, f, n_points=10_000, seed=0)
+    out["set_mesh_ms"] = round(1000 * (time.perf_counter() - t), 1)
+    t = time.perf_counter()
+    seg.predict([(0, True)], scale=0.2)
+    out["first_click_ms"] = round(1000 * (time.perf_counter() - t), 1)
+
+    def median_ms(fn) -> float:
+        ts = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            fn(i)
+            ts.append(1000 * (time.perf_counter() - t0))
+        return round(statistics.median(ts), 1)
+
+    out["click_ms"] = median_ms(lambda i: seg.predict([(17 * i + 1, True)], scale=0.2))
+    res = seg.segment_all(scale=0.2)
+    out["segment_all_ms"] = median_ms(lambda i: seg.segment_all(scale=0.2))
+    out["segment_all_parts"] = int(res.num_parts)
+    out["every_face_labelled"] = bool((res.face_labels >= 0).all())
+    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--faces", type=int, default=5_000_000, help="triangles in the mesh")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per median (>= 5)")
+    ap.add_argument("--threads", type=int, default=2, help="backend CPU threads")
+    ap.add_argument("--backend", default="onnx", help="auto, onnx or torch")
+    ap.add_argument("--json", action="store_true", help="compact JSON")
+    a = ap.parse_args(argv)
+    if a.runs < 5:
+        ap.error("--runs must be >= 5 (medians)")
+    out = run(a.faces, a.runs, a.threads, a.backend)
+    json.dump(out, sys.stdout, indent=None if a.json else 2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
