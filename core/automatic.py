@@ -12,22 +12,30 @@ Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSett
    nearest labelled point. This is the whole method for point clouds (plus absorbing
    labels smaller than ``min_part_fraction``).
 4. **Mesh-aware combination** (meshes, ``use_mesh_regions``) — the mesh's own structure is
-   the starting point: candidate *regions* are the connected components of the welded mesh
-   (optionally split at face-group/material changes or sharp creases). The model then
+   the starting point: candidate *regions* are the edge-connected components of the welded
+   mesh (optionally split at face-group/material changes or sharp creases). The model then
    - *splits* a region only when confident labels (score ≥ ``split_min_score``) each cover
-     at least ``split_min_fraction`` of the region's points — otherwise the region stays
-     whole, so a weak model cannot shatter it;
+     at least ``split_min_fraction`` of the region's points AND each piece is reproduced
+     by the masks of most prompts that fall inside it (``split_min_votes``,
+     ``split_agree_fraction``) — a weak model cannot shatter a region;
    - *merges* two nearby units (regions or region pieces) when confident masks
      (score ≥ ``merge_min_score``) mostly cover both (≥ ``merge_cover`` of each unit's
      points) more often than they cover one and exclude the other, and — with a scale —
      when the merged part does not exceed the scale by more than ``scale_slack``;
-   - with a scale and ``scale_merge``, units much smaller than the scale are merged with
-     their nearest neighbour unit until the parts approach the scale.
-   Then faces take their unit's label; label fragments smaller than ``min_part_fraction``
-   of the surface are absorbed by the neighbour sharing the longest boundary.
+   - with a scale and ``scale_merge``, units smaller than ``scale_merge_below`` × scale are
+     merged with the neighbour they touch most, never beyond the scale (this needs no
+     model, so parts approach the requested scale even with untrained weights).
+   Tiny pieces that got no sampled point join the nearest part (``min_region_fraction``);
+   faces take their unit's label; label fragments smaller than ``min_part_fraction`` of
+   the surface are absorbed by the neighbour sharing the longest boundary.
 
-With an untrained or weak model few masks pass the confidence gates, so the result
-degrades to the plain connected components (+ the scale-driven merge).
+With an untrained or weak model no mask passes the confidence gates and the result is
+the regions plus the scale-driven merge. Dev set (77 PartNet-Mobility objects, EVAL's
+point protocol, mean over objects of the mean best IoU of the GT parts; level scales =
+median part fraction): plain welded components 56.4 leaf / 60.0 all levels; this module
+with the bundled untrained weights 57.6 / 61.2; with a deliberately wrong but confident
+stand-in model (soft balls) 57.2 / 61.0 (the agreement rule keeps it from cutting regions
+apart; without it 46.7).
 """
 
 from __future__ import annotations
