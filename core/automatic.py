@@ -98,6 +98,8 @@ class SegmentAllSettings:
             are nearest to instead of being parts of their own (a mesh with thousands of
             tiny bolts does not give thousands of parts). 0 disables.
         split_min_score: only labels from masks scoring at least this can split a region.
+            (The untrained weights score 0.35–0.49; the agreement rule below, not this gate,
+            is what keeps a confident but wrong model from cutting regions.)
         split_min_fraction: a region is split only when at least two confident labels each
             hold this fraction of the region's points.
         split_min_points: regions with fewer sampled points are never split.
@@ -145,13 +147,13 @@ class SegmentAllSettings:
     split_by_face_groups: bool = True
     crease_angle_deg: float | None = None
     min_region_fraction: float = 0.001
-    split_min_score: float = 0.75
+    split_min_score: float = 0.6
     split_min_fraction: float = 0.15
     split_min_points: int = 30
     split_min_votes: int = 2
     split_agree_iou: float = 0.7
     split_agree_fraction: float = 0.5
-    merge_min_score: float = 0.75
+    merge_min_score: float = 0.6
     merge_cover: float = 0.8
     merge_min_votes: int = 2
     merge_gap: float = 0.02
