@@ -14,6 +14,8 @@ from typing import Any
 
 _EXPORTS = {
     "Segmenter": ".predictor",
+    "PredictSettings": ".predictor",
+    "PredictResult": ".predictor",
     "SegmentAllSettings": ".automatic",
     "SegmentAllResult": ".automatic",
     "ModelConfig": ".config",
