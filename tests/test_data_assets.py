@@ -130,7 +130,7 @@ def test_fetch_assets_and_parse_real_packages():
     assert not list(CACHE.rglob("*3763*"))
     usable = [r for r in rows if r["usable"]]
     assert len(usable) >= 20
-    assert {r["tag"] for r in usable} == {"pybullet", "genesis"}
+    assert {r["tag"] for r in usable} == {spec.tag for spec in PACKAGES.values()}
     assert all(r["licence"] in ("zlib", "Apache-2.0", "BSD", "MIT") for r in usable)
     by_id = {r["id"]: r for r in rows}
     race = parse_urdf(CACHE / by_id["pybullet:racecar/racecar"]["path"])

@@ -78,7 +78,8 @@ EVAL_EXCLUDE = re.compile(r"(^|/)3763(/|$)")  # genesis' PartNet-Mobility object
 ASSET_EXT = {".urdf", ".obj", ".stl", ".glb", ".gltf", ".dae", ".mtl", ".bin", ".xml"}
 LICENCE_NAME = re.compile(r"licen[cs]e|copying", re.IGNORECASE)
 ALLOWED_LICENCES = ("zlib", "Apache-2.0", "BSD", "MIT", "CC-BY-4.0", "CC0")
-SKIP_NAME = re.compile(r"plane|terrain|stadium|cloth|heightfield|samurai|_coll|ground|floor", re.I)
+SKIP_NAME = re.compile(r"plane|terrain|stadium|cloth|heightfield|samurai|_coll|ground|floor|^scene",
+                       re.I)
 
 
 def classify_licence(text: str, default: str) -> str:
