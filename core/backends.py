@@ -4,7 +4,8 @@ A backend runs the networks on one object at a time, in the model frame:
 
 * ``encode(xyz_norm (N, 3)) -> features (N, D)`` — once per object;
 * ``condition(features, xyz_norm, anchors, scale) -> Conditioning`` — once per scale
-  (``scale=None`` is the no-scale mode);
+  (``scale=None`` is the no-scale mode); its scale-independent part is cached for the
+  last (features, xyz_norm) arrays, so later scales cost less than the first;
 * ``decode(conditioning, prompt_idx (B, P), prompt_label (B, P)) -> (probs (B, N), quality (B,))``
   — once per click (or per batch of Segment All prompts).
 
@@ -30,9 +31,10 @@ from .config import ModelConfig
 from .errors import InvalidInputError, InvalidPromptError, ModelFileError
 
 ENCODER_ONNX = "encoder.onnx"
+BASE_ONNX = "decoder_base.onnx"
 CONDITION_ONNX = "decoder_condition.onnx"
 PROMPT_ONNX = "decoder_prompt.onnx"
-ONNX_FILES = (ENCODER_ONNX, CONDITION_ONNX, PROMPT_ONNX)
+ONNX_FILES = (ENCODER_ONNX, BASE_ONNX, CONDITION_ONNX, PROMPT_ONNX)
 ONNX_MANIFEST = "onnx.json"
 
 
@@ -127,6 +129,26 @@ def _anchor_arrays(anchors: AnchorGraph, n: int) -> tuple[np.ndarray, np.ndarray
     )
 
 
+class _BaseCache:
+    """The scale-independent decoder input X0 of the last (features, xyz) pair.
+
+    Keyed by array identity (the predictor passes the same cached arrays for every scale),
+    so a scale change skips the N × D projections. Arrays modified in place after a call
+    are not detected: pass new arrays instead.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[np.ndarray, np.ndarray] | None = None
+        self._value: Any = None
+
+    def get(self, features: np.ndarray, xyz: np.ndarray, compute: Any) -> Any:
+        key = self._key
+        if key is None or key[0] is not features or key[1] is not xyz:
+            self._value = compute()
+            self._key = (features, xyz)  # references keep the ids from being reused
+        return self._value
+
+
 # ----------------------------------------------------------------------------- torch
 class TorchBackend:
     """Reference backend on torch (CPU, or CUDA when present); torch imported lazily."""
@@ -150,6 +172,7 @@ class TorchBackend:
         self.metadata = dict(ckpt.metadata, backend=self.name)
         self.path = ckpt.path
         self._torch = torch
+        self._base = _BaseCache()
 
     def _t(self, a: np.ndarray) -> Any:
         return self._torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
@@ -168,9 +191,11 @@ class TorchBackend:
         a, ki, kw = _anchor_arrays(anchors, len(x))
         f = np.ascontiguousarray(features, np.float32)[None]
         with self._torch.inference_mode():
-            cond = self.decoder.condition(
-                self._t(f), self._t(x)[None], self._t(a), self._t(ki), self._t(kw),
-                self._t(s), self._t(has),
+            x0 = self._base.get(
+                features, xyz_norm, lambda: self.decoder.base(self._t(f), self._t(x)[None])
+            )
+            cond = self.decoder.modulate(
+                x0, self._t(a), self._t(ki), self._t(kw), self._t(s), self._t(has)
             )
         return Conditioning(cond[0].float().cpu().numpy(), anchors, scale)
 
@@ -251,6 +276,7 @@ class OnnxBackend:
         opts.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if allow_spinning else "0"
         )
+        self._base = _BaseCache()
         self.sessions = {}
         for name in ONNX_FILES:
             try:
@@ -272,9 +298,12 @@ class OnnxBackend:
         x = _check_xyz(xyz_norm)
         s, has = _scale_inputs(scale)
         a, ki, kw = _anchor_arrays(anchors, len(x))
+        base_feed = {"features": np.ascontiguousarray(features, np.float32)[None], "xyz": x[None]}
+        x0 = self._base.get(
+            features, xyz_norm, lambda: self.sessions[BASE_ONNX].run(None, base_feed)[0]
+        )
         feed = {
-            "features": np.ascontiguousarray(features, np.float32)[None], "xyz": x[None],
-            "anchor_idx": a, "knn_idx": ki, "knn_w": kw, "scale": s, "has_scale": has,
+            "x0": x0, "anchor_idx": a, "knn_idx": ki, "knn_w": kw, "scale": s, "has_scale": has,
         }
         (cond,) = self.sessions[CONDITION_ONNX].run(None, feed)
         return Conditioning(cond[0], anchors, scale)

@@ -1,12 +1,13 @@
 """Export a weights directory to ONNX: ``python -m core.export --weights DIR --out DIR``.
 
-Writes three graphs (legacy TorchScript exporter, opset 20 — 5D ``grid_sample`` needs
-opset >= 20) with dynamic point counts, plus ``onnx.json`` recording the sha256 of the
+Writes four graphs (legacy TorchScript exporter, opset 20) with dynamic point counts, plus ``onnx.json`` recording the sha256 of the
 exported ``model.safetensors`` so :class:`core.backends.OnnxBackend` refuses stale files:
 
 * ``encoder.onnx``: xyz (1, N, 3) → features (1, N, D);
-* ``decoder_condition.onnx``: features, xyz, anchor_idx (1, K), knn_idx (1, N, k),
-  knn_w (1, N, k), scale (1,), has_scale (1,) → cond (1, N, C);
+* ``decoder_base.onnx``: features, xyz → x0 (1, N, C), the scale-independent part of the
+  conditioning (once per object);
+* ``decoder_condition.onnx``: x0, anchor_idx (1, K), knn_idx (1, N, k), knn_w (1, N, k),
+  scale (1,), has_scale (1,) → cond (1, N, C) (once per scale);
 * ``decoder_prompt.onnx``: cond (1, N, C), anchor_idx, knn_idx, knn_w, prompt_idx (B, P),
   prompt_label (B, P) → probs (B, N) (sigmoid applied), quality (B,).
 
@@ -29,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from .anchors import prepare_anchors
-from .backends import CONDITION_ONNX, ENCODER_ONNX, ONNX_MANIFEST, PROMPT_ONNX, weights_digest
+from .backends import (
+    BASE_ONNX,
+    CONDITION_ONNX,
+    ENCODER_ONNX,
+    ONNX_MANIFEST,
+    PROMPT_ONNX,
+    weights_digest,
+)
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, build_modules, load_checkpoint
 
 OPSET = 20
@@ -52,14 +60,21 @@ def export_onnx(weights: str | Path | None, out: str | Path, opset: int = OPSET)
     encoder, decoder = build_modules(ckpt, "cpu")
     cfg = ckpt.config
 
+    class Base(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.decoder = decoder
+
+        def forward(self, features, xyz):
+            return self.decoder.base(features, xyz)
+
     class Condition(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.decoder = decoder
 
-        def forward(self, features, xyz, anchor_idx, knn_idx, knn_w, scale, has_scale):
-            return self.decoder.condition(features, xyz, anchor_idx, knn_idx, knn_w, scale,
-                                          has_scale)
+        def forward(self, x0, anchor_idx, knn_idx, knn_w, scale, has_scale):
+            return self.decoder.modulate(x0, anchor_idx, knn_idx, knn_w, scale, has_scale)
 
     class Prompt(torch.nn.Module):
         def __init__(self) -> None:
@@ -84,7 +99,8 @@ def export_onnx(weights: str | Path | None, out: str | Path, opset: int = OPSET)
     with torch.no_grad():
         feats = encoder(t_xyz)
         scale, has = torch.tensor([0.25]), torch.tensor([1.0])
-        cond = decoder.condition(feats, t_xyz, t_a, t_ki, t_kw, scale, has)
+        x0 = decoder.base(feats, t_xyz)
+        cond = decoder.modulate(x0, t_a, t_ki, t_kw, scale, has)
     p_idx = torch.tensor([[3, 10, 0], [5, 0, 0]], dtype=torch.int64)
     p_lab = torch.tensor([[1.0, 0.0, -1.0], [1.0, -1.0, -1.0]])
 
@@ -92,9 +108,11 @@ def export_onnx(weights: str | Path | None, out: str | Path, opset: int = OPSET)
     jobs = [
         (ENCODER_ONNX, encoder, (t_xyz,), ["xyz"], ["features"],
          {"xyz": n_ax, "features": n_ax}),
-        (CONDITION_ONNX, Condition(), (feats, t_xyz, t_a, t_ki, t_kw, scale, has),
-         ["features", "xyz", "anchor_idx", "knn_idx", "knn_w", "scale", "has_scale"], ["cond"],
-         {"features": n_ax, "xyz": n_ax, "anchor_idx": {1: "K"}, "knn_idx": {1: "N", 2: "k"},
+        (BASE_ONNX, Base(), (feats, t_xyz), ["features", "xyz"], ["x0"],
+         {"features": n_ax, "xyz": n_ax, "x0": n_ax}),
+        (CONDITION_ONNX, Condition(), (x0, t_a, t_ki, t_kw, scale, has),
+         ["x0", "anchor_idx", "knn_idx", "knn_w", "scale", "has_scale"], ["cond"],
+         {"x0": n_ax, "anchor_idx": {1: "K"}, "knn_idx": {1: "N", 2: "k"},
           "knn_w": {1: "N", 2: "k"}, "cond": n_ax}),
         (PROMPT_ONNX, Prompt(), (cond, t_a, t_ki, t_kw, p_idx, p_lab),
          ["cond", "anchor_idx", "knn_idx", "knn_w", "prompt_idx", "prompt_label"],

@@ -187,3 +187,19 @@ def test_inference_without_torch(exported):
                          cwd=DEFAULT_WEIGHTS.parents[2], timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_scale_independent_part_is_cached_per_object(exported):
+    """A second scale reuses X0; new arrays (another object) are never served stale."""
+    for make in (lambda: OnnxBackend(exported, num_threads=1),
+                 lambda: TorchBackend(exported, device="cpu")):
+        b = make()
+        xyz1, xyz2 = _clustered(2100, 11), _clustered(2200, 12)
+        g1, g2 = (prepare_anchors(x, 128, 3, 0) for x in (xyz1, xyz2))
+        f1, f2 = b.encode(xyz1), b.encode(xyz2)
+        b.condition(f1, xyz1, g1, 0.1)
+        warm = b.condition(f1, xyz1, g1, 0.7).cond  # X0 from the cache
+        other = b.condition(f2, xyz2, g2, 0.7).cond  # new object: recomputed
+        fresh = make()
+        np.testing.assert_allclose(warm, fresh.condition(f1, xyz1, g1, 0.7).cond, atol=1e-6)
+        np.testing.assert_allclose(other, fresh.condition(f2, xyz2, g2, 0.7).cond, atol=1e-6)
