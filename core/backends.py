@@ -228,7 +228,7 @@ class OnnxBackend:
     """ONNX Runtime backend (CPU); needs numpy + onnxruntime only.
 
     Args:
-        path: weights directory with ``config.json`` and the three ONNX files (None =
+        path: weights directory with ``config.json`` and the four ONNX files (None =
             bundled default).
         num_threads: intra-op threads of each session (None = onnxruntime's default).
         allow_spinning: let idle worker threads busy-wait for the next operator. Off by

@@ -6,7 +6,8 @@ modules from a checkpoint is :func:`build_modules`. Layout of a weights director
     model.safetensors    tensors named "encoder.<param>" and "decoder.<param>"
     config.json          {"format": 1, "config": {ModelConfig fields},
                           "metadata": {"trained": bool, "created": ISO time, "notes": str, ...}}
-    encoder.onnx, decoder_condition.onnx, decoder_prompt.onnx, onnx.json   (core.export)
+    encoder.onnx, decoder_base.onnx, decoder_condition.onnx, decoder_prompt.onnx, onnx.json
+                         (written by core.export)
 
 Every problem with these files raises :class:`core.errors.ModelFileError` naming the file.
 """
