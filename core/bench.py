@@ -13,7 +13,8 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch).
 
-The 1-minute load average before and after is included: on a shared machine other
+Workers run with ``OMP_WAIT_POLICY=PASSIVE`` unless set (see ``main``). The 1-minute load
+average before and after is included: on a shared machine other
 processes inflate wall times, so compare numbers taken under similar load.
 """
 
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
         "runs": args.runs, "threads": args.threads, "load_avg_1min_before": os.getloadavg()[0],
     }
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    # torch's OpenMP threads busy-wait by default; on a shared CPU that made torch 10-40x
+    # slower here (click 1324 ms vs 30 ms passive). ONNX Runtime runs without spinning too.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for name in args.backends.split(","):
         proc = subprocess.run(
             [sys.executable, "-m", "core.bench", "--worker", name, "--runs", str(args.runs),
