@@ -189,3 +189,21 @@ def test_mjcf_loader_reads_bodies_geoms_defaults_and_includes(tmp_path):
     hand = {lf.name: lf.mesh for lf in posed.leaves()}["hand"].bounds.mean(0)
     assert not np.allclose(hand, [0.65, 0, 1.2], atol=1e-3)  # the hinge moved the hand
     assert abs(np.linalg.norm(hand - [0.2, 0, 1.2]) - 0.45) < 1e-6  # ...about the shoulder
+
+
+def test_read_mujoco_msh(tmp_path):
+    from training.data.assets import read_msh
+
+    box = trimesh.creation.box(extents=[1, 2, 3])
+    v = box.vertices.astype(np.float32)
+    f = box.faces.astype(np.int32)
+    normals = np.zeros_like(v)
+    head = np.array([len(v), len(normals), 0, len(f)], np.int32)
+    p = tmp_path / "box.msh"
+    p.write_bytes(head.tobytes() + v.tobytes() + normals.tobytes() + f.tobytes())
+    m = read_msh(p)
+    np.testing.assert_allclose(m.extents, [1, 2, 3], atol=1e-6)
+    assert len(m.faces) == 12
+    (tmp_path / "bad.msh").write_bytes(head.tobytes() + v.tobytes())
+    with pytest.raises(ValueError, match="msh"):
+        read_msh(tmp_path / "bad.msh")

@@ -75,7 +75,7 @@ PACKAGES: dict[str, PackageSpec] = {
                              "MIT", include=("robots/", "grippers/")),
 }
 EVAL_EXCLUDE = re.compile(r"(^|/)3763(/|$)")  # genesis' PartNet-Mobility object: evaluation data
-ASSET_EXT = {".urdf", ".obj", ".stl", ".glb", ".gltf", ".dae", ".mtl", ".bin", ".xml"}
+ASSET_EXT = {".urdf", ".obj", ".stl", ".glb", ".gltf", ".dae", ".mtl", ".bin", ".xml", ".msh"}
 LICENCE_NAME = re.compile(r"licen[cs]e|copying", re.IGNORECASE)
 ALLOWED_LICENCES = ("zlib", "Apache-2.0", "BSD", "MIT", "CC-BY-4.0", "CC0")
 SKIP_NAME = re.compile(r"plane|terrain|stadium|cloth|heightfield|samurai|_coll|ground|floor|^scene",
@@ -276,10 +276,28 @@ def decimate(vertices: np.ndarray, faces: np.ndarray, max_faces: int
     return best
 
 
+def read_msh(path: Path) -> trimesh.Trimesh:
+    """MuJoCo's legacy binary ``.msh`` mesh: four int32 counts (vertices, normals, texture
+    coordinates, faces), then float32 positions, normals, texcoords and int32 faces."""
+    raw = path.read_bytes()
+    nv, nn, nt, nf = np.frombuffer(raw[:16], np.int32)
+    off = 16
+    v = np.frombuffer(raw[off:off + 12 * nv], np.float32).reshape(-1, 3)
+    off += 12 * nv + 12 * nn + 8 * nt
+    f = np.frombuffer(raw[off:off + 12 * nf], np.int32).reshape(-1, 3)
+    if off + 12 * nf != len(raw) or (len(f) and f.max() >= nv):
+        raise ValueError(f"{path}: not a MuJoCo .msh file")
+    return trimesh.Trimesh(v.astype(np.float64), f.astype(np.int64), process=False)
+
+
 def load_mesh_file(path: Path) -> list[tuple[str, trimesh.Trimesh]]:
     """Sub-meshes (name, mesh) of a mesh file with scene transforms applied (cached;
     sub-meshes above :data:`MAX_FACES` triangles are decimated with :func:`decimate`)."""
     if path in _MESH_CACHE:
+        return _MESH_CACHE[path]
+    if path.suffix.lower() == ".msh":
+        m = read_msh(path)
+        _MESH_CACHE[path] = [(path.stem, m)] if len(m.faces) else []
         return _MESH_CACHE[path]
     scene = trimesh.load(str(path), force="scene", process=False)
     out = []
