@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.data", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build a shard dataset")
-    b.add_argument("--out", required=True, type=Path, help="output folder (shards + meta.json)")
+    b.add_argument("--out", required=True, type=Path,
+                   help="output folder (shards + meta.json); shards already there are replaced")
     b.add_argument("--objects", required=True, type=int, help="number of objects")
     b.add_argument("--seed", type=int, default=0, help="build seed (same seed = same data)")
     b.add_argument("--points", type=int, default=10_000, help="surface points per object")
@@ -54,8 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "build":
+        if args.objects < 1 or args.points < 16 or args.workers < 1 or args.levels < 1:
+            ap.error("--objects, --workers and --levels must be >= 1 and --points >= 16")
+        if not 0 <= args.real_fraction <= 1 or not 0 <= args.fused_fraction <= 1:
+            ap.error("--real-fraction and --fused-fraction must lie in [0, 1]")
         from .build import BuildConfig, build
+        from .procedural import FAMILIES
         from .quality import resolve_filter
+
+        unknown = [x for x in args.families.split(",") if x and x not in FAMILIES]
+        if unknown:
+            ap.error(f"unknown families {unknown}; known: {', '.join(sorted(FAMILIES))}")
 
         assets = args.assets if args.assets and Path(args.assets).is_dir() else None
         if args.assets and assets is None:
