@@ -59,6 +59,11 @@ class PredictSettings:
             model output.
         snap_high: fraction of a region's points, in [0, 1].
         snap_low: fraction of a region's points, in [0, 1].
+        region_fallback_quality: on meshes, when the model's predicted quality of a mask
+            is below this value, the answer is the mesh regions (welded connected pieces)
+            holding the positive clicks instead of the model's mask; ``PredictResult.fallback`` says so. The bundled untrained
+            weights predict 0.35–0.49, so with them every click selects the piece under
+            the cursor; a trained model's confident masks pass through. 0 disables.
         cond_cache_size: how many scale values keep their conditioned features cached.
     """
 
@@ -66,6 +71,7 @@ class PredictSettings:
     region_snap: bool = True
     snap_high: float = 0.8
     snap_low: float = 0.2
+    region_fallback_quality: float = 0.5
     cond_cache_size: int = 4
 
 
@@ -80,6 +86,8 @@ class PredictResult:
         quality: predicted IoU of the mask (the model's quality head), float in [0, 1].
         face_mask: (F,) bool for every face of the original mesh, or None for point clouds.
         scale: the scale used (None = no-scale mode).
+        fallback: True when the mask is the clicked mesh regions because the model's
+            quality was below ``PredictSettings.region_fallback_quality``.
     """
 
     point_probs: np.ndarray
@@ -87,6 +95,7 @@ class PredictResult:
     quality: float
     face_mask: np.ndarray | None
     scale: float | None
+    fallback: bool = False
 
 
 def check_scale(scale: Any) -> float | None:
@@ -407,14 +416,29 @@ class Segmenter:
         p = probs[0]
         mask = p >= self.settings.mask_threshold
         face_mask = None
+        fallback = False
         st = self._need()
+        q = float(quality[0])
         if st.faces is not None:
-            face_p = face_probabilities(p, st.point_faces, self.face_nearest_point())
-            face_mask = face_p >= self.settings.mask_threshold
-            if self.settings.region_snap:
-                face_mask, mask = self._snap(face_mask, mask, idx[0][lab[0] == 1])
-        return PredictResult(point_probs=p, point_mask=mask, quality=float(quality[0]),
-                             face_mask=face_mask, scale=s)
+            if q < self.settings.region_fallback_quality:
+                fallback = True
+                face_mask, mask = self._clicked_regions(idx[0], lab[0])
+            else:
+                face_p = face_probabilities(p, st.point_faces, self.face_nearest_point())
+                face_mask = face_p >= self.settings.mask_threshold
+                if self.settings.region_snap:
+                    face_mask, mask = self._snap(face_mask, mask, idx[0][lab[0] == 1])
+        return PredictResult(point_probs=p, point_mask=mask, quality=q, face_mask=face_mask,
+                             scale=s, fallback=fallback)
+
+    def _clicked_regions(self, idx: np.ndarray, lab: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        st = self._need()
+        ms = self.mesh_structure()
+        reg_pt = ms.face_region[st.point_faces]
+        chosen = np.zeros(ms.num_regions, bool)
+        chosen[reg_pt[idx[lab == 1]]] = True  # a negative click cannot undo a positive one
+        return chosen[ms.face_region], chosen[reg_pt]
 
     def _snap(self, face_mask: np.ndarray, mask: np.ndarray, positives: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:

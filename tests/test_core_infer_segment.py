@@ -326,3 +326,20 @@ def test_tiny_unsampled_pieces_join_the_nearest_part(monkeypatch):
     assert (res.face_labels[len(big_f):] == res.face_labels[0]).all()  # joined box 0
     keep = seg.segment_all(settings=SegmentAllSettings(min_region_fraction=0.0))
     assert keep.num_parts == 22
+
+
+def test_low_quality_click_selects_the_clicked_piece(monkeypatch):
+    v, f, owner = boxes(THREE, subdivide=1)
+    weak = make_segmenter(monkeypatch, quality=0.3)
+    weak.set_mesh(v, f, n_points=1500)
+    i = weak.nearest_point([3.0, 0.5, 0.0])
+    r = weak.predict([(i, True), (weak.nearest_point([6.0, 0.5, 0.0]), False)], scale=0.05)
+    assert r.fallback and (r.face_mask == (owner == 1)).all()
+    assert (r.point_mask == (owner[weak.point_faces] == 1)).all()
+    strong = make_segmenter(monkeypatch, quality=0.9)
+    strong.set_mesh(v, f, n_points=1500)
+    r2 = strong.predict([(i, True)], scale=0.05)  # small ball: part of box 1 only
+    assert not r2.fallback and 0 < r2.point_mask.sum() < (owner[strong.point_faces] == 1).sum()
+    # the setting turns the fallback off
+    weak.settings.region_fallback_quality = 0.0
+    assert not weak.predict([(i, True)], scale=0.05).fallback
