@@ -44,6 +44,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.backends import ONNX_FILES, ONNX_MANIFEST
+from core.checkpoint import CONFIG_FILE
+
 REPO = Path(__file__).resolve().parent
 ADDON_SRC = REPO / "s2am3d_blender"
 CORE_SRC = REPO / "core"
@@ -57,8 +60,8 @@ VENDOR_NAME = "s2am3d_core"
 #: Python versions of the Blender releases supported: 3.11 (4.2–5.0), 3.13 (5.1+).
 PYTHON_VERSIONS = ("3.11", "3.13")
 #: Model files shipped (model.safetensors is torch-only and stays out of the zip).
-MODEL_FILES = ("config.json", "encoder.onnx", "decoder_condition.onnx",
-               "decoder_prompt.onnx", "onnx.json")
+#: Taken from core's own list so a new ONNX file can never be left out of the zip.
+MODEL_FILES = (CONFIG_FILE, *ONNX_FILES, ONNX_MANIFEST)
 
 
 @dataclass(frozen=True)
