@@ -266,7 +266,10 @@ class OnnxBackend:
                 f"{d}: ONNX files are stale: {WEIGHTS_FILE} changed after they were exported; "
                 f"run python -m core.export --weights {d} --out {d}"
             )
-        if info.get("config") != self.config.to_dict():
+        exported = info.get("config")
+        if not isinstance(exported, dict) or ModelConfig.from_dict(
+            exported, str(manifest)
+        ) != self.config:  # keys added later with their defaults compare equal
             raise ModelFileError(f"{manifest}: exported with a different config than {CONFIG_FILE}")
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -53,6 +53,10 @@ class ModelConfig:
         scale_dropout: probability (training only) that a sample's scale embedding is
             zeroed, so the no-scale path stays trained.
         film_gate_init: initial value of the learnable FiLM gate α.
+        scale_prior: κ, strength in logits of the fixed geometric scale prior added to the
+            mask logits when a scale is given (:mod:`core.prior`: the ``round(s·N)`` points
+            nearest the positive clicks lean positive, the rest negative); 0 = off. The
+            weights must have been trained with the same value.
     """
 
     # encoder
@@ -81,6 +85,7 @@ class ModelConfig:
     scale_freqs: int = 64
     scale_dropout: float = 0.1
     film_gate_init: float = 0.1
+    scale_prior: float = 0.0
 
     def __post_init__(self) -> None:
         ratio = self.plane_resolution // max(self.token_resolution, 1)
@@ -101,6 +106,8 @@ class ModelConfig:
                 raise ValueError(f"{name} {dim} is not divisible by its {heads} heads")
         if not 0.0 <= self.scale_dropout < 1.0:
             raise ValueError(f"scale_dropout must be in [0, 1), got {self.scale_dropout}")
+        if not 0.0 <= self.scale_prior <= 50.0:
+            raise ValueError(f"scale_prior must be in [0, 50], got {self.scale_prior}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every field."""

@@ -31,12 +31,17 @@ from scipy.spatial import cKDTree
 from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
 from .geometry import check_mesh, check_points, normalization_of, sample_surface
 from .mesh_regions import MeshStructure, face_probabilities, nearest_point_of_faces
+from .prior import add_prior, scale_prior_logits
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automatic import SegmentAllResult, SegmentAllSettings
 
 #: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
 DEFAULT_N_POINTS = 10_000
+#: largest ``n_points`` accepted: memory grows linearly with N (features, conditioning,
+#: Segment All's batch of masks); beyond this the request is refused instead of exhausting
+#: memory. (The Blender panel offers the same maximum.)
+MAX_N_POINTS = 200_000
 
 
 class NotReadyError(S2AM3DError, RuntimeError):
@@ -186,7 +191,8 @@ class Segmenter:
         Args:
             vertices: (V, 3) positions in the object frame (any unit).
             faces: (F, 3) triangle vertex indices (fan-triangulate polygons first).
-            n_points: points sampled uniformly by area (the paper uses 10,000).
+            n_points: points sampled uniformly by area (the paper uses 10,000); at most
+                :data:`MAX_N_POINTS`.
             seed: sampling seed; the same mesh and seed give the same result.
             face_groups: optional (F,) integer id per face (e.g. material index); Segment All
                 can treat group boundaries as region boundaries
@@ -200,7 +206,7 @@ class Segmenter:
         v, f = check_mesh(vertices, faces)
         groups = None
         if face_groups is not None:
-            groups = np.asarray(face_groups).reshape(-1)
+            groups = np.array(face_groups).reshape(-1)  # a copy: later edits never leak in
             if len(groups) != len(f):
                 raise InvalidInputError(
                     f"face_groups has {len(groups)} entries but the mesh has {len(f)} faces"
@@ -217,7 +223,8 @@ class Segmenter:
             xyz: (M, 3) points in the object frame.
             n_points: keep at most this many points (seeded uniform random subset, which
                 keeps the cloud's density like area-weighted sampling does); None = all
-                points when M ≤ 10,000, else a random subset of 10,000.
+                points when M ≤ 10,000, else a random subset of 10,000; at most
+                :data:`MAX_N_POINTS`.
             seed: seed of the subset.
         """
         arr = check_points(xyz, "points")
@@ -237,6 +244,11 @@ class Segmenter:
     def _check_n(n: Any) -> int:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) < 3:
             raise InvalidInputError(f"n_points must be an integer ≥ 3, got {n!r}")
+        if int(n) > MAX_N_POINTS:
+            raise InvalidInputError(
+                f"n_points {int(n):,} is more than the supported maximum {MAX_N_POINTS:,} "
+                f"(memory grows with the number of sampled points)"
+            )
         return int(n)
 
     def _embed(self, pts: np.ndarray, pf: np.ndarray | None, seed: int) -> None:
@@ -356,9 +368,15 @@ class Segmenter:
             ``probs`` (B, N) float32 in [0, 1] and ``quality`` (B,) float32.
         """
         cond = self.conditioned(scale)
-        probs, quality = self.backend.decode(
-            cond, np.asarray(prompt_idx, np.int64), np.asarray(prompt_label, np.float32))
-        return np.asarray(probs, np.float32), np.asarray(quality, np.float32).reshape(-1)
+        idx = np.asarray(prompt_idx, np.int64)
+        lab = np.asarray(prompt_label, np.float32)
+        probs, quality = self.backend.decode(cond, idx, lab)
+        probs = np.asarray(probs, np.float32)
+        strength = float(self.backend.config.scale_prior)
+        if scale is not None and strength > 0:
+            prior = scale_prior_logits(self._need().xyz_norm, idx, lab, scale, strength)
+            probs = add_prior(probs, prior)
+        return probs, np.asarray(quality, np.float32).reshape(-1)
 
     # ------------------------------------------------------------------ prompts
     def _check_prompts(self, prompts: Any) -> tuple[np.ndarray, np.ndarray]:

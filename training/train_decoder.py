@@ -266,6 +266,39 @@ def make_queries(
     return scales, idx, lab, tgt
 
 
+def scale_prior_torch(
+    xyz: torch.Tensor,
+    idx: torch.Tensor,
+    lab: torch.Tensor,
+    scales: torch.Tensor,
+    has_scale: torch.Tensor,
+    strength: float,
+) -> torch.Tensor:
+    """Torch twin of :func:`core.prior.scale_prior_logits`, one object per row.
+
+    Args:
+        xyz: (B, N, 3) normalised points of each row's object.
+        idx, lab: (B, P) click indices and labels (1 positive, 0 negative, -1 padding).
+        scales: (B,) part scale of each row; has_scale: (B,) 1 where the scale is given.
+        strength: κ (``ModelConfig.scale_prior``).
+
+    Returns:
+        (B, N) prior logits, zero for rows without scale or without a positive click.
+    """
+    from core.prior import MIN_RADIUS
+
+    b, n, _ = xyz.shape
+    clicked = torch.gather(xyz, 1, idx.clamp(min=0).unsqueeze(-1).expand(b, idx.shape[1], 3))
+    dist = torch.cdist(clicked, xyz, compute_mode="donot_use_mm_for_euclid_dist")  # (B, P, N)
+    dist = dist.masked_fill((lab <= 0.5).unsqueeze(-1), float("inf"))
+    d = dist.min(dim=1).values  # (B, N)
+    k = torch.clamp(torch.round(scales * n), 1, n).long() - 1
+    r = torch.sort(d, dim=1).values.gather(1, k.unsqueeze(1)).clamp(min=MIN_RADIUS)
+    prior = strength * torch.clamp(1.0 - d / r, -1.0, 1.0)
+    use = (has_scale > 0.5) & (lab > 0.5).any(dim=1)
+    return torch.where(use.unsqueeze(1), prior, torch.zeros_like(prior))
+
+
 def run_decoder(
     decoder: torch.nn.Module,
     t: dict[str, torch.Tensor],
@@ -274,17 +307,28 @@ def run_decoder(
     idx: torch.Tensor,
     lab: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """condition once per object, decode every click set (row r uses object r mod G)."""
+    """condition once per object, decode every click set (row r uses object r mod G).
+
+    The mask logits include the scale prior (``ModelConfig.scale_prior``, :mod:`core.prior`)
+    exactly as :class:`core.Segmenter` adds it at inference.
+    """
     cond = decoder.condition(
         t["feats"], t["xyz"], t["anchor_idx"], t["knn_idx"], t["knn_w"], scales, has_scale
     )
     g = cond.shape[0]
     sel = torch.arange(idx.shape[0], device=cond.device) % g
     if g == 1:
-        return decoder.decode(cond, t["anchor_idx"], t["knn_idx"], t["knn_w"], idx, lab)
-    return decoder.decode(
-        cond[sel], t["anchor_idx"][sel], t["knn_idx"][sel], t["knn_w"][sel], idx, lab
-    )
+        logits, quality = decoder.decode(cond, t["anchor_idx"], t["knn_idx"], t["knn_w"], idx, lab)
+    else:
+        logits, quality = decoder.decode(
+            cond[sel], t["anchor_idx"][sel], t["knn_idx"][sel], t["knn_w"][sel], idx, lab
+        )
+    strength = float(decoder.config.scale_prior)
+    if strength > 0:
+        logits = logits + scale_prior_torch(
+            t["xyz"][sel], idx, lab, scales[sel], has_scale[sel], strength
+        )
+    return logits, quality
 
 
 @torch.no_grad()
@@ -455,6 +499,10 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
         scales, idx, lab, tgt = make_queries(cache, rows, cfg.prompts, rng, cfg.prompt)
         t = tensors_of(cache, rows, device)
         has = torch.full((len(rows),), 0.0 if cfg.no_scale else 1.0, device=device)
+        if model_cfg.scale_prior > 0 and model_cfg.scale_dropout > 0:
+            # drop the prior together with the scale so the no-scale path is trained as it
+            # runs at inference (no scale → no prior); the model's own dropout stays too
+            has = has * (torch.rand(len(rows), device=device) >= model_cfg.scale_dropout)
         logits, quality = run_decoder(
             decoder,
             t,

@@ -1,0 +1,115 @@
+"""The scale prior (core.prior): what it adds to a click, its torch twin used in training,
+and a model trained with it behaving the same through torch and ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.prior import add_prior, scale_prior_logits
+from training.train_decoder import scale_prior_torch
+
+
+def _cloud(n: int = 2000, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (n, 3)).astype(np.float32)
+
+
+def test_prior_alone_is_the_ball_of_the_requested_size():
+    xyz = _cloud()
+    idx = np.array([[10, 20, 30]])
+    lab = np.array([[1.0, 0.0, 1.0]], np.float32)  # two positives, one negative
+    prior = scale_prior_logits(xyz, idx, lab, scale=0.15, strength=3.0)
+    d = np.minimum(np.linalg.norm(xyz - xyz[10], axis=1), np.linalg.norm(xyz - xyz[30], axis=1))
+    ball = set(np.argsort(d)[:300].tolist())  # round(0.15 * 2000) nearest the positives
+    assert set(np.flatnonzero(prior[0] >= 0).tolist()) == ball
+    assert prior.max() <= 3.0 and prior.min() >= -3.0
+    assert prior[0, 10] == pytest.approx(3.0)  # the clicked point leans fully positive
+
+
+def test_prior_is_zero_without_strength_or_positive_click():
+    xyz = _cloud(500)
+    idx = np.array([[3, 4], [5, 0]])
+    lab = np.array([[1.0, -1.0], [0.0, -1.0]], np.float32)
+    assert not scale_prior_logits(xyz, idx, lab, 0.3, 0.0).any()
+    out = scale_prior_logits(xyz, idx, lab, 0.3, 2.0)
+    assert out[0].any() and not out[1].any()
+
+
+def test_add_prior_keeps_probabilities_and_shifts_logits():
+    p = np.array([[0.5, 0.9, 1e-9, 1.0]], np.float32)
+    assert np.allclose(add_prior(p, np.zeros_like(p)), np.clip(p, 1e-7, 1 - 1e-7), atol=1e-6)
+    shifted = add_prior(p, np.full_like(p, 2.0))
+    assert shifted[0, 0] == pytest.approx(1 / (1 + np.exp(-2.0)), abs=1e-6)
+    assert np.all(shifted >= add_prior(p, np.zeros_like(p)))
+
+
+def test_torch_twin_matches_numpy():
+    rng = np.random.default_rng(1)
+    xyz = _cloud(800, 2)
+    idx = rng.integers(0, 800, (5, 3))
+    lab = np.array(
+        [[1, 0, -1], [1, 1, 0], [0, -1, -1], [1, -1, -1], [1, 1, 1]], np.float32
+    )
+    scales = np.array([0.05, 0.3, 0.5, 0.001, 1.0], np.float32)
+    has = np.array([1, 1, 1, 1, 0], np.float32)
+    got = scale_prior_torch(
+        torch.from_numpy(np.repeat(xyz[None], 5, 0)),
+        torch.from_numpy(idx),
+        torch.from_numpy(lab),
+        torch.from_numpy(scales),
+        torch.from_numpy(has),
+        2.5,
+    ).numpy()
+    for b in range(5):
+        want = scale_prior_logits(xyz, idx[b : b + 1], lab[b : b + 1], float(scales[b]), 2.5)
+        if has[b] == 0:
+            want = np.zeros_like(want)
+        assert np.allclose(got[b], want[0], atol=1e-4), b
+
+
+@pytest.mark.slow
+def test_model_trained_with_prior_runs_the_same_in_torch_and_onnx(tmp_path):
+    from core import Segmenter
+    from core.export import export_onnx
+    from tests.test_train_trainers import _box_object, _enc_args, _train_encoder
+    from training.data.shards import write_meta, write_shard
+    from training.train_all import package_weights
+    from training.train_decoder import parse_args, train
+
+    data = tmp_path / "shards"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    write_shard(data / "shard_00000.npz", [_box_object(rng, 600) for _ in range(8)], 3)
+    write_meta(data, {"objects": 8, "n_points": 600})
+    enc = _train_encoder(_enc_args(data, tmp_path / "enc", 1))
+    dec = train(
+        *parse_args(
+            [
+                "--data", str(data), "--encoder", str(enc), "--out", str(tmp_path / "dec"),
+                "--steps", "2", "--objects", "2", "--prompts", "2", "--cache-points", "400",
+                "--decoder-points", "300", "--val-fraction", "0.25", "--val-objects", "2",
+                "--threads", "1", "--warmup", "1",
+                "--decoder-model-json", json.dumps({"scale_prior": 3.0}),
+            ]
+        )
+    )
+    weights = package_weights(enc, dec, tmp_path / "w", {"data": "tiny"})
+    export_onnx(weights, weights)
+    assert json.loads((weights / "config.json").read_text())["config"]["scale_prior"] == 3.0
+    cloud = np.random.default_rng(4).random((700, 3)).astype(np.float32)
+    results = {}
+    for backend in ("torch", "onnx"):
+        seg = Segmenter.from_pretrained(str(weights), backend=backend, num_threads=1)
+        assert seg.config.scale_prior == 3.0
+        seg.set_points(cloud)
+        with_scale = seg.predict([(0, True)], scale=0.2).point_probs
+        no_scale = seg.predict([(0, True)], scale=None).point_probs
+        raw, _ = seg.backend.decode(
+            seg.conditioned(None), np.array([[0]]), np.array([[1.0]], np.float32)
+        )
+        assert np.allclose(no_scale, raw[0], atol=1e-6)  # no scale → no prior
+        results[backend] = with_scale
+    assert np.allclose(results["torch"], results["onnx"], atol=1e-4)
