@@ -25,5 +25,20 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VPY) -m ruff check .
 
+build: $(STAMP)
+	$(VPY) build.py --platform all
+
+train: $(STAMP)
+	$(VPY) -m training.train_all
+
+eval: $(STAMP)
+	$(VPY) -m training.evaluate --data ../shared/data/partnet-mobility-dev --protocol points \
+		--method model agglo ball kmeans dbscan --report out/eval/points
+	$(VPY) -m training.evaluate --data ../shared/data/partnet-mobility-dev --protocol mesh \
+		--method model agglo cc ball kmeans dbscan --report out/eval/mesh
+
+bench: $(STAMP)
+	$(VPY) -m core.bench --json
+
 clean:
 	rm -rf out dist build_staging

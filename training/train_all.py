@@ -112,6 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dec-minutes", type=float, default=60.0)
     p.add_argument("--dec-steps", type=int, default=2000)
     p.add_argument("--cache-objects", type=int, default=1000)
+    p.add_argument(
+        "--scale-prior",
+        type=float,
+        default=4.0,
+        help="ModelConfig.scale_prior of the decoder (core.prior; 0 = the paper's decoder)",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -210,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
             str(a.threads),
             "--seed",
             str(a.seed),
+            "--decoder-model-json",
+            json.dumps({"scale_prior": a.scale_prior}),
             "--resume",
         ]
     )
