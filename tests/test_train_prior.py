@@ -73,10 +73,9 @@ def test_torch_twin_matches_numpy():
 @pytest.mark.slow
 def test_model_trained_with_prior_runs_the_same_in_torch_and_onnx(tmp_path):
     from core import Segmenter
-    from core.export import export_onnx
     from tests.test_train_trainers import _box_object, _enc_args, _train_encoder
     from training.data.shards import write_meta, write_shard
-    from training.train_all import package_weights
+    from training.package import main as package_main
     from training.train_decoder import parse_args, train
 
     data = tmp_path / "shards"
@@ -96,8 +95,12 @@ def test_model_trained_with_prior_runs_the_same_in_torch_and_onnx(tmp_path):
             ]
         )
     )
-    weights = package_weights(enc, dec, tmp_path / "w", {"data": "tiny"})
-    export_onnx(weights, weights)
+    weights = package_main(
+        ["--encoder", str(enc), "--decoder", str(dec), "--out", str(tmp_path / "w"),
+         "--data", "tiny"]
+    )
+    meta = json.loads((weights / "config.json").read_text())["metadata"]
+    assert meta["trained"] is True and meta["package_command"].startswith("python -m training")
     assert json.loads((weights / "config.json").read_text())["config"]["scale_prior"] == 3.0
     cloud = np.random.default_rng(4).random((700, 3)).astype(np.float32)
     results = {}
