@@ -138,6 +138,15 @@ def test_fetch_assets_and_parse_real_packages():
     assert len(part.leaves()) >= 5 and levels_nest(tree_levels(flatten(part)))
     # a licence that is not permissive keeps an asset out
     assert not by_id["pybullet:bicycle/bike"]["usable"]
+    # genesis-world's files parse too: a GLB scene (its nodes are the parts) and a URDF robot
+    cam = load_scene_part(CACHE / by_id["genesis:meshes/camera/camera"]["path"])
+    assert len(cam.leaves()) == 2 and all(len(lf.mesh.faces) > 100 for lf in cam.leaves())
+    gen = [r for r in usable if r["tag"] == "genesis" and r["kind"] == "urdf"]
+    assert gen
+    robot = articulated_part(parse_urdf(CACHE / gen[0]["path"]))
+    assert len(robot.leaves()) >= 3 and levels_nest(tree_levels(flatten(robot)))
+    # every asset records its package pin and licence
+    assert all(r["package"].count("==") == 1 and r["licence"] for r in rows)
 
 
 MJCF_MAIN = """<mujoco model="toy">

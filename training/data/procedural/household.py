@@ -1,6 +1,8 @@
-"""Household families: mug, bottle, vase, bucket, cooking pot, hammer, scissors, faucet.
+"""Household families: mug, bottle, vase, bucket, cooking pot, hammer, scissors, faucet,
+toolbox.
 
-Vessels are thin shells of revolution with a real inside; handles enter the walls.
+Vessels are thin shells of revolution with a real inside; handles enter the walls; the
+toolbox is a thin-walled case whose hinged lid is often open, showing dividers inside.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from ..parts import Part, group, leaf
 from .primitives import (
     at,
     box,
+    box_shell,
     capsule,
     cylinder,
     frustum,
@@ -233,6 +236,52 @@ def faucet(rng: np.random.Generator) -> Part:
     return group("faucet", group("base", base), group("spout", spout), group("handles", handles))
 
 
+def toolbox(rng: np.random.Generator) -> Part:
+    """A thin-walled case (tray + hinged lid) with dividers, an optional lift-out insert,
+    latches, hinges, feet and a carrying handle; the lid is open in 70 % of draws."""
+    w, d, h = u(rng, 0.3, 0.6), u(rng, 0.15, 0.28), u(rng, 0.1, 0.22)
+    t = u(rng, 0.003, 0.007)
+    lid_h = u(rng, 0.025, 0.07)
+    dividers = []
+    for k, x in enumerate(np.sort(rng.uniform(-0.35, 0.35, ri(rng, 0, 3))) * w):
+        hd = h * u(rng, 0.5, 0.9)
+        dividers.append(leaf(f"divider_{k}", at(box([t, d - 2 * t, hd]), [x, 0, t + hd / 2 - 0.001])))
+    inside = [group("dividers", dividers)] if dividers else []
+    if rng.random() < 0.4:  # lift-out insert hanging from the rim, wall to wall along x
+        ih = h * u(rng, 0.25, 0.4)
+        insert = box_shell([w - 2 * t, d * u(rng, 0.4, 0.6), ih], t * 0.8)
+        inside.append(leaf("insert", at(insert, [0, -d / 4 + t, h - ih])))
+    feet = [leaf(f"foot_{i}", at(box([0.02, 0.02, 0.012], bevel=0.003),
+                                 [sx * (w / 2 - 0.025), sy * (d / 2 - 0.025), -0.005]))
+            for i, (sx, sy) in enumerate([(-1, -1), (1, -1), (1, 1), (-1, 1)])]
+    body = group("body", leaf("tray", box_shell([w, d, h], t)), inside, group("feet", feet))
+    # lid built closed (open side down on the rim), then swung about the back hinge line
+    lid_parts = [leaf("lid_shell", at(rx(box_shell([w, d, lid_h], t), np.pi), [0, 0, h + lid_h]))]
+    gw = w * u(rng, 0.3, 0.5)
+    arc_t = np.linspace(0, np.pi, 12)
+    grip = sweep(np.stack([-gw / 2 * np.cos(arc_t), np.zeros(12),
+                           h + lid_h - 0.004 + 0.035 * np.sin(arc_t)], 1), 0.007, 10)
+    lid_parts.append(group("handle", leaf("grip", grip),
+                           leaf("grip_cover", at(ry(capsule(gw * 0.5, 0.011), np.pi / 2),
+                                                 [0, 0, h + lid_h + 0.031]))))
+    nl = 2 if w < 0.45 else ri(rng, 2, 3)
+    lx = np.linspace(-0.3, 0.3, nl) * w
+    lid_parts.append(group("clips", [leaf(f"clip_{i}", at(box([0.03, 0.006, 0.02], bevel=0.002),
+                                                           [x, -d / 2 - 0.002, h + 0.008]))
+                                     for i, x in enumerate(lx)]))
+    lid = group("lid", lid_parts)
+    if rng.random() < 0.7:
+        from trimesh.transformations import rotation_matrix
+
+        lid.apply_transform(rotation_matrix(-u(rng, 0.4, 1.9), [1, 0, 0], [0, d / 2, h]))
+    latches = [leaf(f"latch_{i}", at(box([0.035, 0.008, 0.025], bevel=0.002),
+                                     [x, -d / 2 - 0.003, h - 0.014])) for i, x in enumerate(lx)]
+    hinges = [leaf(f"hinge_{i}", at(ry(cylinder(0.005, 0.04, 10), np.pi / 2), [x, d / 2 + 0.002, h]))
+              for i, x in enumerate(np.linspace(-0.3, 0.3, ri(rng, 2, 3)) * w)]
+    hardware = group("hardware", group("latches", latches), group("hinges", hinges))
+    return group("toolbox", body, lid, hardware)
+
+
 FAMILIES = {
     "mug": mug,
     "bottle": bottle,
@@ -242,4 +291,5 @@ FAMILIES = {
     "hammer": hammer,
     "scissors": scissors,
     "faucet": faucet,
+    "toolbox": toolbox,
 }

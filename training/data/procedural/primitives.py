@@ -78,6 +78,33 @@ def shell(outer, thickness: float, sections: int = 24) -> trimesh.Trimesh:
     return lathe(prof[keep], sections)
 
 
+def box_shell(size, thickness: float) -> trimesh.Trimesh:
+    """Closed thin-walled open-top box (tray, case half, drawer box) with a real inside.
+
+    ``size`` (3,) are the outer extents; the bottom's outer face lies at z=0, the open rim at
+    z=size[2], centred on the z axis. Walls and bottom are ``thickness`` thick (clipped so
+    an inside remains); the rim joins the outer and inner walls, so the mesh is watertight.
+    """
+    w, d, h = (float(x) for x in size)
+    t = float(min(thickness, 0.45 * min(w, d), 0.9 * h))
+    sx = np.array([-1, 1, 1, -1], np.float64)
+    sy = np.array([-1, -1, 1, 1], np.float64)
+    outer = [np.stack([sx * w / 2, sy * d / 2, np.full(4, z)], 1) for z in (0.0, h)]
+    inner = [np.stack([sx * (w / 2 - t), sy * (d / 2 - t), np.full(4, z)], 1) for z in (t, h)]
+    v = np.concatenate(outer + inner)  # 0-3 outer bottom, 4-7 outer top, 8-11 / 12-15 inner
+
+    def quad(a, b, c, e):
+        return [[a, b, c], [a, c, e]]
+
+    f = quad(0, 3, 2, 1) + quad(8, 9, 10, 11)  # outer bottom (down), inner bottom (up)
+    for i in range(4):
+        j = (i + 1) % 4
+        f += quad(i, j, j + 4, i + 4)  # outer wall (outwards)
+        f += quad(8 + j, 8 + i, 12 + i, 12 + j)  # inner wall (towards the inside)
+        f += quad(4 + i, 4 + j, 12 + j, 12 + i)  # rim (up)
+    return _mesh(v, np.asarray(f, np.int64))
+
+
 def sphere(radius: float, subdivisions: int = 2) -> trimesh.Trimesh:
     """Icosphere centred at the origin."""
     return creation.icosphere(subdivisions=subdivisions, radius=radius)
