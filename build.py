@@ -12,17 +12,24 @@ For each platform this stages, in ``build_staging/<platform>/``:
 * the ONNX model files + ``config.json`` + ``onnx.json`` from ``core/weights/default``
   (re-exported first with ``python -m core.export`` when that module and the safetensors
   exist, so the ONNX files always match the bundled weights);
+* ``core``'s few SciPy calls served by ``s2am3d_blender/scipy_lite.py`` (numpy only, copied
+  in as ``_vendor/s2am3d_core/_scipy_lite.py``; the vendored modules' ``scipy`` imports are
+  rewritten to it), because Blender has no SciPy and SciPy's wheels (20–37 MB per platform
+  and Python version) would break the 60 MB budget;
 * unmodified wheels from PyPI for CPython 3.11 (Blender 4.2–5.0) and 3.13 (Blender 5.1+),
   downloaded once into ``.cache/wheels`` with ``pip download --only-binary=:all: --no-deps``;
 
 then writes the manifest (``blender_manifest.toml`` + ``platforms`` + ``wheels``), checks
-that the vendored package imports and segments a point cloud without torch, and runs
+that the vendored package imports and segments a point cloud without torch or SciPy, runs
 Blender's own extension builder and validator (``blender_ext.py build`` / ``validate``)
-into ``dist/s2am3d-<version>-<platform>.zip``.
+into ``dist/s2am3d-<version>-<platform>.zip``, and prints each zip's size (the build fails
+above ``MAX_ZIP_MB``).
 
-Wheels bundled (``WheelSpec`` below) and why: ``onnxruntime`` runs the model; ``scipy`` is
-imported by ``core`` (k-d trees, sparse graphs, connected components). Blender ships numpy,
-so numpy is not bundled. onnxruntime's declared dependencies ``flatbuffers``, ``protobuf``,
+Wheels bundled (``WheelSpec`` below) and why: ``onnxruntime`` runs the model, pinned to
+1.23.2 on every platform: it is the last release with macOS x86-64 wheels (so all four zips
+run the same runtime the Linux install test checks) and its Linux wheel is 17 MB against
+28 MB for 1.24+, which keeps the Linux zip under 60 MB with two Python versions; it reads
+the exported graphs (opset 20, IR 9). Blender ships numpy, so numpy is not bundled. onnxruntime's declared dependencies ``flatbuffers``, ``protobuf``,
 ``packaging`` (and the ``sympy`` extra) are only used by its model-conversion and
 quantisation tools, never by ``InferenceSession``; they are not bundled (Blender installs
 every extension's wheels into one shared site-packages, so extra copies of such common
@@ -56,6 +63,11 @@ WHEEL_CACHE = REPO / ".cache" / "wheels"
 STAGING = REPO / "build_staging"
 DIST = REPO / "dist"
 VENDOR_NAME = "s2am3d_core"
+#: numpy stand-in for the SciPy calls of ``core`` (vendored as ``_scipy_lite.py``).
+SCIPY_LITE_SRC = ADDON_SRC / "scipy_lite.py"
+SCIPY_LITE_NAME = "_scipy_lite"
+#: Largest zip accepted per platform (MB = 10^6 bytes).
+MAX_ZIP_MB = 60.0
 
 #: Python versions of the Blender releases supported: 3.11 (4.2–5.0), 3.13 (5.1+).
 PYTHON_VERSIONS = ("3.11", "3.13")
@@ -80,11 +92,9 @@ PLATFORMS = {
     "windows-x64": Platform("windows-x64", ("win_amd64",)),
     "macos-arm64": Platform("macos-arm64", ("macosx_14_0_arm64", "macosx_13_0_arm64",
                                             "macosx_12_0_arm64", "macosx_11_0_arm64")),
-    # onnxruntime published its last macOS x86-64 wheels with 1.23.2
     "macos-x64": Platform("macos-x64", ("macosx_14_0_x86_64", "macosx_13_0_x86_64",
                                         "macosx_12_0_x86_64", "macosx_10_15_x86_64",
-                                        "macosx_10_14_x86_64"),
-                          pins={"onnxruntime": "1.23.2"}),
+                                        "macosx_10_14_x86_64")),
 }
 
 
@@ -96,7 +106,8 @@ class WheelSpec:
     version: str | None = None
 
 
-WHEELS = (WheelSpec("onnxruntime"), WheelSpec("scipy"))
+#: 1.23.2: the last onnxruntime with macOS x86-64 wheels; 17 MB on Linux (1.24+: 28 MB).
+WHEELS = (WheelSpec("onnxruntime", "1.23.2"),)
 
 
 def log(msg: str) -> None:
@@ -172,6 +183,7 @@ def rewrite_core_source(text: str, depth: int) -> str:
     text = re.sub(r"^(\s*)from core(\.[\w.]+)? import ",
                   lambda m: f"{m.group(1)}from {dots}{(m.group(2) or '')[1:]} import ",
                   text, flags=re.M)
+    text = rewrite_scipy_imports(text, dots)
     if re.search(r"^\s*import core\b", text, flags=re.M):
         raise SystemExit("vendoring: 'import core...' statements are not supported; "
                          "use 'from core.x import y' or relative imports")
@@ -191,6 +203,33 @@ def rewrite_core_source(text: str, depth: int) -> str:
                 at = node.end_lineno
         lines.insert(at, _ROOT_LINE)
         text = "".join(lines)
+    return text
+
+
+#: SciPy imports of ``core`` and what they become in the vendored copy ({dots} = the
+#: relative prefix of the vendored package root).
+_SCIPY_IMPORTS = {
+    r"import scipy\.sparse as (\w+)": "from {dots} import " + SCIPY_LITE_NAME + " as {0}",
+    r"from scipy\.spatial import ([\w, ]+)": "from {dots}" + SCIPY_LITE_NAME + " import {0}",
+    r"from scipy\.sparse\.csgraph import ([\w, ]+)": "from {dots}" + SCIPY_LITE_NAME
+    + " import {0}",
+    r"from scipy\.sparse import ([\w, ]+)": "from {dots}" + SCIPY_LITE_NAME + " import {0}",
+    r"from scipy\.spatial\.distance import ([\w, ]+)": "from {dots}" + SCIPY_LITE_NAME
+    + " import {0}",
+}
+
+
+def rewrite_scipy_imports(text: str, dots: str) -> str:
+    """Point ``core``'s SciPy imports at the vendored ``_scipy_lite``; raises SystemExit for
+    any other SciPy import (a new SciPy call must be added to ``scipy_lite`` first)."""
+    for pattern, repl in _SCIPY_IMPORTS.items():
+        text = re.sub(rf"^(\s*){pattern}\s*$",
+                      lambda m, r=repl: m.group(1) + r.format(m.group(2), dots=dots),
+                      text, flags=re.M)
+    left = re.findall(r"^\s*(?:import scipy\b.*|from scipy\b.*)$", text, flags=re.M)
+    if left:
+        raise SystemExit(f"vendoring: unsupported SciPy import(s) {left}; add what they need "
+                         "to s2am3d_blender/scipy_lite.py and to build._SCIPY_IMPORTS")
     return text
 
 
@@ -253,6 +292,7 @@ def vendor_core(dest: Path) -> list[str]:
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(rewrite_core_source(src.read_text(), len(rel.parts) - 1))
+    shutil.copy2(SCIPY_LITE_SRC, dest / f"{SCIPY_LITE_NAME}.py")
     (dest.parent / "__init__.py").write_text('"""Third-party code vendored by build.py."""\n')
     return [str(p.relative_to(CORE_SRC)) for p in left_out]
 
@@ -293,7 +333,7 @@ _CHECK_VENDORED = r"""
 import importlib, importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("torch", "core", "training"):
+        if name.split(".")[0] in ("torch", "core", "training", "scipy"):
             raise ImportError(f"blocked import of {name} (not available inside Blender)")
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, sys.argv[1])
@@ -308,15 +348,18 @@ rng = np.random.default_rng(0)
 pts = np.concatenate([rng.normal(size=(300, 3)) * 0.2, rng.normal(size=(300, 3)) * 0.2 + 2])
 seg.set_points(pts, n_points=None, seed=0)
 r = seg.predict(prompts=[(0, True)], scale=0.3)
-bad = [m for m in sys.modules if m.split(".")[0] in ("torch", "core", "training")]
+res = seg.segment_all(scale=0.3)
+assert res.num_parts >= 1 and (res.point_labels >= 0).all()
+bad = [m for m in sys.modules if m.split(".")[0] in ("torch", "core", "training", "scipy")]
 assert not bad, bad
-print("vendored core OK:", len(seg.points), "points, mask", int(r.point_mask.sum()))
+print("vendored core OK (no torch, no SciPy):", len(seg.points), "points, mask",
+      int(r.point_mask.sum()), "| Segment All:", res.num_parts, "parts")
 """
 
 
 def check_vendored(stage_parent: Path, pkg_name: str) -> None:
-    """Import every vendored module and run one prediction with torch, ``core`` and
-    ``training`` blocked (as inside Blender)."""
+    """Import every vendored module and run one prediction and one Segment All with torch,
+    SciPy, ``core`` and ``training`` blocked (as inside Blender)."""
     env = dict(os.environ, PYTHONPATH="", OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", _CHECK_VENDORED, str(stage_parent), pkg_name],
                          capture_output=True, text=True, env=env, cwd=stage_parent)
@@ -373,7 +416,8 @@ def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
         shutil.rmtree(stage_parent)
     stage.mkdir(parents=True)
     for src in sorted(ADDON_SRC.glob("*.py")):
-        shutil.copy2(src, stage / src.name)
+        if src != SCIPY_LITE_SRC:  # it goes into the vendored core only
+            shutil.copy2(src, stage / src.name)
     vendored = stage / "_vendor" / VENDOR_NAME
     skipped = vendor_core(vendored)
     log(f"vendored core ({len(list(vendored.rglob('*.py')))} modules; left out, torch: "
@@ -402,6 +446,8 @@ def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
     wheel_mb = sum((stage / "wheels" / w).stat().st_size for w in wheels) / 1e6
     log(f"{zip_path.relative_to(REPO) if zip_path.is_relative_to(REPO) else zip_path}: "
         f"{size / 1e6:.1f} MB (wheels {wheel_mb:.1f} MB)")
+    if size / 1e6 > MAX_ZIP_MB:
+        raise SystemExit(f"{zip_path.name} is {size / 1e6:.1f} MB, over {MAX_ZIP_MB:.0f} MB")
     return zip_path
 
 
@@ -415,8 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = export_models(args.no_export)
     names = list(PLATFORMS) if args.platform == "all" else [args.platform]
-    for name in names:
-        build_platform(PLATFORMS[name], Path(args.out), models)
+    built = [build_platform(PLATFORMS[name], Path(args.out), models) for name in names]
+    for path in built:
+        print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB", flush=True)
     return 0
 
 

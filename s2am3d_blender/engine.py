@@ -67,7 +67,9 @@ class SegmentOptions:
 
     ``scale``: part size as a fraction of the object (0–1), ``None`` = no-scale mode;
     ``n_points``: surface points sampled per object; ``seed``: sampling seed;
-    ``hierarchy``: extra scales (coarse or fine, 0–1) segmented too, giving nested levels;
+    ``hierarchy``: extra scales (coarse or fine, 0–1) segmented too; with a ``scale`` the
+    levels nest (``core``'s ``hierarchy``: every finer part lies in one coarser part); in
+    no-scale mode the extra scales nest among themselves;
     ``overrides``: fields of ``core.SegmentAllSettings`` to change (names must exist).
     """
 
@@ -205,10 +207,16 @@ def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
     settings = opts.core_settings()
     seg, cached = cache.get(geom, model, opts.n_points, opts.seed)
     t1 = time.perf_counter()
-    levels = [level_from_result(seg, geom, seg.segment_all(scale=opts.scale, settings=settings),
-                                opts.scale)]
-    for s in opts.hierarchy:
-        levels.append(level_from_result(seg, geom, seg.segment_all(scale=s, settings=settings), s))
+    if opts.hierarchy and opts.scale is not None:
+        scales = [opts.scale, *opts.hierarchy]
+        results = seg.hierarchy(scales, settings=settings)
+    else:
+        scales = [opts.scale]
+        results = [seg.segment_all(scale=opts.scale, settings=settings)]
+        if opts.hierarchy:
+            scales += list(opts.hierarchy)
+            results += seg.hierarchy(list(opts.hierarchy), settings=settings)
+    levels = [level_from_result(seg, geom, r, s) for r, s in zip(results, scales)]
     t2 = time.perf_counter()
     return ObjectResult(geom.name, levels, geom.is_point_cloud,
                         {"encode_s": t1 - t0, "segment_s": t2 - t1}, cached)

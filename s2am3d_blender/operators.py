@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import engine, runner
+from . import engine, raycast, runner
 from . import writers as wr
 from ._core import errors
 from .mesh_io import ObjectRejected, check_object, target_objects
@@ -151,6 +151,11 @@ class S2AM3D_OT_clear_parts(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _same_scale(a: tuple[float, bool], b: tuple[float, bool]) -> bool:
+    """Equal (scale, use_scale) pairs; scales compared to float32 precision (the panel's)."""
+    return a[1] == b[1] and abs(float(a[0]) - float(b[0])) < 1e-6
+
+
 class S2AM3D_OT_pick_parts(bpy.types.Operator):
     """Click on the mesh to pick a part; wheel changes the scale; Enter keeps it"""
 
@@ -160,6 +165,8 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
 
     _session = None
     _shading = None
+    _area = None
+    _panel = _panel_at_start = (0.2, True)
 
     def execute(self, context):
         self.report({"ERROR"}, "Pick Parts is interactive: start it from the 3D Viewport "
@@ -189,6 +196,8 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         context.workspace.status_text_set(None)
+        self._area = context.area
+        self._panel = self._panel_at_start = (settings.scale, settings.use_scale)
         shading = context.space_data.shading
         self._shading = (shading.type, shading.color_type)
         if shading.type in {"SOLID", "WIREFRAME"}:
@@ -199,22 +208,39 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def _end(self, context):
-        context.area.header_text_set(None)
-        shading = context.space_data.shading
+        self._area.header_text_set(None)
+        shading = self._area.spaces.active.shading
         shading.type, shading.color_type = self._shading
+
+    def _view_under_mouse(self, event):
+        """(local mouse xy, region) of the 3D view region under the mouse, or None (the
+        mouse is over the sidebar, a header or another area)."""
+        regions = [r for r in self._area.regions if r.type == "WINDOW"]
+        found = raycast.region_under((event.mouse_x, event.mouse_y),
+                                     [(r.x, r.y, r.width, r.height) for r in regions])
+        if found is None:
+            return None
+        return found[1], regions[found[0]]
 
     def modal(self, context, event):
         s = self._session
-        point = None
-        if event.type == "LEFTMOUSE" and event.value == "PRESS":
-            rv3d = context.region_data
-            if rv3d is not None:
-                point = s.point_from_mouse(
-                    (event.mouse_region_x, event.mouse_region_y),
-                    (context.region.width, context.region.height), rv3d.perspective_matrix,
-                )
-        ev = Event(event.type, event.value, event.shift, event.ctrl, event.alt, point)
+        settings = context.scene.s2am3d
         try:
+            if not _same_scale((settings.scale, settings.use_scale), self._panel):
+                # the panel slider moved while the tool runs
+                self._panel = (settings.scale, settings.use_scale)
+                s.set_scale(settings.scale, settings.use_scale)
+                self._header(context, "update")
+            point = None
+            if event.type in {"LEFTMOUSE", "WHEELUPMOUSE", "WHEELDOWNMOUSE"}:
+                under = self._view_under_mouse(event)
+                if under is None:
+                    return {"PASS_THROUGH"}  # panel buttons and sliders keep working
+                if event.type == "LEFTMOUSE" and event.value == "PRESS":
+                    (mx, my), region = under
+                    point = s.point_from_mouse((mx, my), (region.width, region.height),
+                                               region.data.perspective_matrix)
+            ev = Event(event.type, event.value, event.shift, event.ctrl, event.alt, point)
             out = s.handle(ev)
         except _user_error_types() as exc:
             s.cancel()
@@ -225,6 +251,7 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
             return {"PASS_THROUGH"}
         if out.action == "cancel":
             self._end(context)
+            settings.scale, settings.use_scale = self._panel_at_start
             return {"CANCELLED"}
         if out.action == "finish":
             self._end(context)
@@ -232,14 +259,20 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
                 return {"CANCELLED"}
             self.report({"INFO"}, f"Kept {s.state.kept} part(s)")
             return {"FINISHED"}
-        if s.quality is not None and out.action == "update":
-            context.area.header_text_set(
-                f"{s.state.header_text()} | quality {s.quality:.2f}"
-            )
-        else:
-            context.area.header_text_set(s.state.header_text())
-        context.area.tag_redraw()
+        if not _same_scale((s.state.scale, s.state.use_scale), self._panel):
+            # wheel / N changed the scale: show it on the panel slider
+            settings.scale, settings.use_scale = s.state.scale, s.state.use_scale
+            self._panel = (settings.scale, settings.use_scale)
+        self._header(context, out.action)
         return {"RUNNING_MODAL"}
+
+    def _header(self, context, action: str) -> None:
+        s = self._session
+        text = s.state.header_text()
+        if s.quality is not None and action == "update":
+            text += f" | quality {s.quality:.2f}"
+        self._area.header_text_set(text)
+        self._area.tag_redraw()
 
 
 classes = (S2AM3D_OT_segment_all, S2AM3D_OT_clear_parts, S2AM3D_OT_pick_parts)

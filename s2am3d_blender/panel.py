@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import bpy
 
-from . import engine
+from . import engine, runner
 from . import writers as wr
 from .props import prefs_of
 
@@ -13,6 +15,7 @@ _STATUS_HASH_LIMIT = 300_000
 
 
 def _encoder_status(obj, prefs) -> str:
+    """One line: is the active mesh's current state encoded (and with how many points)."""
     if obj is None or obj.type != "MESH" or obj.mode == "EDIT":
         return "no mesh"
     if len(obj.data.vertices) > _STATUS_HASH_LIMIT:
@@ -22,8 +25,19 @@ def _encoder_status(obj, prefs) -> str:
     geom = geometry_of(obj)
     for key in list(engine.CACHE._items):
         if key[0] == geom.key:
-            return f"encoder cached ({key[2]} points)"
-    return "not encoded yet"
+            return f"Encoder cached: {key[2]} points sampled"
+    return "Not encoded yet (encodes on first use)"
+
+
+def _model_status() -> str:
+    """Backend line: ONNX Runtime (its version once loaded) and whether the weights are
+    trained (known after the first run)."""
+    ort = sys.modules.get("onnxruntime")
+    text = "Backend: ONNX Runtime" + (f" {ort.__version__}" if ort is not None else "") + " (CPU)"
+    metas = list(runner._MODEL_OK.values())
+    if metas:
+        text += ", trained model" if metas[-1].get("trained") else ", UNTRAINED model"
+    return text
 
 
 class S2AM3D_PT_parts(bpy.types.Panel):
@@ -40,8 +54,8 @@ class S2AM3D_PT_parts(bpy.types.Panel):
         obj = context.view_layer.objects.active
 
         box = layout.box()
-        box.label(text="Model: ONNX Runtime (CPU)", icon="MODIFIER")
-        box.label(text=f"Points: {settings.n_points or prefs.default_points}")
+        box.label(text=_model_status(), icon="MODIFIER")
+        box.label(text=f"Points per object: {settings.n_points or prefs.default_points}")
         box.label(text=_encoder_status(obj, prefs))
 
         col = layout.column(align=True)

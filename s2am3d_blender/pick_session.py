@@ -96,6 +96,13 @@ class PickSession:
             self.cancel()
         return out
 
+    def set_scale(self, scale: float, use_scale: bool) -> Outcome:
+        """Take the panel's scale while the tool runs; re-decodes the current part."""
+        out = self.state.set_scale(scale, use_scale)
+        if out.action == "update":
+            self._update()
+        return out
+
     def _update(self) -> None:
         if not self.state.prompts:
             self.mask, self.quality = None, None

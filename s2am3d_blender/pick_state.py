@@ -11,6 +11,7 @@ Keys (also shown in the header, see :meth:`PickState.header_text`):
 * Shift+left click: add a positive point to the current part;
 * Ctrl+left click: add a negative point (an area the part must not cover);
 * wheel up / down: larger / smaller scale by :attr:`PickState.scale_step` (turns scale on);
+  the panel's Scale slider works too while the tool runs (:meth:`PickState.set_scale`);
 * ``N``: toggle the model's no-scale mode;
 * Backspace: remove the last point;
 * Enter / numpad Enter / Space: keep the current part and start the next one; with no current part,
@@ -101,6 +102,15 @@ class PickState:
     def _change_scale(self, sign: int) -> Outcome:
         self.use_scale = True
         self.scale = min(1.0, max(self.scale_min, round(self.scale + sign * self.scale_step, 6)))
+        return Outcome("update") if self.prompts else Outcome("header")
+
+    def set_scale(self, scale: float, use_scale: bool) -> Outcome:
+        """The panel's Scale slider / Use Scale toggle moved while the tool runs: take the
+        new values (clamped like the wheel) and re-decode the current part, if any."""
+        new = min(1.0, max(self.scale_min, round(float(scale), 6)))
+        if (new, bool(use_scale)) == (self.scale, self.use_scale):
+            return Outcome("ignore")
+        self.scale, self.use_scale = new, bool(use_scale)
         return Outcome("update") if self.prompts else Outcome("header")
 
     def handle(self, ev: Event | tuple) -> Outcome:

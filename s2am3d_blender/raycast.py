@@ -116,3 +116,19 @@ def nearest_point_to_ray(ray: Ray, points: np.ndarray, max_distance: float) -> i
         return None
     idx = np.flatnonzero(ok)
     return int(idx[np.argmin(t[idx])])
+
+
+def region_under(
+    mouse_xy: tuple[float, float], regions: list[tuple[int, int, int, int]]
+) -> tuple[int, tuple[float, float]] | None:
+    """Which region a window-space mouse position lies in, and the position in that region.
+
+    ``regions``: ``(x, y, width, height)`` of each candidate region in window pixels (as
+    Blender's ``Region.x/y/width/height``). Returns ``(index, (x, y))`` or ``None`` when the
+    mouse is over none of them (e.g. over the sidebar, whose events then go to Blender).
+    """
+    mx, my = float(mouse_xy[0]), float(mouse_xy[1])
+    for i, (x, y, w, h) in enumerate(regions):
+        if x <= mx < x + w and y <= my < y + h:
+            return i, (mx - x, my - y)
+    return None

@@ -99,6 +99,13 @@ def apply_result(res: engine.ObjectResult, spec: RunSpec, geom: engine.Geometry)
     main = res.levels[0]
     labels = main.vertex_labels if main.vertex_labels is not None else main.poly_labels
     wr.write_part_attribute(me, labels)
+    # every mode: ``part`` (+ colours) for the main scale, ``part_1``, ... for extra scales
+    for i, lv in enumerate(res.levels[1:], start=1):
+        lab = lv.vertex_labels if lv.vertex_labels is not None else lv.poly_labels
+        attr = wr.part_attribute(me, create=False)
+        extra = me.attributes.new(f"{attr.name}_{i}", "INT", attr.domain)
+        extra.data.foreach_set("value", lab.astype("int32"))
+        wr._track_attr(me, extra.name)
     names = []
     if spec.mode == "objects":
         coll = wr._parts_collection(obj, f"{obj.name} parts")
@@ -113,14 +120,9 @@ def apply_result(res: engine.ObjectResult, spec: RunSpec, geom: engine.Geometry)
             bpy.data.objects.remove(obj)
     else:
         names += wr.write_level(obj, main, spec.mode, spec.prefix)
-        for i, lv in enumerate(res.levels[1:], start=1):
+        for lv in res.levels[1:]:
             if spec.mode == "groups":
                 names += wr.write_level(obj, lv, "groups", spec.prefix, tag=f"S{lv.scale}.")
-            lab = lv.vertex_labels if lv.vertex_labels is not None else lv.poly_labels
-            attr = wr.part_attribute(me, create=False)
-            extra = me.attributes.new(f"{attr.name}_{i}", "INT", attr.domain)
-            extra.data.foreach_set("value", lab.astype("int32"))
-            wr._track_attr(me, extra.name)
     return names
 
 

@@ -184,9 +184,17 @@ def segment_groups(blender_env):
     """Segment All into vertex groups on a table with user data, re-run, undo, clear."""
     _, run, _ = blender_env
     return run("""
-        import onnxruntime, scipy
-        RESULT["modules"] = {"onnxruntime": onnxruntime.__file__, "scipy": scipy.__file__,
-                             "numpy": np.__file__,
+        import onnxruntime
+        try:
+            import scipy  # noqa: F401 - not bundled: the vendored core needs none
+            has_scipy = True
+        except ImportError:
+            has_scipy = False
+        RESULT["modules"] = {"onnxruntime": onnxruntime.__file__,
+                             "ort_version": onnxruntime.__version__,
+                             "ort_dirs": [p for p in sys.path
+                                          if os.path.isdir(os.path.join(p, "onnxruntime"))],
+                             "scipy": has_scipy, "numpy": np.__file__,
                              "torch": "torch" in sys.modules,
                              "top_level": sorted(m for m in sys.modules
                                                  if m in ("core", "training"))}
@@ -236,12 +244,16 @@ def segment_groups(blender_env):
     """)
 
 
-def test_bundled_onnxruntime_and_scipy_come_from_the_extension(segment_groups, blender_env):
+def test_bundled_onnxruntime_is_what_blender_imports(segment_groups, blender_env):
     _, _, tmp = blender_env
     mods = segment_groups["modules"]
     local = str(tmp / "resources" / "extensions" / ".local" / "lib")
     assert mods["onnxruntime"].startswith(local), mods
-    assert mods["scipy"].startswith(local), mods
+    # the only onnxruntime on the path is the extension's (the venv's 1.32 is not importable)
+    assert mods["ort_dirs"] and all(p.startswith(local) for p in mods["ort_dirs"]), mods
+    import build
+    assert mods["ort_version"] == build.WHEELS[0].version
+    assert not mods["scipy"]  # Segment All ran with the vendored numpy stand-in
     assert mods["numpy"].startswith(str(tmp)), mods  # the shim: Blender's own numpy
     assert not mods["torch"] and mods["top_level"] == []
 
@@ -666,3 +678,94 @@ def test_installed_batch_script_runs_in_blender_like_python(blender_env, shared_
     rep = json.loads((out / "r.json").read_text())
     assert rep["objects"][0]["point_cloud"] and rep["objects"][0]["parts"] >= 1
     assert (out / "r.blend").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def prefs_panel_hierarchy(blender_env):
+    """Preferences feed the run; Separate Objects + extra scales → nested collections; the
+    panel shows what the issue lists (drawn into a recording layout)."""
+    _, run, _ = blender_env
+    return run("""
+        class Rec:
+            # records what a panel draws: labels, properties, operators
+            def __init__(self, log): self.log = log
+            def box(self): return Rec(self.log)
+            def column(self, **kw): return Rec(self.log)
+            def row(self, **kw): return Rec(self.log)
+            def label(self, text="", **kw): self.log.append(("label", text))
+            def prop(self, data, name, **kw): self.log.append(("prop", name))
+            def operator(self, idname, **kw): self.log.append(("operator", idname))
+        def draw_panel():
+            log = []
+            fake = type("P", (), {})()
+            fake.layout = Rec(log)
+            bpy.types.S2AM3D_PT_parts.draw(fake, bpy.context)
+            return log
+        ob = make_table()
+        activate(ob)
+        PREFS.prefix = "seg_"
+        PREFS.default_points = 1024
+        PREFS.num_threads = 1
+        settings(scale=0.1, use_scale=True, output_mode="OBJECTS", original_mode="KEEP",
+                 hierarchy="0.6", n_points=0, show_advanced=True)
+        RESULT["panel_before"] = draw_panel()
+        spec = sub("runner").spec_from_settings(bpy.context.scene.s2am3d,
+                                                sub("props").prefs_of())
+        RESULT["spec"] = [spec.opts.n_points, spec.model.num_threads, spec.prefix]
+        before = state_of(ob)
+        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
+        RESULT["panel_after"] = draw_panel()
+        top = bpy.data.collections["table parts"]
+        RESULT["top"] = sorted(o.name for o in top.objects)
+        RESULT["children"] = {c.name: sorted(o.name for o in c.objects) for c in top.children}
+        parts = [o for o in bpy.data.objects if o.get("s2am3d_part_of") == "table"]
+        RESULT["parts_have_attrs"] = all(
+            "part" in o.data.attributes and "part_color" in o.data.color_attributes
+            for o in parts)
+        RESULT["faces"] = {o.name: len(o.data.polygons) for o in parts}
+        RESULT["original_visible"] = not ob.hide_get()
+        RESULT["hash_same"] = state_of(ob)["hash"] == before["hash"]
+        RESULT["orig_attrs"] = sorted(a.name for a in ob.data.attributes)
+        RESULT["clear"] = sorted(bpy.ops.s2am3d.clear_parts())
+        RESULT["after_clear"] = state_of(ob) == before
+        RESULT["collections_left"] = sorted(c.name for c in bpy.data.collections)
+    """)
+
+
+def test_preferences_feed_points_threads_and_prefix(prefs_panel_hierarchy):
+    r = prefs_panel_hierarchy
+    assert r["op"] == ["FINISHED"]
+    assert r["spec"] == [1024, 1, "seg_"]
+    assert r["top"] and all(n.startswith("table.seg_Part.") for n in r["top"])
+
+
+def test_objects_mode_hierarchy_gives_nested_collections_and_part_attributes(
+        prefs_panel_hierarchy):
+    r = prefs_panel_hierarchy
+    assert list(r["children"]) == ["table parts s=0.6"]
+    coarse = r["children"]["table parts s=0.6"]
+    assert coarse and all(n.startswith("table.seg_S0.6.Part.") for n in coarse)
+    fine_faces = sum(r["faces"][n] for n in r["top"])
+    coarse_faces = sum(r["faces"][n] for n in coarse)
+    assert fine_faces == coarse_faces == 36  # each level covers the table once
+    assert len(coarse) <= len(r["top"])
+    assert r["parts_have_attrs"]  # part + colour attributes in every mode
+    assert r["original_visible"] and r["hash_same"]
+    assert {"part", "part_1", "part_color"} <= set(r["orig_attrs"])
+    assert r["clear"] == ["FINISHED"] and r["after_clear"]
+    assert not any(c.startswith("table parts") for c in r["collections_left"])
+
+
+def test_panel_shows_status_scale_buttons_output_and_advanced(prefs_panel_hierarchy):
+    before, after = prefs_panel_hierarchy["panel_before"], prefs_panel_hierarchy["panel_after"]
+    props = {name for kind, name in before if kind == "prop"}
+    assert {"use_scale", "scale", "output_mode", "original_mode", "n_points", "num_prompts",
+            "min_part_size", "hierarchy"} <= props
+    ops = [name for kind, name in before if kind == "operator"]
+    assert ops == ["s2am3d.pick_parts", "s2am3d.segment_all", "s2am3d.clear_parts"]
+    labels_before = [t for kind, t in before if kind == "label"]
+    labels_after = [t for kind, t in after if kind == "label"]
+    assert any(t.startswith("Backend: ONNX Runtime") for t in labels_before)
+    assert any("Not encoded yet" in t for t in labels_before)
+    assert any("Encoder cached: 1024 points sampled" in t for t in labels_after)
+    assert any("1.23.2" in t and "model" in t for t in labels_after)

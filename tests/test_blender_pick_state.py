@@ -96,3 +96,13 @@ def test_header_lists_keys_and_state():
         assert key in text
     s.handle(("N",))
     assert "scale off" in s.header_text()
+
+
+def test_panel_slider_sets_the_scale_while_picking():
+    s = PickState(scale=0.2)
+    assert s.set_scale(0.2, True).action == "ignore"  # nothing changed
+    assert s.set_scale(0.5, True).action == "header"  # no part yet
+    s.handle(("LEFTMOUSE", "PRESS", False, False, False, 1))
+    assert s.set_scale(0.7, True).action == "update" and s.effective_scale == 0.7
+    assert s.set_scale(0.7, False).action == "update" and s.effective_scale is None
+    assert s.set_scale(0.0, True).action == "update" and s.scale == s.scale_min  # clamped

@@ -94,3 +94,12 @@ def test_nearest_point_to_ray_prefers_the_front_point():
     ray = raycast.Ray(np.array([0.01, 0.0, 10.0]), np.array([0.0, 0.0, -1.0]))
     assert raycast.nearest_point_to_ray(ray, pts, max_distance=0.1) == 0
     assert raycast.nearest_point_to_ray(ray, pts[1:2] + [1, 0, 0], max_distance=0.1) is None
+
+
+def test_region_under_mouse_maps_window_to_region_pixels():
+    # a 3D view's window region beside its sidebar (Blender's Region.x/y/width/height)
+    regions = [(0, 40, 800, 560), (800, 40, 200, 560)]
+    assert raycast.region_under((100, 50), regions) == (0, (100.0, 10.0))
+    assert raycast.region_under((900, 300), regions) == (1, (100.0, 260.0))
+    assert raycast.region_under((100, 20), regions) is None  # over the header
+    assert raycast.region_under((100, 50), regions[1:]) is None  # only the sidebar listed

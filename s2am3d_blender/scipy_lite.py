@@ -1,0 +1,387 @@
+"""The few SciPy pieces ``core`` uses, in plain numpy, for the copy vendored into Blender.
+
+Why: Blender ships numpy but not SciPy, and SciPy's wheels are 20–37 MB per platform and
+Python version; bundling them for Python 3.11 and 3.13 would put every extension zip far
+over its 60 MB budget. ``build.py`` rewrites the vendored ``core``'s SciPy imports to this
+module (it is copied there as ``_scipy_lite.py``); the repository's ``core`` keeps SciPy.
+``tests/test_blender_scipy_lite.py`` checks every function against SciPy itself.
+
+Covered (same call signatures and results as SciPy for the arguments ``core`` uses):
+
+* :class:`cKDTree` — ``query(x, k)`` (exact k nearest neighbours) and
+  ``query_pairs(r, output_type="ndarray")``, on a uniform grid (cells sized so a query
+  looks at a few points; queries the grid cannot settle fall back to exact brute force);
+* :func:`coo_matrix`, :func:`csr_matrix`, :func:`bmat` — a small sparse matrix
+  (:class:`SparseMatrix`) with duplicates summed and indices sorted, ``tocsr``, ``tocoo``,
+  ``sum_duplicates``, ``getrow``, ``indptr``, ``indices``, ``row``/``col``/``data``,
+  ``T``, ``sum(axis)`` and ``@`` with a dense array;
+* :func:`cdist` (Euclidean);
+* :func:`connected_components` of an undirected graph (labels numbered like SciPy's:
+  components in order of their smallest node).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Candidate (query, point) pairs examined at once; bounds temporary memory (~40 bytes each).
+CANDIDATE_BUDGET = 4_000_000
+#: Mean number of points per occupied grid cell the grid aims for (times ``k``).
+TARGET_OCCUPANCY = 6.0
+#: Cells per axis are kept below this so cell keys fit an int64.
+_MAX_CELLS = 1 << 20
+
+
+# ---------------------------------------------------------------------------- k-d tree
+
+
+def _cell_keys(cells: np.ndarray) -> np.ndarray:
+    c = np.clip(cells, -_MAX_CELLS, _MAX_CELLS - 1) + _MAX_CELLS
+    return (c[:, 0] << 42) | (c[:, 1] << 21) | c[:, 2]
+
+
+class cKDTree:  # noqa: N801 - SciPy's name, so the vendored code reads unchanged
+    """Exact nearest-neighbour queries over ``data`` (N, 3) (or (N, D), D ≤ 3)."""
+
+    def __init__(self, data):
+        d = np.asarray(data, np.float64)
+        if d.ndim != 2 or d.shape[1] > 3:
+            raise ValueError(f"cKDTree here takes (N, D<=3) points, got shape {d.shape}")
+        self.data = d
+        self.n = len(d)
+        self._pts = np.zeros((len(d), 3))
+        self._pts[:, : d.shape[1]] = d
+        self._grids: dict[float, tuple] = {}
+
+    # -- grid
+
+    def _grid(self, h: float) -> tuple:
+        """(h, origin, sorted keys, permutation, unique keys, starts, counts) for cell size h."""
+        if h not in self._grids:
+            origin = self._pts.min(axis=0) if self.n else np.zeros(3)
+            cells = np.floor((self._pts - origin) / h).astype(np.int64)
+            keys = _cell_keys(cells)
+            perm = np.argsort(keys, kind="stable")
+            skeys = keys[perm]
+            ukeys, starts, counts = np.unique(skeys, return_index=True, return_counts=True)
+            self._grids[h] = (h, origin, perm, ukeys, starts, counts)
+        return self._grids[h]
+
+    def _knn_cell(self, k: int) -> float:
+        """A cell size at which occupied cells hold about ``TARGET_OCCUPANCY * k`` points."""
+        ext = float(np.ptp(self._pts, axis=0).max()) if self.n else 0.0
+        if ext <= 0.0:
+            return 1.0
+        h = ext / max(1.0, np.sqrt(self.n))
+        target = TARGET_OCCUPANCY * max(1, k)
+        origin = self._pts.min(axis=0)
+        for _ in range(12):
+            occupied = len(np.unique(_cell_keys(np.floor((self._pts - origin) / h)
+                                                .astype(np.int64))))
+            mean = self.n / occupied
+            if target / 2 <= mean <= target * 2 or (mean < target and occupied == 1):
+                break
+            h *= float(np.clip(np.sqrt(target / mean), 0.25, 4.0))
+            h = max(h, ext / (_MAX_CELLS // 2))
+        return h
+
+    def _candidates(self, q: np.ndarray, grid: tuple, r: int):
+        """(query index, point index) of every point in the (2r+1)^3 cells around each query."""
+        h, origin, perm, ukeys, starts, counts = grid
+        cq = np.floor((q - origin) / h).astype(np.int64)
+        rng = np.arange(-r, r + 1)
+        offs = np.stack(np.meshgrid(rng, rng, rng, indexing="ij"), -1).reshape(-1, 3)
+        keys = _cell_keys((cq[:, None, :] + offs[None]).reshape(-1, 3))
+        pos = np.clip(np.searchsorted(ukeys, keys), 0, max(len(ukeys) - 1, 0))
+        hit = ukeys[pos] == keys if len(ukeys) else np.zeros(len(keys), bool)
+        cnt = np.where(hit, counts[pos], 0)
+        st = np.where(hit, starts[pos], 0)
+        total = int(cnt.sum())
+        qi = np.repeat(np.arange(len(keys)) // len(offs), cnt)
+        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        pi = perm[np.repeat(st, cnt) + np.arange(total) - first]
+        return qi, pi
+
+    @staticmethod
+    def _topk(qi, pi, d2, nq: int, k: int):
+        """k smallest candidates per query: (dist2 (nq, k), idx (nq, k), have (nq,))."""
+        order = np.lexsort((pi, d2, qi))
+        qi, pi, d2 = qi[order], pi[order], d2[order]
+        have = np.bincount(qi, minlength=nq)
+        start = np.cumsum(have) - have
+        rank = np.arange(len(qi)) - start[qi]
+        sel = rank < k
+        out_d = np.full((nq, k), np.inf)
+        out_i = np.full((nq, k), -1, np.int64)
+        out_d[qi[sel], rank[sel]] = d2[sel]
+        out_i[qi[sel], rank[sel]] = pi[sel]
+        return out_d, out_i, have
+
+    def _brute(self, q: np.ndarray, k: int):
+        out_d = np.empty((len(q), k))
+        out_i = np.empty((len(q), k), np.int64)
+        step = max(1, CANDIDATE_BUDGET // max(1, self.n))
+        for s in range(0, len(q), step):
+            d2 = ((q[s:s + step, None, :] - self._pts[None]) ** 2).sum(-1)
+            idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
+            out_i[s:s + step] = idx
+            out_d[s:s + step] = np.take_along_axis(d2, idx, axis=1)
+        return out_d, out_i
+
+    def query(self, x, k: int = 1, eps: float = 0, p: float = 2, distance_upper_bound=np.inf,
+              workers: int = 1):
+        """Distances and indices of the ``k`` nearest points of each query (Euclidean).
+
+        Shapes as SciPy's: ``k == 1`` gives (Q,), else (Q, k); a single query point gives
+        scalars / (k,). With ``k`` above the number of points, missing neighbours have
+        distance ``inf`` and index ``n``. ``eps``, ``p`` and ``distance_upper_bound`` must
+        keep their defaults; ``workers`` is accepted and ignored (numpy runs this).
+        """
+        if eps != 0 or p != 2 or np.isfinite(distance_upper_bound):
+            raise NotImplementedError("only exact Euclidean queries are supported here")
+        x = np.asarray(x, np.float64)
+        single = x.ndim == 1
+        q = np.zeros((1 if single else len(x), 3))
+        q[:, : self.data.shape[1]] = x.reshape(len(q), -1)
+        kk = min(int(k), self.n)
+        d2 = np.full((len(q), int(k)), np.inf)
+        idx = np.full((len(q), int(k)), self.n, np.int64)
+        if kk > 0 and len(q):
+            d2[:, :kk], idx[:, :kk] = self._query_grid(q, kk)
+        dist = np.sqrt(d2)
+        if k == 1:
+            dist, idx = dist[:, 0], idx[:, 0]
+        return (dist[0], idx[0]) if single else (dist, idx)
+
+    def _query_grid(self, q: np.ndarray, k: int):
+        if len(q) * self.n <= CANDIDATE_BUDGET // 4:
+            return self._brute(q, k)
+        grid = self._grid(self._knn_cell(k))
+        h = grid[0]
+        occ = self.n / max(1, len(grid[3]))
+        out_d = np.empty((len(q), k))
+        out_i = np.empty((len(q), k), np.int64)
+        todo = np.arange(len(q))
+        for r in (1, 2):
+            if len(todo) == 0:
+                break
+            step = max(1, int(CANDIDATE_BUDGET / (occ * (2 * r + 1) ** 3)))
+            left = []
+            for s in range(0, len(todo), step):
+                ids = todo[s:s + step]
+                qi, pi = self._candidates(q[ids], grid, r)
+                d2 = ((q[ids][qi] - self._pts[pi]) ** 2).sum(-1)
+                bd, bi, have = self._topk(qi, pi, d2, len(ids), k)
+                # exact when the k-th candidate is no farther than any point outside the block
+                ok = (have >= k) & (bd[:, -1] <= (r * h) ** 2)
+                out_d[ids[ok]], out_i[ids[ok]] = bd[ok], bi[ok]
+                left.append(ids[~ok])
+            todo = np.concatenate(left) if left else todo[:0]
+        if len(todo):
+            out_d[todo], out_i[todo] = self._brute(q[todo], k)
+        return out_d, out_i
+
+    def query_pairs(self, r: float, p: float = 2.0, eps: float = 0, output_type: str = "set"):
+        """All pairs ``(i, j)``, ``i < j``, at distance ``<= r``; as SciPy's: a set of tuples
+        or, with ``output_type="ndarray"``, an (P, 2) int array (here sorted by i, then j)."""
+        if p != 2 or eps != 0:
+            raise NotImplementedError("only exact Euclidean pairs are supported here")
+        pairs = self._pairs(float(r))
+        if output_type == "ndarray":
+            return pairs
+        if output_type == "set":
+            return {(int(a), int(b)) for a, b in pairs}
+        raise ValueError(f"output_type must be 'set' or 'ndarray', got {output_type!r}")
+
+    def _pairs(self, r: float) -> np.ndarray:
+        if self.n < 2 or r < 0:
+            return np.zeros((0, 2), np.int64)
+        ext = float(np.ptp(self._pts, axis=0).max())
+        h = max(r, ext / (_MAX_CELLS // 2), 1e-300)
+        grid = self._grid(h)
+        occ = self.n / max(1, len(grid[3]))
+        step = max(1, int(CANDIDATE_BUDGET / (occ * 27)))
+        out = []
+        for s in range(0, self.n, step):
+            ids = np.arange(s, min(self.n, s + step))
+            qi, pi = self._candidates(self._pts[ids], grid, 1)
+            a = ids[qi]
+            keep = a < pi
+            a, b = a[keep], pi[keep]
+            d2 = ((self._pts[a] - self._pts[b]) ** 2).sum(-1)
+            keep = d2 <= r * r
+            out.append(np.stack([a[keep], b[keep]], 1))
+        pairs = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+        order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+        return pairs[order].astype(np.int64)
+
+
+def cdist(XA, XB, metric: str = "euclidean") -> np.ndarray:  # noqa: N803 - SciPy's names
+    """Euclidean distance of every row of ``XA`` (A, D) to every row of ``XB`` (B, D): (A, B)
+    float64, computed from coordinate differences (no cancellation)."""
+    if metric != "euclidean":
+        raise NotImplementedError("only the Euclidean metric is supported here")
+    a, b = np.asarray(XA, np.float64), np.asarray(XB, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"XA and XB must be 2-D with equal columns, got {a.shape}, {b.shape}")
+    out = np.empty((len(a), len(b)))
+    step = max(1, CANDIDATE_BUDGET // max(1, len(b)))
+    for s in range(0, len(a), step):
+        out[s:s + step] = np.sqrt(((a[s:s + step, None, :] - b[None]) ** 2).sum(-1))
+    return out
+
+
+# ---------------------------------------------------------------------------- sparse
+
+
+class SparseMatrix:
+    """A 2-D sparse matrix kept in canonical form: entries sorted by (row, col), duplicates
+    summed. Stands for both SciPy's COO and CSR matrices in the calls ``core`` makes."""
+
+    def __init__(self, data, row, col, shape):
+        n_rows, n_cols = int(shape[0]), int(shape[1])
+        row = np.asarray(row, np.int64).ravel()
+        col = np.asarray(col, np.int64).ravel()
+        data = np.asarray(data).ravel()
+        if len(row) and (row.min() < 0 or row.max() >= n_rows or col.min() < 0
+                         or col.max() >= n_cols):
+            raise ValueError("row or column index out of range")
+        key = row * n_cols + col
+        uk, inv = np.unique(key, return_inverse=True)
+        summed = np.zeros(len(uk), data.dtype if len(data) else np.float64)
+        np.add.at(summed, inv.ravel(), data)
+        self.row = (uk // max(n_cols, 1)).astype(np.int32)
+        self.col = (uk % max(n_cols, 1)).astype(np.int32)
+        self.data = summed
+        self.shape = (n_rows, n_cols)
+
+    @property
+    def indices(self) -> np.ndarray:
+        return self.col
+
+    @property
+    def indptr(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(np.bincount(self.row, minlength=self.shape[0]))]
+                              ).astype(np.int32)
+
+    @property
+    def nnz(self) -> int:
+        return len(self.data)
+
+    def tocsr(self) -> SparseMatrix:
+        return self
+
+    def tocoo(self) -> SparseMatrix:
+        return self
+
+    def sum_duplicates(self) -> None:
+        """Already canonical: nothing to do."""
+
+    def getrow(self, i: int) -> SparseMatrix:
+        sel = self.row == int(i)
+        return SparseMatrix(self.data[sel], np.zeros(int(sel.sum()), np.int64), self.col[sel],
+                            (1, self.shape[1]))
+
+    @property
+    def T(self) -> SparseMatrix:  # noqa: N802 - SciPy's name
+        return SparseMatrix(self.data, self.col, self.row, self.shape[::-1])
+
+    def sum(self, axis=None):
+        """Sum of all entries, or a (1, n_cols) / (n_rows, 1) array per column / row."""
+        if axis is None:
+            return self.data.sum()
+        if axis in (0, -2):
+            return np.bincount(self.col, self.data, self.shape[1])[None, :].astype(self.data.dtype)
+        return np.bincount(self.row, self.data, self.shape[0])[:, None].astype(self.data.dtype)
+
+    def __matmul__(self, other):
+        other = np.asarray(other)
+        vec = other.ndim == 1
+        dense = other[:, None] if vec else other
+        if dense.shape[0] != self.shape[1]:
+            raise ValueError(f"shape mismatch {self.shape} @ {other.shape}")
+        out = np.zeros((self.shape[0], dense.shape[1]), np.result_type(self.data, dense))
+        if self.nnz:  # entries are sorted by row: sum each row's run at once
+            starts = np.flatnonzero(np.r_[True, self.row[1:] != self.row[:-1]])
+            prod = self.data[:, None] * dense[self.col]
+            out[self.row[starts]] = np.add.reduceat(prod, starts, axis=0)
+        return out[:, 0] if vec else out
+
+    def toarray(self) -> np.ndarray:
+        out = np.zeros(self.shape, self.data.dtype)
+        out[self.row, self.col] = self.data
+        return out
+
+
+def _from_args(arg, shape) -> SparseMatrix:
+    if isinstance(arg, SparseMatrix):
+        return arg
+    data, (row, col) = arg
+    if shape is None:
+        shape = (int(np.max(row)) + 1, int(np.max(col)) + 1)
+    return SparseMatrix(data, row, col, shape)
+
+
+def coo_matrix(arg, shape=None) -> SparseMatrix:
+    """``coo_matrix((data, (row, col)), shape=...)`` as SciPy's (duplicates summed)."""
+    return _from_args(arg, shape)
+
+
+def csr_matrix(arg, shape=None) -> SparseMatrix:
+    """``csr_matrix((data, (row, col)), shape=...)`` as SciPy's (duplicates summed)."""
+    return _from_args(arg, shape)
+
+
+def bmat(blocks, format=None) -> SparseMatrix:  # noqa: A002 - SciPy's argument name
+    """A block matrix from a 2-D list of :class:`SparseMatrix` or ``None`` (zero) blocks."""
+    n_br, n_bc = len(blocks), len(blocks[0])
+    heights, widths = [None] * n_br, [None] * n_bc
+    for i in range(n_br):
+        for j in range(n_bc):
+            b = blocks[i][j]
+            if b is not None:
+                heights[i], widths[j] = b.shape
+    if None in heights or None in widths:
+        raise ValueError("every block row and column needs at least one block")
+    r0 = np.concatenate([[0], np.cumsum(heights)])
+    c0 = np.concatenate([[0], np.cumsum(widths)])
+    data, rows, cols = [], [], []
+    for i in range(n_br):
+        for j in range(n_bc):
+            b = blocks[i][j]
+            if b is not None:
+                data.append(b.data)
+                rows.append(b.row.astype(np.int64) + r0[i])
+                cols.append(b.col.astype(np.int64) + c0[j])
+    return SparseMatrix(np.concatenate(data), np.concatenate(rows), np.concatenate(cols),
+                        (int(r0[-1]), int(c0[-1])))
+
+
+def connected_components(csgraph, directed: bool = False, connection: str = "weak",
+                         return_labels: bool = True):
+    """``(n_components, labels)`` of the graph whose edges are the stored entries of
+    ``csgraph`` (directions ignored, as SciPy's undirected / weak mode). Labels run from 0
+    in the order of each component's smallest node, as SciPy numbers them."""
+    g = _from_args(csgraph, None) if not isinstance(csgraph, SparseMatrix) else csgraph
+    n = g.shape[0]
+    if g.shape[0] != g.shape[1]:
+        raise ValueError(f"the graph must be square, got {g.shape}")
+    if directed and connection == "strong":
+        raise NotImplementedError("strong components are not needed here")
+    u, v = g.row.astype(np.int64), g.col.astype(np.int64)
+    parent = np.arange(n)
+    while True:
+        pu, pv = parent[u], parent[v]
+        lo, hi = np.minimum(pu, pv), np.maximum(pu, pv)
+        diff = lo != hi
+        if not diff.any():
+            break
+        np.minimum.at(parent, hi[diff], lo[diff])
+        while True:  # pointer jumping: every node points at its root
+            pp = parent[parent]
+            if np.array_equal(pp, parent):
+                break
+            parent = pp
+    roots, labels = np.unique(parent, return_inverse=True)
+    labels = labels.ravel().astype(np.int32)
+    return (len(roots), labels) if return_labels else len(roots)
