@@ -96,3 +96,41 @@ def test_interior_point_is_the_centre_of_a_cube_part():
 def test_interior_point_rejects_an_empty_part():
     with pytest.raises(InvalidPromptError):
         interior_point(np.zeros((4, 3)), np.zeros(4, bool))
+
+
+def test_interior_scores_follow_the_formula():
+    """Part x = 0..4 on a line, the other part at x = 6 (hand-computed scores)."""
+    from training.selectors import interior_scores
+
+    pts = np.array([[x, 0.0, 0.0] for x in (0, 1, 2, 3, 4, 6)])
+    in_part = np.array([True] * 5 + [False])
+    # d_centre = 2,1,0,1,2 -> n = 1,.5,0,.5,1;  d_other = 6,5,4,3,2 -> n = 1,.75,.5,.25,0
+    expected = 0.5 * (1 - np.array([1, 0.5, 0, 0.5, 1])) + 0.5 * np.array([1, .75, .5, .25, 0])
+    assert interior_scores(pts, in_part) == pytest.approx(expected)
+    assert interior_point(pts, in_part) == 2
+
+
+def test_mesh_protocol_welds_at_1e5_of_the_diagonal():
+    """Two quads cut apart like the annotators' files: one seam within the tolerance (welded
+    into one piece), one gap 100x larger (kept apart)."""
+    from training.baselines import cc_labels
+    from training.devset import WELD_REL_TOL, DevObject, make_sample
+
+    def quad(x0, x1):
+        return [[x0, 0, 0], [x1, 0, 0], [x1, 1, 0], [x0, 1, 0]]
+
+    diag = np.sqrt(3.0**2 + 1.0)  # bounding box 3 x 1 x 0
+    seam = 0.5 * WELD_REL_TOL * diag  # inside the tolerance
+    gap = 100 * WELD_REL_TOL * diag
+    v = np.array(quad(0, 1) + quad(1 + seam, 2) + quad(2 + gap, 3), np.float64)
+    f = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7], [8, 9, 10], [8, 10, 11]])
+    tree = PartTree(np.array([-1, 0, 0, 0]), [np.arange(3), np.array([0]), np.array([1]),
+                    np.array([2])], ["root", "a", "b", "c"])
+    obj = DevObject("toy", "toy", tree, vertices=v, faces=f, face_leaf=np.repeat([0, 1, 2], 2))
+    s = make_sample(obj, n_points=600, seed=0)
+    comp = cc_labels(s.faces_welded, len(v), s.point_faces)
+    leaf = obj.face_leaf[s.point_faces]
+    # leaves 0 and 1 are one component after welding, leaf 2 is its own
+    assert len(np.unique(comp[leaf <= 1])) == 1
+    assert len(np.unique(comp)) == 2
+    assert np.array_equal(obj.faces, f)  # the object itself is not modified

@@ -3,8 +3,15 @@
 Usage::
 
     python -m training.evaluate --data ../shared/data/partnet-mobility-dev \\
-        [--method model cc ball kmeans dbscan agglo] [--protocol mesh|points] [--limit N] \\
-        [--points 10000] [--seed 0] [--json] [--report OUT_DIR]
+        [--method model cc ball kmeans dbscan agglo] [--protocol mesh|points [...]] \\
+        [--limit N] [--points 10000] [--seed 0] [--json] [--report OUT_DIR] \\
+        [--no-bench | --bench-json FILE]
+
+The whole dev set, every method, both protocols, one command (reports committed under
+``docs/eval/``)::
+
+    python -m training.evaluate --data ../shared/data/partnet-mobility-dev \\
+        --protocol mesh points --report docs/eval
 
 Protocols (the sampled points are shared by every method and every metric):
 
@@ -517,7 +524,9 @@ def main(argv: list[str] | None = None) -> int:
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder of objects (npz [+ json])")
     p.add_argument("--method", nargs="+", default=list(ALL_METHODS), choices=ALL_METHODS)
-    p.add_argument("--protocol", default="mesh", choices=PROTOCOLS)
+    p.add_argument("--protocol", nargs="+", default=["mesh"], choices=PROTOCOLS,
+                   help="one or both protocols; with both, --report writes OUT_DIR/<protocol>/ "
+                        "and --json prints {'protocols': {name: result}}")
     p.add_argument("--limit", type=int, default=None, help="first N objects only")
     p.add_argument("--points", type=int, default=10000, help="sampled points per object")
     p.add_argument("--seed", type=int, default=0)
@@ -525,8 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="model folder (default: bundled)")
     p.add_argument("--json", action="store_true", help="print the result JSON on the last line")
     p.add_argument("--report", default=None, help="write report.md/json and pictures here")
-    p.add_argument("--no-bench", action="store_true", help="report without core.bench numbers")
+    bench = p.add_mutually_exclusive_group()
+    bench.add_argument("--no-bench", action="store_true", help="report without core.bench numbers")
+    bench.add_argument("--bench-json", default=None, metavar="FILE",
+                       help="speed numbers for the report from this file (the output of "
+                            "`python -m core.bench --json`) instead of running core.bench")
     a = p.parse_args(argv)
+    if a.limit is not None and a.limit < 1:
+        p.error("--limit must be at least 1")
+    if a.points < 16:
+        p.error("--points must be at least 16")
+    a.protocol = list(dict.fromkeys(a.protocol))  # each protocol once, in the given order
     try:
         return _main(a, argv)
     except S2AM3DError as exc:
@@ -535,23 +553,53 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
-    from training.report import choose_picture_ids, print_table, write_report
+    from training.report import (
+        bench_from_file,
+        choose_picture_ids,
+        print_table,
+        run_bench,
+        write_report,
+        write_summary,
+    )
 
     ids = [f.stem for f in list_objects(a.data, a.limit)]
-    cfg = EvalConfig(
-        data=a.data, methods=tuple(a.method), protocol=a.protocol, n_points=a.points,
-        seed=a.seed, limit=a.limit, threads=a.threads, weights=a.weights,
-        keep_labels_for=choose_picture_ids(ids) if a.report else (),
-    )
-    result = run(cfg)
-    pictures = result.pop("_pictures")
+    bench = None
     if a.report:
-        write_report(result, pictures, Path(a.report), argv=sys.argv if argv is None else argv,
-                     bench=not a.no_bench)
-        log(f"[evaluate] report written to {a.report}/report.md")
-    print_table(result, file=sys.stdout if not a.json else sys.stderr)
+        if a.no_bench:
+            bench = {"note": "core.bench not run (--no-bench)"}
+        elif a.bench_json:
+            bench = bench_from_file(Path(a.bench_json))
+    t0 = time.perf_counter()
+    results = {}
+    for protocol in a.protocol:
+        cfg = EvalConfig(
+            data=a.data, methods=tuple(a.method), protocol=protocol, n_points=a.points,
+            seed=a.seed, limit=a.limit, threads=a.threads, weights=a.weights,
+            keep_labels_for=choose_picture_ids(ids) if a.report else (),
+        )
+        log(f"[evaluate] {protocol} protocol: {len(ids)} objects, methods {', '.join(a.method)}")
+        result = run(cfg)
+        pictures = result.pop("_pictures")
+        if a.report:
+            out = Path(a.report) if len(a.protocol) == 1 else Path(a.report) / protocol
+            if bench is None:  # measured once, shared by every protocol's report
+                log("[evaluate] running python -m core.bench --json for the report")
+                bench = run_bench()
+            write_report(result, pictures, out, argv=sys.argv if argv is None else argv,
+                         bench=bench)
+            log(f"[evaluate] report written to {out}/report.md")
+        print_table(result, file=sys.stdout if not a.json else sys.stderr)
+        results[protocol] = result
+    wall = time.perf_counter() - t0
+    if a.report and len(a.protocol) > 1:
+        write_summary(results, Path(a.report), argv=sys.argv if argv is None else argv,
+                      wall_s=wall)
+        log(f"[evaluate] summary written to {a.report}/summary.md")
+    log(f"[evaluate] total wall time {wall:.0f} s")
     if a.json:
-        print(json.dumps(result, allow_nan=False))
+        out_json = (results[a.protocol[0]] if len(a.protocol) == 1
+                    else {"protocols": results, "wall_s": wall})
+        print(json.dumps(out_json, allow_nan=False))
     return 0
 
 

@@ -6,7 +6,13 @@
   overlap best (Hungarian matching on IoU), so equal colours mean matched parts.
 * ``iou_vs_scale.png``: interactive IoU per bin of GT part size (point fraction), per method,
   with scale (solid) and without (dashed).
-* ``python -m core.bench --json`` numbers when that module exists (run as a subprocess).
+* ``python -m core.bench --json`` numbers when that module exists (run as a subprocess, or
+  read from a file that holds its output, :func:`bench_from_file`).
+* ``summary.md`` (:func:`write_summary`) when several protocols ran in one command: their
+  main tables side by side, with links to each protocol's report.
+
+Pictures are written as palette PNGs (:func:`save_small_png`) of at most
+:data:`MAX_PNG_BYTES`, so a report can be committed.
 """
 
 from __future__ import annotations
@@ -15,11 +21,18 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from core.errors import InvalidInputError
+
+#: Largest picture written (bytes): reports are committed to the repository.
+MAX_PNG_BYTES = 500_000
+#: The model's weights are untrained (``metadata["trained"] is False``).
+UNTRAINED = "untrained weights"
 #: Objects of the dev set shown in the picture grid (first six found are used).
 PREFERRED_PICTURE_IDS = ("179", "148", "102145", "100015", "102622", "10211")
 COLUMNS = (
@@ -43,7 +56,7 @@ def _fmt(v) -> str:
 
 
 def _method_label(name: str, m: dict) -> str:
-    if m.get("note") == "untrained weights":
+    if m.get("note") == UNTRAINED:
         return f"{name} (untrained weights)"
     return name
 
@@ -127,6 +140,7 @@ def run_bench(timeout_s: int = 600) -> dict:
     """Run ``python -m core.bench --json`` and return its last-line JSON (or a note)."""
     if importlib.util.find_spec("core.bench") is None:
         return {"note": "core.bench does not exist yet: no speed numbers"}
+    t0 = time.perf_counter()
     try:
         p = subprocess.run([sys.executable, "-m", "core.bench", "--json"], capture_output=True,
                            text=True, timeout=timeout_s, check=False)
@@ -136,9 +150,77 @@ def run_bench(timeout_s: int = 600) -> dict:
     if p.returncode != 0 or not lines:
         return {"note": f"core.bench failed (exit {p.returncode}): {p.stderr.strip()[-500:]}"}
     try:
-        return {"bench": json.loads(lines[-1])}
+        return {"bench": json.loads(lines[-1]), "seconds": round(time.perf_counter() - t0, 1)}
     except json.JSONDecodeError:
         return {"note": f"core.bench printed no JSON last line: {lines[-1][:200]}"}
+
+
+def bench_from_file(path: Path) -> dict:
+    """Speed numbers from a file holding ``python -m core.bench --json`` output.
+
+    The file may be the whole JSON object or the command's stdout (the last non-empty line
+    is the JSON). Returns ``{"bench": <object>, "source": <path>}``.
+
+    Raises:
+        InvalidInputError: the file is missing or holds no JSON object.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"bench file not found: {path}")
+    text = path.read_text().strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for candidate in (text, lines[-1] if lines else ""):
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            return {"bench": data, "source": str(path)}
+    raise InvalidInputError(f"{path}: no JSON object (expected `python -m core.bench --json` "
+                            "output)")
+
+
+def bench_table(bench: dict) -> str:
+    """Markdown table of ``core.bench`` numbers: one row per measurement, one column per
+    backend; scalar top-level entries (runs, threads, load) follow as a list."""
+    backends = [k for k, v in bench.items() if isinstance(v, dict)]
+    lines = []
+    if backends:
+        keys = list(dict.fromkeys(k for b in backends for k in bench[b]))
+        lines += ["| Measurement | " + " | ".join(backends) + " |",
+                  "|---|" + "---|" * len(backends)]
+        for k in keys:
+            cells = [bench[b].get(k, "—") for b in backends]
+            cells = [f"{c:g}" if isinstance(c, float) else str(c) for c in cells]
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for k, v in bench.items():
+        if not isinstance(v, dict):
+            lines.append(f"- {k}: {v}")
+    return "\n".join(lines)
+
+
+def save_small_png(fig, path: Path, dpi: int = 110, max_bytes: int = MAX_PNG_BYTES) -> int:
+    """Save a matplotlib figure as an adaptive-palette PNG of at most ``max_bytes``.
+
+    The resolution is lowered step by step until the file fits; returns its size in bytes.
+    """
+    import io
+
+    from PIL import Image
+
+    while True:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        buf.seek(0)
+        img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        out = io.BytesIO()
+        img.save(out, format="PNG", optimize=True)
+        if out.tell() <= max_bytes or dpi <= 30:
+            break
+        dpi = int(dpi * 0.8)
+    Path(path).write_bytes(out.getvalue())
+    return out.tell()
 
 
 def _match_colours(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -197,7 +279,7 @@ def render_grid(pictures: dict, path: Path, max_points: int = 4000) -> None:
             if c == 0:
                 ax.text2D(0.0, 0.95, oid, transform=ax.transAxes, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_small_png(fig, path)
     plt.close(fig)
 
 
@@ -234,27 +316,58 @@ def plot_iou_vs_scale(result: dict, path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_small_png(fig, path)
     plt.close(fig)
     return True
 
 
+def _command(argv: list[str] | None) -> str:
+    args = list(argv[1:] if argv and argv[0].endswith(".py") else (argv or []))
+    return " ".join(["python -m training.evaluate"] + args)
+
+
+def model_lines(result: dict) -> list[str]:
+    """Report lines on the weights behind ``model``/``agglo``; untrained ones are flagged."""
+    m = next((result["methods"][n] for n in ("model", "agglo") if n in result["methods"]), None)
+    if m is None:
+        return []
+    md = m.get("model_metadata") or {}
+    if m.get("trained") is False:
+        head = ("**The model's weights are UNTRAINED** (metadata `trained: false`): the `model` "
+                "and `agglo` rows measure a random initialisation, not the method.")
+    elif m.get("trained") is True:
+        head = "Model weights: trained (metadata `trained: true`)."
+    else:
+        head = f"Model not evaluated: {m.get('note', 'no metadata')}."
+    info = ", ".join(f"{k}: {md[k]}" for k in ("created", "notes") if md.get(k))
+    return [f"> {head}" + (f" Weights metadata: {info}." if info else ""), ""]
+
+
 def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | None = None,
-                 bench: bool = True) -> None:
-    """Write ``report.md``, ``report.json``, ``objects.png`` and ``iou_vs_scale.png``."""
+                 bench: dict | None = None) -> None:
+    """Write ``report.md``, ``report.json``, ``objects.png`` and ``iou_vs_scale.png``.
+
+    Args:
+        result: :func:`training.evaluate.run` output (without ``_pictures``).
+        pictures: object id -> ``{"points", "gt", "pred": {method: labels}}``.
+        out_dir: created when missing; files in it are overwritten.
+        argv: the command line, shown in the report.
+        bench: ``{"bench": core.bench JSON}`` or ``{"note": why there is none}``; None runs
+            ``python -m core.bench --json`` now (:func:`run_bench`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     result = dict(result)
-    result["bench"] = run_bench() if bench else {"note": "core.bench not run (--no-bench)"}
+    result["bench"] = run_bench() if bench is None else bench
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, allow_nan=False))
     render_grid(pictures, out_dir / "objects.png")
     has_plot = plot_iou_vs_scale(result, out_dir / "iou_vs_scale.png")
-    cmd = " ".join(["python -m training.evaluate"] + list(argv[1:] if argv and argv[0].endswith(
-        ".py") else (argv or [])))
+    cmd = _command(argv)
     md = [
         "# Evaluation report",
         "",
         f"Command: `{cmd}`",
         "",
+        *model_lines(result),
         f"Data `{result['data']}`: {result['objects']} objects, {result['regions']} GT regions "
         f"({result['dropped_regions']} regions got no sampled point and are not scored); "
         f"{result['protocol']} protocol, {result['points']} points per object, seed "
@@ -321,5 +434,36 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         "",
     ]
     b = result["bench"]
-    md.append(f"```\n{json.dumps(b['bench'], indent=1)}\n```" if "bench" in b else b["note"])
+    if "bench" in b:
+        if b.get("source"):
+            md += [f"Read from `{b['source']}`.", ""]
+        elif b.get("seconds") is not None:
+            md += [f"Run by this command (took {b['seconds']:.0f} s, after the evaluation of "
+                   "the first protocol).", ""]
+        md.append(bench_table(b["bench"]))
+    else:
+        md.append(b["note"])
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
+
+
+def write_summary(results: dict[str, dict], out_dir: Path, argv: list[str] | None = None,
+                  wall_s: float | None = None) -> None:
+    """``summary.md``: the main table of every protocol that ran, linking each report.
+
+    Args:
+        results: protocol name -> :func:`training.evaluate.run` output.
+        out_dir: the ``--report`` folder (each protocol's report is in ``out_dir/<name>/``).
+        wall_s: wall time of the whole command in seconds.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    first = next(iter(results.values()))
+    md = ["# Evaluation summary", "", f"Command: `{_command(argv)}`", "", *model_lines(first)]
+    if wall_s is not None:
+        per = ", ".join(f"{p}: {r['wall_s']:.0f} s" for p, r in results.items())
+        md += [f"Wall time of the whole command: {wall_s:.0f} s ({per}).", ""]
+    for name, r in results.items():
+        md += [f"## {name} protocol ([full report]({name}/report.md))", "",
+               f"{r['objects']} objects, {r['regions']} GT regions, {r['points']} points per "
+               "object. IoU in percent (— = does not apply).", "", main_table(r), "",
+               f"![objects]({name}/objects.png)", ""]
+    (out_dir / "summary.md").write_text("\n".join(md) + "\n")
