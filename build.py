@@ -27,10 +27,11 @@ above ``MAX_ZIP_MB``).
 
 Wheels bundled (``WheelSpec`` below) and why: ``onnxruntime`` runs the model, pinned to
 1.23.2 on every platform: it is the last release with macOS x86-64 wheels (so all four zips
-run the same runtime the Linux install test checks) and its Linux wheel is 17 MB against
-28 MB for 1.24+, which keeps the Linux zip under 60 MB with two Python versions; it reads
-the exported graphs (opset 20, IR 9). Blender ships numpy, so numpy is not bundled. onnxruntime's declared dependencies ``flatbuffers``, ``protobuf``,
-``packaging`` (and the ``sympy`` extra) are only used by its model-conversion and
+run the same runtime the Linux install test checks), and its Linux wheel is 17.4 MB against
+27.8 MB for 1.32 (measured), which keeps the Linux zip under 60 MB with two Python
+versions; it reads the exported graphs (opset 20, IR 9). Blender ships numpy, so numpy is
+not bundled. onnxruntime's other declared dependencies (``coloredlogs``, ``flatbuffers``,
+``protobuf``, ``packaging``, ``sympy``) are only used by its model-conversion and
 quantisation tools, never by ``InferenceSession``; they are not bundled (Blender installs
 every extension's wheels into one shared site-packages, so extra copies of such common
 packages only risk version clashes with other add-ons). The install test runs the
@@ -66,6 +67,8 @@ VENDOR_NAME = "s2am3d_core"
 #: numpy stand-in for the SciPy calls of ``core`` (vendored as ``_scipy_lite.py``).
 SCIPY_LITE_SRC = ADDON_SRC / "scipy_lite.py"
 SCIPY_LITE_NAME = "_scipy_lite"
+#: Modules of ``core`` that only export or benchmark (never used for inference): not shipped.
+VENDOR_SKIP = ("export.py", "bench.py", "bench_labels.py")
 #: Largest zip accepted per platform (MB = 10^6 bytes).
 MAX_ZIP_MB = 60.0
 
@@ -106,7 +109,7 @@ class WheelSpec:
     version: str | None = None
 
 
-#: 1.23.2: the last onnxruntime with macOS x86-64 wheels; 17 MB on Linux (1.24+: 28 MB).
+#: 1.23.2: the last onnxruntime with macOS x86-64 wheels; 17.4 MB on Linux (1.32: 27.8 MB).
 WHEELS = (WheelSpec("onnxruntime", "1.23.2"),)
 
 
@@ -262,12 +265,13 @@ def _local_imports(path: Path) -> list[Path]:
 
 
 def select_core_modules() -> tuple[list[Path], list[Path]]:
-    """(kept, left out): modules that import torch at import time are left out, and so
-    is every module that imports a left-out one (to a fixed point) and every module of a
-    package whose ``__init__`` is left out."""
+    """(kept, left out): modules that import torch at import time (and ``VENDOR_SKIP``) are
+    left out, and so is every module that imports a left-out one (to a fixed point) and
+    every module of a package whose ``__init__`` is left out."""
     files = [p for p in sorted(CORE_SRC.rglob("*.py"))
              if "__pycache__" not in p.parts and "weights" not in p.relative_to(CORE_SRC).parts]
-    out = {p for p in files if _imports_torch_at_import_time(p)}
+    out = {p for p in files if _imports_torch_at_import_time(p)
+           or str(p.relative_to(CORE_SRC)) in VENDOR_SKIP}
     deps = {p: _local_imports(p) for p in files}
     changed = True
     while changed:
@@ -420,7 +424,8 @@ def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
             shutil.copy2(src, stage / src.name)
     vendored = stage / "_vendor" / VENDOR_NAME
     skipped = vendor_core(vendored)
-    log(f"vendored core ({len(list(vendored.rglob('*.py')))} modules; left out, torch: "
+    log(f"vendored core ({len(list(vendored.rglob('*.py')))} modules; left out (torch, "
+        f"export/benchmarks): "
         f"{', '.join(skipped) or 'none'})")
     copy_models(models, vendored / "weights" / "default")
     check_vendored(stage_parent, pkg_name)

@@ -344,6 +344,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             failures.append(f"preview: {_one_line(exc)}")
     report = {
         "tool": "s2am3d-batch",
+        "package": __package__,  # the installed extension (bl_ext....) or the checkout's
         "blender": bpy.app.version_string,
         "model": {"trained": bool(meta.get("trained", False)),
                   "path": args.model or "bundled",

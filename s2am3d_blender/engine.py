@@ -201,12 +201,15 @@ def level_from_result(seg, geom: Geometry, res, scale: float | None) -> Level:
 
 
 def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
-                   cache: EncoderCache = CACHE) -> ObjectResult:
-    """Encode (or reuse) and run Segment All (plus hierarchy scales) on one object."""
+                   cache: EncoderCache = CACHE, on_encoded=None) -> ObjectResult:
+    """Encode (or reuse) and run Segment All (plus hierarchy scales) on one object;
+    ``on_encoded()`` (optional) is called between the two stages (progress reporting)."""
     t0 = time.perf_counter()
     settings = opts.core_settings()
     seg, cached = cache.get(geom, model, opts.n_points, opts.seed)
     t1 = time.perf_counter()
+    if on_encoded is not None:
+        on_encoded()
     if opts.hierarchy and opts.scale is not None:
         scales = [opts.scale, *opts.hierarchy]
         results = seg.hierarchy(scales, settings=settings)
@@ -237,8 +240,9 @@ class SegmentJob:
     """Segment All over several objects; :meth:`run` is the synchronous path and the body
     of the worker thread started by :meth:`start` (same code, no bpy inside).
 
-    Progress is ``done / total`` objects; :meth:`cancel` stops before the next object
-    (a single object's model call is not interruptible).
+    Progress counts two stages per object (encoding, then Segment All); ``current`` names
+    the object and stage. :meth:`cancel` stops before the next object (a single object's
+    model call is not interruptible).
     """
 
     def __init__(self, geoms: list[Geometry], model: ModelOptions, opts: SegmentOptions,
@@ -253,11 +257,17 @@ class SegmentJob:
         self._cancel = threading.Event()
         self.current: str = ""
         self.thread: threading.Thread | None = None
+        self._half = 0.0
 
     @property
     def progress(self) -> float:
+        """Fraction of the work done, 0–1."""
         n = max(1, len(self.geoms))
-        return (len(self.results) + len(self.errors)) / n
+        return min(1.0, (len(self.results) + len(self.errors) + self._half) / n)
+
+    def _encoded(self) -> None:
+        self._half = 0.5
+        self.current = self.current.replace("encoding", "segmenting")
 
     @property
     def cancelled(self) -> bool:
@@ -274,10 +284,14 @@ class SegmentJob:
             for geom in self.geoms:
                 if self.cancelled:
                     break
-                self.current = geom.name
+                self.current = f"{geom.name} (encoding)"
                 try:
-                    self.results.append(segment_object(geom, self.model, self.opts, self.cache))
+                    res = segment_object(geom, self.model, self.opts, self.cache,
+                                         on_encoded=self._encoded)
+                    self._half = 0.0
+                    self.results.append(res)
                 except (S2AM3DError, ValueError, OSError) as exc:
+                    self._half = 0.0
                     self.errors[geom.name] = f"{type(exc).__name__}: {exc}"
         finally:
             self.done.set()

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
@@ -92,3 +93,67 @@ def test_batch_uses_the_open_blend_file_without_inputs(tmp_path):
 def test_batch_bad_arguments_exit_2(tmp_path):
     proc = _run([str(SCRIPT), "--", "--scale", "3"], tmp_path)
     assert proc.returncode == 2 and "--scale must be in [0, 1]" in proc.stderr
+
+
+def _write_stl(path, vertices, quads):
+    """ASCII STL of the quads (split into triangles)."""
+    tris = np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+    with open(path, "w") as fh:
+        fh.write("solid table\n")
+        for t in tris:
+            a, b, c = vertices[t]
+            n = np.cross(b - a, c - a)
+            n = n / (np.linalg.norm(n) or 1.0)
+            fh.write(f"facet normal {n[0]} {n[1]} {n[2]}\n outer loop\n")
+            for p in (a, b, c):
+                fh.write(f"  vertex {p[0]} {p[1]} {p[2]}\n")
+            fh.write(" endloop\nendfacet\n")
+        fh.write("endsolid table\n")
+
+
+def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy(tmp_path):
+    v, f, _ = sample_meshes.table()
+    stl = tmp_path / "stl_table.stl"
+    _write_stl(stl, v, f)
+    lib = tmp_path / "lib.blend"
+    make = textwrap.dedent(f"""
+        import bpy
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        me = bpy.data.meshes.new("m"); me.from_pydata({v.tolist()!r}, [], {f.tolist()!r})
+        ob = bpy.data.objects.new("blend_table", me)
+        bpy.context.scene.collection.objects.link(ob)
+        bpy.ops.wm.save_as_mainfile(filepath={str(lib)!r})
+    """)
+    assert _run(["-c", make], tmp_path).returncode == 0
+    rep_path, blend = tmp_path / "r.json", tmp_path / "r.blend"
+    proc = _run([str(SCRIPT), "--", "--input", str(stl), "--input", str(lib), "--scale", "0.1",
+                 "--hierarchy", "0.6", "--output", "objects", "--original", "keep",
+                 "--prefix", "p_", "--points", "2048", "--threads", "1",
+                 "--report", str(rep_path), "--save", str(blend)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rep = json.loads(rep_path.read_text())
+    rows = {r["object"]: r for r in rep["objects"]}
+    assert set(rows) == {"stl_table", "blend_table"} and rep["failures"] == []
+    for row in rows.values():
+        assert [lv["scale"] for lv in row["levels"]] == [0.1, 0.6]
+        assert len({sum(lv["sizes"]) for lv in row["levels"]}) == 1  # both cover every face
+        fine = [n for n in row["created"] if ".p_Part." in n]
+        coarse = [n for n in row["created"] if ".p_S0.6.Part." in n]
+        assert fine and coarse and len(fine) + len(coarse) == len(row["created"])
+    assert sum(rows["blend_table"]["sizes"]) == len(f)  # quads kept as quads from .blend
+    check = textwrap.dedent(f"""
+        import bpy, json
+        bpy.ops.wm.open_mainfile(filepath={str(blend)!r})
+        out = {{}}
+        for c in bpy.data.collections:
+            out[c.name] = [sorted(o.name for o in c.objects), sorted(k.name for k in c.children)]
+        vis = {{o.name: o.hide_get() for o in bpy.data.objects if "s2am3d_part_of" not in o}}
+        print("RESULT " + json.dumps([out, vis]))
+    """)
+    res = _run(["-c", check], tmp_path)
+    colls, vis = json.loads([ln for ln in res.stdout.splitlines()
+                             if ln.startswith("RESULT")][0][7:])
+    assert colls["blend_table parts"][1] == ["blend_table parts s=0.6"]
+    assert colls["blend_table parts s=0.6"][0] == sorted(
+        n for n in rows["blend_table"]["created"] if ".p_S0.6." in n)
+    assert vis == {"stl_table": False, "blend_table": False}  # --original keep

@@ -37,9 +37,14 @@ def test_segment_job_in_a_worker_thread_reports_progress_and_isolates_failures()
                             engine.SegmentOptions(scale=0.2, n_points=1024),
                             cache=engine.EncoderCache())
     assert job.progress == 0.0
+    seen = []
+    job._encoded = (lambda orig: lambda: (orig(), seen.append((job.current, job.progress))))(
+        job._encoded)
     job.start()
     assert job.done.wait(300)
     assert job.progress == 1.0 and not job.cancelled
+    # half-way marks after each encoder run (the bad object fails while encoding)
+    assert seen == [("table (segmenting)", 0.5 / 3), ("cloud (segmenting)", 2.5 / 3)]
     assert [r.name for r in job.results] == ["table", "cloud"]
     assert list(job.errors) == ["bad"] and "InvalidInputError" in job.errors["bad"]
     table, cloud = job.results

@@ -568,6 +568,10 @@ def pick(blender_env):
         RESULT["wheel"] = sizes
         RESULT["wheel_actions"] = decodes
         RESULT["decodes"] = len(s.decode_ms)
+        # the panel's slider moved while the tool runs: re-decoded at the new scale
+        RESULT["slider"] = [s.set_scale(0.6, True).action, round(s.state.scale, 3),
+                            preview()[0] == mask_faces(), len(s.decode_ms)]
+        s.set_scale(0.05, True)
         s.handle(("LEFTMOUSE", "PRESS", False, True, False, s.seg.nearest_point(
             np.array(ob.matrix_world.inverted() @ __import__("mathutils").Vector((0.5, -1, 0))))))
         RESULT["prompts"] = [list(p) for p in s.state.prompts]
@@ -635,6 +639,7 @@ def test_pick_wheel_redecodes_at_each_scale(pick):
     assert all(a == "update" for a in pick["wheel_actions"])
     assert all(w[2] for w in pick["wheel"])  # the preview follows every re-decode
     assert pick["decodes"] == 1 + 11
+    assert pick["slider"] == ["update", 0.6, True, 1 + 11 + 1]
 
 
 def test_pick_keep_writes_group_and_finish_removes_preview(pick):
@@ -678,6 +683,34 @@ def test_installed_batch_script_runs_in_blender_like_python(blender_env, shared_
     rep = json.loads((out / "r.json").read_text())
     assert rep["objects"][0]["point_cloud"] and rep["objects"][0]["parts"] >= 1
     assert (out / "r.blend").stat().st_size > 0
+    assert rep["package"] == MODULE
+
+
+def test_checkout_batch_script_uses_the_installed_extension_inside_blender(
+        blender_env, tmp_path):
+    """`blender -b --python scripts/s2am3d_batch.py -- ARGS` (the README's command): in a
+    Blender whose Python has neither SciPy nor this repository's core, the script runs the
+    enabled extension's copy."""
+    _, run, _ = blender_env
+    sys.path.insert(0, str(REPO / "scripts"))
+    import sample_meshes
+
+    v, f, _ = sample_meshes.table()
+    obj = tmp_path / "t.obj"
+    sample_meshes.write_obj(obj, v, f)
+    r = run(f"""
+        import runpy
+        script = {str(REPO / "scripts" / "s2am3d_batch.py")!r}
+        sys.argv = [script, "--", "--input", {str(obj)!r}, "--points", "2048",
+                    "--report", {str(tmp_path / "r.json")!r}]
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as exc:
+            RESULT["exit"] = exc.code
+    """)
+    assert r["exit"] == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["package"] == MODULE and rep["objects"][0]["parts"] >= 1
 
 
 @pytest.fixture(scope="module")
@@ -769,3 +802,29 @@ def test_panel_shows_status_scale_buttons_output_and_advanced(prefs_panel_hierar
     assert any("Not encoded yet" in t for t in labels_before)
     assert any("Encoder cached: 1024 points sampled" in t for t in labels_after)
     assert any("1.23.2" in t and "model" in t for t in labels_after)
+
+
+def test_zip_holds_the_add_on_vendored_core_models_and_wheels_only(built_zip):
+    import tomllib
+    import zipfile
+
+    import build
+    from core.backends import ONNX_FILES
+
+    names = zipfile.ZipFile(built_zip).namelist()
+    manifest = tomllib.loads(zipfile.ZipFile(built_zip).read("blender_manifest.toml").decode())
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    assert "network" not in manifest.get("permissions", {})
+    assert manifest["platforms"] == ["linux-x64"] and manifest["blender_version_min"] == "4.2.0"
+    wheels = sorted(w.split("/")[-1] for w in manifest["wheels"])
+    assert [w.split("-")[:3] for w in wheels] == [["onnxruntime", "1.23.2", "cp311"],
+                                                  ["onnxruntime", "1.23.2", "cp313"]]
+    assert all(f"wheels/{w}" in names for w in wheels)
+    # no torch, no SciPy, no generic top-level modules such as core / training
+    assert not [n for n in names if "torch" in n.lower() or n.endswith(".safetensors")]
+    assert not [n for n in names if n.split("/")[0] in ("core", "training", "scipy")]
+    weights = "_vendor/s2am3d_core/weights/default/"
+    assert {f"{weights}{f}" for f in ONNX_FILES} <= set(names)
+    assert {"__init__.py", "batch.py", "operators.py", "_vendor/s2am3d_core/__init__.py",
+            "_vendor/s2am3d_core/_scipy_lite.py"} <= set(names)
+    assert built_zip.stat().st_size <= build.MAX_ZIP_MB * 1e6
