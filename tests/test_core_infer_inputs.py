@@ -165,6 +165,33 @@ def test_bad_n_points(seg):
             seg.set_mesh(v, f, n_points=n)
 
 
+def test_too_many_points_is_refused_before_any_work(seg):
+    """A huge n_points would exhaust memory in the encoder: refused with the limit named,
+    and the previously set object stays usable."""
+    from core.predictor import MAX_N_POINTS
+
+    v, f, _ = boxes([(0, 0, 0)])
+    seg.set_mesh(v, f, n_points=300)
+    with pytest.raises(InvalidInputError, match=f"{MAX_N_POINTS:,}"):
+        seg.set_mesh(v, f, n_points=MAX_N_POINTS + 1)
+    with pytest.raises(InvalidInputError, match="maximum"):
+        seg.set_points(np.random.default_rng(0).random((50, 3)), n_points=10**9)
+    assert seg.backend.calls["encode"] == 1  # nothing was sampled or encoded
+    assert len(seg.points) == 300 and seg.predict([(0, True)]).face_mask.shape == (len(f),)
+
+
+def test_failed_set_mesh_keeps_the_previous_object(seg):
+    v, f, _ = boxes([(0, 0, 0), (3, 0, 0)])
+    seg.set_mesh(v, f, n_points=400)
+    before = seg.points.copy()
+    bad = v.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(InvalidInputError):
+        seg.set_mesh(bad, f)
+    np.testing.assert_array_equal(seg.points, before)
+    assert seg.segment_all().face_labels.shape == (len(f),)
+
+
 def test_face_groups_length_mismatch(seg):
     v, f, _ = boxes([(0, 0, 0)])
     with pytest.raises(InvalidInputError, match="face_groups"):

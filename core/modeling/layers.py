@@ -135,12 +135,42 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+class GroupNorm(nn.GroupNorm):
+    """``nn.GroupNorm`` (same parameters, same result) whose ONNX export keeps torch's accuracy.
+
+    The groups here are large (24 channels × 32³ voxels / 8 groups = 98,304 values), mostly
+    empty cells, so their spread is small against their mean. ONNX Runtime 1.32 sums such a
+    group in one float32 pass (both in ``InstanceNormalization``, the legacy exporter's form
+    of GroupNorm, and in a plain ``ReduceMean``): on a mesh's 10k points the normalised voxel
+    grid was off by 6e-4 and the encoder features by 1.9e-4 against a float64 reference,
+    while eager torch stayed within 5e-6. During export this module writes the group mean
+    and variance (two-pass) as two nested means over a ``(a, n / a)`` split of each group
+    (a ≈ √n), which brings ONNX Runtime to 4e-6 at the same speed. Eager torch (training,
+    the torch backend) runs the native kernel.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        n = x[0].numel() // self.num_groups  # fixed by the config (grid sizes), not by N
+        a = max(d for d in range(1, math.isqrt(n) + 1) if n % d == 0)
+        g = x.reshape(x.shape[0], self.num_groups, a, n // a)
+        mean = g.mean(dim=-1, keepdim=True).mean(dim=-2, keepdim=True)
+        dev = g - mean
+        var = (dev * dev).mean(dim=-1, keepdim=True).mean(dim=-2, keepdim=True)
+        y = (dev / torch.sqrt(var + self.eps)).reshape(x.shape)
+        if not self.affine:
+            return y
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return y * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+
 def conv_block(cin: int, cout: int, dims: int, stride: int = 1) -> nn.Sequential:
     """3×3(×3) convolution → GroupNorm → GELU (``dims`` = 2 or 3)."""
     conv = nn.Conv3d if dims == 3 else nn.Conv2d
     groups = math.gcd(8, cout)
     return nn.Sequential(
-        conv(cin, cout, 3, stride=stride, padding=1), nn.GroupNorm(groups, cout), nn.GELU()
+        conv(cin, cout, 3, stride=stride, padding=1), GroupNorm(groups, cout), nn.GELU()
     )
 
 
