@@ -84,3 +84,19 @@ def test_dbscan_within_labels_matches_sklearn():
     assert ((ours == -1) == (ref == -1)).all()
     # border points reachable from two clusters may go to either (as in sklearn's docs)
     assert adjusted_rand_score(ours, ref) > 0.99
+
+
+def test_refinement_splits_the_finest_level_only_and_keeps_nesting():
+    from training.data.pipeline import refine_levels
+
+    rng = np.random.default_rng(2)
+    body = _blob(rng, np.zeros(3), 3000, 0.5)
+    leg_a = _blob(rng, np.array([2.0, 0, 0]), 600, 0.1)
+    leg_b = _blob(rng, np.array([-2.0, 0, 0]), 600, 0.1)
+    pts = np.concatenate([body, leg_a, leg_b])
+    fine = np.repeat([0, 1, 1], [3000, 600, 600])  # both legs share one leaf label
+    coarse = np.repeat([0, 1, 1], [3000, 600, 600])  # ... and one coarse "leg set"
+    out = refine_levels(pts, np.stack([fine, coarse]), PipelineSettings())
+    assert levels_nest(out)
+    assert len(np.unique(out[0])) == 3 and out[0][3000] != out[0][3600]
+    assert len(np.unique(out[1])) == 2 and out[1][3000] == out[1][3600]
