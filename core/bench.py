@@ -11,7 +11,11 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   ~100,000 faces (after ``set_mesh``; ``set_mesh_ms`` is reported separately), or
   ``"missing: ..."`` when the predictor cannot be imported or fails;
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
-  backend runs in its own subprocess, so the ONNX figure never includes torch).
+  backend runs in its own subprocess, so the ONNX figure never includes torch);
+* ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
+  its threads together). Other processes on a shared machine stretch wall times by
+  taking cores away; CPU time is much less affected, so it tells what a run costs when
+  the load average is high (on a 2-core machine wall time is at least cpu_ms / 2).
 
 Workers run with ``OMP_WAIT_POLICY=PASSIVE`` unless set (see ``main``). The 1-minute load
 average before and after is included: on a shared machine other
@@ -66,13 +70,23 @@ def bench_mesh(target_faces: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
 
 
-def _median_ms(fn: Callable[[int], Any], runs: int) -> float:
+#: CPU-time medians of the last measurements, by name (filled by ``_median_ms``)
+_CPU_MS: dict[str, float] = {}
+
+
+def _median_ms(fn: Callable[[int], Any], runs: int, name: str | None = None) -> float:
+    """Median wall time (ms) of ``runs`` calls after one warm-up; with ``name``, the
+    median process CPU time goes into ``_CPU_MS[name]``."""
     fn(-1)  # warm-up
-    times = []
+    times, cpu = [], []
     for i in range(runs):
+        c = time.process_time()
         t = time.perf_counter()
         fn(i)
         times.append((time.perf_counter() - t) * 1e3)
+        cpu.append((time.process_time() - c) * 1e3)
+    if name is not None:
+        _CPU_MS[name] = round(statistics.median(cpu), 2)
     return round(statistics.median(times), 2)
 
 
@@ -89,24 +103,25 @@ def run_backend(name: str, runs: int, threads: int) -> dict[str, Any]:
     xyz = normalize_points(pts)
     out: dict[str, Any] = {"points": N_POINTS, "mesh_faces": int(len(faces))}
     out["anchors_ms"] = _median_ms(
-        lambda i: prepare_anchors(xyz, cfg.num_anchors, cfg.knn_k, seed=0), runs
+        lambda i: prepare_anchors(xyz, cfg.num_anchors, cfg.knn_k, seed=0), runs, "anchors"
     )
     graph = prepare_anchors(xyz, cfg.num_anchors, cfg.knn_k, seed=0)
-    out["encoder_ms"] = _median_ms(lambda i: backend.encode(xyz), runs)
+    out["encoder_ms"] = _median_ms(lambda i: backend.encode(xyz), runs, "encoder")
     feats = backend.encode(xyz)
     cond = backend.condition(feats, xyz, graph, 0.2)
     one = np.ones((1, 1), np.float32)
     rng = np.random.default_rng(0)
     clicks = rng.integers(0, N_POINTS, size=(runs + 1, 1, 1))
-    out["click_ms"] = _median_ms(lambda i: backend.decode(cond, clicks[i], one), runs)
+    out["click_ms"] = _median_ms(lambda i: backend.decode(cond, clicks[i], one), runs, "click")
 
     def scale_change(i: int) -> None:
         c = backend.condition(feats, xyz, graph, 0.05 + 0.9 * (i + 1) / (runs + 1))
         backend.decode(c, clicks[i], one)
 
-    out["scale_change_ms"] = _median_ms(scale_change, runs)
+    out["scale_change_ms"] = _median_ms(scale_change, runs, "scale_change")
     out.update(_segment_all(name, threads, vertices, faces, runs))
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["cpu_ms"] = dict(_CPU_MS)
     out["torch_imported"] = "torch" in sys.modules
     return out
 
@@ -128,7 +143,7 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
             res = seg.segment_all(scale=0.1 + 0.5 * (i + 1) / (runs + 1))
             parts.append(int(res.num_parts))
 
-        ms = _median_ms(once, runs)
+        ms = _median_ms(once, runs, "segment_all")
     except Exception as exc:
         return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
     return {"set_mesh_ms": set_mesh_ms, "segment_all_ms": ms, "segment_all_parts": parts}
