@@ -19,6 +19,7 @@ from training.data.assets import (
     joint_configuration,
     load_scene_part,
     parse_urdf,
+    partnet_mobility_dirs,
 )
 from training.data.parts import flatten, levels_nest, tree_levels
 
@@ -110,6 +111,28 @@ def test_extract_never_takes_the_evaluation_object(tmp_path):
     assert n == 2 and got == ["urdf/go2/LICENSE", "urdf/go2/urdf/go2.urdf"]
 
 
+def test_extract_skips_any_partnet_mobility_object(tmp_path):
+    """Objects laid out like PartNet-Mobility (mobility.urdf, textured_objs/) stay out under
+    any folder name; unrelated files named meta.json / result.json do not trigger it."""
+    spec = PACKAGES["genesis-world"]
+    whl = tmp_path / "genesis_world-1.4.5-py3-none-any.whl"
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr("genesis/assets/urdf/7128/mobility.urdf", "<robot/>")
+        z.writestr("genesis/assets/urdf/7128/textured_objs/original-3.obj", "v 0 0 0")
+        z.writestr("genesis/assets/urdf/71280/robot.urdf", "<robot/>")
+        z.writestr("genesis/assets/objs/cab/textured_objs/new-0.obj", "v 0 0 0")
+        z.writestr("genesis/assets/objs/cab/cab.urdf", "<robot/>")
+        z.writestr("genesis/assets/xml/arm/meta.json", "{}")
+        z.writestr("genesis/assets/xml/arm/arm.xml", "<mujoco/>")
+    names = zipfile.ZipFile(whl).namelist()
+    assert partnet_mobility_dirs(names) == {"genesis/assets/urdf/7128/",
+                                            "genesis/assets/objs/cab/"}
+    extract(whl, spec, tmp_path / "out")
+    got = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")
+                 if p.is_file())
+    assert got == ["urdf/71280/robot.urdf", "xml/arm/arm.xml"]
+
+
 def test_licence_classification():
     assert classify_licence("Apache License\nVersion 2.0", "zlib") == "Apache-2.0"
     assert classify_licence("licensed under the Creative Commons - Attribution - Share Alike",
@@ -128,6 +151,12 @@ def test_fetch_assets_and_parse_real_packages():
     rows = json.loads(manifest.read_text())
     assert not any("3763" in r["path"] for r in rows)
     assert not list(CACHE.rglob("*3763*"))
+    # the only PartNet-Mobility-like object in the six pinned packages is the evaluation one
+    for archive in sorted((CACHE / "downloads").iterdir()):
+        if archive.suffix in (".whl", ".zip"):
+            found = partnet_mobility_dirs(zipfile.ZipFile(archive).namelist())
+            want = {"genesis/assets/urdf/3763/"} if "genesis" in archive.name else set()
+            assert found == want, archive.name
     usable = [r for r in rows if r["usable"]]
     assert len(usable) >= 20
     assert {r["tag"] for r in usable} == {spec.tag for spec in PACKAGES.values()}

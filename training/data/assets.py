@@ -140,15 +140,38 @@ def download(spec: PackageSpec, dest: Path) -> Path:
     return have[0]
 
 
+PARTNET_MOBILITY_MARK = re.compile(r"(^|/)(mobility(_v2)?\.(urdf|json)|textured_objs|"
+                                   r"semantics\.txt|meta\.json|result(_after_merging)?\.json)"
+                                   r"(/|$)")
+
+
+def partnet_mobility_dirs(names: list[str]) -> set[str]:
+    """Folders of archive members laid out like a PartNet-Mobility object (a folder with
+    ``mobility.urdf`` / ``mobility_v2.json`` / ``textured_objs/`` ...): never extracted,
+    whatever their name, because the house rules forbid PartNet-Mobility data and the
+    evaluation set is built from it. ``mobility*`` or ``textured_objs`` alone marks a
+    folder; the generic names (``meta.json``, ``result.json``, ``semantics.txt``) need a
+    second mark in the same folder."""
+    marks: dict[str, set[str]] = {}
+    for name in names:
+        m = PARTNET_MOBILITY_MARK.search(name)
+        if m:
+            marks.setdefault(name[: m.start(2)], set()).add(m.group(2).split(".")[0])
+    return {d for d, kinds in marks.items()
+            if len(kinds) >= 2 or kinds & {"mobility", "mobility_v2", "textured_objs"}}
+
+
 def extract(archive: Path, spec: PackageSpec, out: Path) -> int:
-    """Extract the wanted asset files of ``archive`` (wheel/zip or sdist tar) into ``out``."""
+    """Extract the wanted asset files of ``archive`` (wheel/zip or sdist tar) into ``out``
+    (never the evaluation object, never anything laid out like a PartNet-Mobility object)."""
     n = 0
     out.mkdir(parents=True, exist_ok=True)
     if archive.suffix in (".whl", ".zip"):
         with zipfile.ZipFile(archive) as z:
+            banned = tuple(partnet_mobility_dirs(z.namelist()))
             for info in z.infolist():
                 rel = _extract_member(info.filename, spec)
-                if rel is None:
+                if rel is None or (banned and info.filename.startswith(banned)):
                     continue
                 target = out / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -156,9 +179,11 @@ def extract(archive: Path, spec: PackageSpec, out: Path) -> int:
                 n += 1
     else:
         with tarfile.open(archive) as t:
-            for m in t.getmembers():
+            members = t.getmembers()
+            banned = tuple(partnet_mobility_dirs([m.name for m in members]))
+            for m in members:
                 rel = _extract_member(m.name, spec) if m.isfile() else None
-                if rel is None:
+                if rel is None or (banned and m.name.startswith(banned)):
                     continue
                 target = out / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
