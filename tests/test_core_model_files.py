@@ -139,3 +139,20 @@ def test_intact_copy_loads_and_segments(weights):
     rng = np.random.default_rng(0)
     seg.set_points(rng.random((400, 3)))
     assert seg.predict([(0, True)], scale=0.3).point_probs.shape == (400,)
+
+
+def test_onnx_only_folder_as_shipped_in_the_blender_zip(weights):
+    """The extension ships config + ONNX files without model.safetensors: "auto" and
+    "onnx" load it; asking for torch there names the missing weights file."""
+    import numpy as np
+
+    (weights / WEIGHTS_FILE).unlink()
+    for backend in ("auto", "onnx"):
+        seg = _load(weights, backend)
+        assert seg.backend.name == "onnx"
+    seg.set_points(np.random.default_rng(1).random((300, 3)))
+    assert seg.segment_all(scale=0.5).point_labels.shape == (300,)
+    if torch_available():
+        with pytest.raises(ModelFileError, match="weights file is missing") as err:
+            _load(weights, "torch")
+        assert str(weights / WEIGHTS_FILE) in str(err.value)
