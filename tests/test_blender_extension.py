@@ -622,6 +622,20 @@ def pick(blender_env):
         RESULT["pc_pick_near"] = bool(np.linalg.norm(s5.seg.points[i5][:2] - 3) < 0.6)
         s5.handle(("LEFTMOUSE", "PRESS", False, False, False, i5)); s5.handle(("RET",))
         RESULT["pc_group"] = len(groups_of(pc).get("Part.001", []))
+        # a deforming modifier: the ray hits the evaluated mesh the user sees, the model
+        # segments those positions, the group lands on the original vertices
+        md = make_table("displaced")
+        mod = md.modifiers.new("lift", "DISPLACE")
+        mod.direction, mod.strength, mod.mid_level = "Z", 1.0, 0.0
+        activate(md)
+        dg = bpy.context.evaluated_depsgraph_get()
+        h0 = state_of(md)["hash"]
+        s6 = ps.PickSession(md, dg, eng.ModelOptions(), mode="groups", n_points=2048)
+        i6 = s6.point_from_world_ray((0.3, 0.1, 5.0), (0, 0, -1))
+        RESULT["mod_hit_z"] = float(s6.seg.points[i6][2])
+        s6.handle(("LEFTMOUSE", "PRESS", False, False, False, i6)); s6.handle(("RET",))
+        RESULT["mod_group"] = len(groups_of(md).get("Part.001", []))
+        RESULT["mod_hash_same"] = state_of(md)["hash"] == h0
     """)
 
 
@@ -657,6 +671,11 @@ def test_pick_reuses_encoder_and_esc_restores_exactly(pick):
     assert pick["second_cached"] is True
     assert pick["esc"] == "cancel" and pick["esc_restored"]
     assert pick["edited_cached"] is False
+
+
+def test_pick_follows_the_evaluated_mesh(pick):
+    assert abs(pick["mod_hit_z"] - 1.79) < 0.05  # table top at 0.79, lifted by 1.0
+    assert pick["mod_group"] > 0 and pick["mod_hash_same"]
 
 
 def test_pick_other_modes_and_point_clouds(pick):
