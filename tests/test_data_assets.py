@@ -229,6 +229,31 @@ def test_mjcf_loader_reads_bodies_geoms_defaults_and_includes(tmp_path):
     assert abs(np.linalg.norm(hand - [0.2, 0, 1.2]) - 0.45) < 1e-6  # ...about the shoulder
 
 
+def test_mjcf_parsed_once_poses_like_a_fresh_load(tmp_path):
+    """The build parses each MJCF model once and poses it per draw: same part tree, same
+    joint values as reading the file again, and posing never alters the parsed model."""
+    from training.data.mjcf import load_mjcf, parse_mjcf, pose_mjcf
+
+    (tmp_path / "meshes").mkdir()
+    trimesh.creation.box(extents=[0.05, 0.05, 0.05]).export(tmp_path / "meshes" / "hand.stl")
+    (tmp_path / "parts.xml").write_text(MJCF_PARTS)
+    (tmp_path / "scene.xml").write_text("<mujocoinclude/>")
+    (tmp_path / "toy.xml").write_text(MJCF_MAIN)
+    model = parse_mjcf(tmp_path / "toy.xml")
+    for seed in (0, 1, 2):
+        fresh = load_mjcf(tmp_path / "toy.xml", rng=np.random.default_rng(seed), amount=0.5)
+        posed = pose_mjcf(model, rng=np.random.default_rng(seed), amount=0.5)
+        assert [lf.name for lf in fresh.leaves()] == [lf.name for lf in posed.leaves()]
+        for a, b in zip(fresh.leaves(), posed.leaves()):
+            np.testing.assert_allclose(a.mesh.vertices, b.mesh.vertices, atol=1e-12)
+    rest = {lf.name: lf.mesh.bounds.mean(0) for lf in pose_mjcf(model).leaves()}
+    np.testing.assert_allclose(rest["hand"], [0.2 + 0.45, 0, 1.2], atol=1e-6)
+    (tmp_path / "empty.xml").write_text("<mujoco><worldbody><geom type='plane' size='1 1 1'/>"
+                                        "</worldbody></mujoco>")
+    with pytest.raises(ValueError, match="no drawable geometry"):
+        parse_mjcf(tmp_path / "empty.xml")
+
+
 def test_read_mujoco_msh(tmp_path):
     from training.data.assets import read_msh
 

@@ -162,12 +162,39 @@ def _is_visual(a: dict) -> bool:
     return a.get("group") in ("1", "2") or (a.get("contype") == "0" and a.get("conaffinity") == "0")
 
 
-def load_mjcf(path: Path | str, rng: np.random.Generator | None = None,
-              amount: float = 1.0) -> Part:
-    """Part tree of an MJCF model; joints at random values in their ranges when ``rng``.
+@dataclass
+class MJCFBody:
+    """A body of a parsed MJCF model (the ``<worldbody>`` itself included).
 
-    A body node holds its geoms (one leaf each) and its child bodies. Raises ValueError when
-    the model has no drawable geometry.
+    Attributes:
+        name: body name (``worldbody`` for the world).
+        pose: 4x4 pose in the parent body's frame (identity for the world body).
+        joints: ``(kind, lo, hi, axis, pos)`` of each hinge/slide joint in document order;
+            ``lo``/``hi`` in radians (hinge) or model units (slide), already defaulted.
+        geoms: ``(name, vertices, faces)`` of each kept visual geom, in this body's frame.
+        children: child bodies.
+    """
+
+    name: str
+    pose: np.ndarray
+    joints: list[tuple[str, float, float, np.ndarray, np.ndarray]]
+    geoms: list[tuple[str, np.ndarray, np.ndarray]]
+    children: list[MJCFBody]
+
+
+@dataclass
+class MJCFModel:
+    """An MJCF model parsed once (:func:`parse_mjcf`) and posed many times
+    (:func:`pose_mjcf`)."""
+
+    name: str
+    worlds: list[MJCFBody]
+
+
+def parse_mjcf(path: Path | str) -> MJCFModel:
+    """Parse an MJCF file: kinematic tree, joints and visual geometry (meshes loaded).
+
+    Raises ValueError when the model has no drawable geometry.
     """
     path = Path(path)
     root = _read_xml(path)
@@ -205,29 +232,23 @@ def load_mjcf(path: Path | str, rng: np.random.Generator | None = None,
             return _is_visual(a)
         return a.get("group") not in ("3", "4", "5")
 
-    def body(el: ET.Element, parent_tf: np.ndarray, cls: str) -> Part | None:
+    def body(el: ET.Element, cls: str) -> MJCFBody:
         cls = el.get("childclass", cls)
-        tf = parent_tf @ _pose(el.attrib, ctx) if el.tag == "body" else parent_tf
+        pose = _pose(el.attrib, ctx) if el.tag == "body" else np.eye(4)
+        joints = []
         for j in el.findall("joint"):
             ja = _attrs(j, cls, ctx)
             kind = ja.get("type", "hinge")
-            if rng is None or kind not in ("hinge", "slide"):
+            if kind not in ("hinge", "slide"):
                 continue
             rg = _floats(ja.get("range", "0 0"), 2)
             if kind == "hinge" and not ctx.radian:
                 rg = rg * np.pi / 180
             if ja.get("limited") == "false" or rg[1] <= rg[0]:
                 rg = np.array([-0.5, 0.5]) if kind == "hinge" else np.zeros(2)
-            val = float(rng.uniform(max(rg[0], -1.2), min(rg[1], 1.2))) * amount
-            axis = _floats(ja.get("axis", "0 0 1"), 3)
-            jp = _floats(ja.get("pos"), 3)
-            if kind == "hinge":
-                tf = tf @ rotation_matrix(val, axis, point=jp)
-            else:
-                t = np.eye(4)
-                t[:3, 3] = axis * val
-                tf = tf @ t
-        kids: list[Part] = []
+            joints.append((kind, float(rg[0]), float(rg[1]), _floats(ja.get("axis", "0 0 1"), 3),
+                           _floats(ja.get("pos"), 3)))
+        geoms = []
         for k, g in enumerate(el.findall("geom")):
             a = _attrs(g, cls, ctx)
             if not keep(a):
@@ -235,19 +256,57 @@ def load_mjcf(path: Path | str, rng: np.random.Generator | None = None,
             m = _geom_mesh(a, ctx)
             if m is None or len(m.faces) == 0:
                 continue
-            m.apply_transform(tf)
-            kids.append(leaf(g.get("name") or f"{el.get('name', 'body')}_geom{k}", m))
-        for b in el.findall("body"):
-            sub = body(b, tf, cls)
+            geoms.append((g.get("name") or f"{el.get('name', 'body')}_geom{k}",
+                          np.asarray(m.vertices, np.float64), np.asarray(m.faces, np.int64)))
+        kids = [body(b, cls) for b in el.findall("body")]
+        return MJCFBody(el.get("name", el.tag), pose, joints, geoms, kids)
+
+    def drawable(b: MJCFBody) -> bool:
+        return bool(b.geoms) or any(drawable(c) for c in b.children)
+
+    worlds = [w for w in (body(wb, "main") for wb in root.findall("worldbody")) if drawable(w)]
+    if not worlds:
+        raise ValueError(f"{path}: no drawable geometry")
+    return MJCFModel(root.get("model", path.stem), worlds)
+
+
+def pose_mjcf(model: MJCFModel, rng: np.random.Generator | None = None,
+              amount: float = 1.0) -> Part:
+    """Part tree of a parsed model; hinge/slide joints at random values inside their ranges
+    (clipped to ±1.2, scaled by ``amount``) when ``rng``, else the rest pose. A body node
+    holds its geoms (one leaf each) and its child bodies."""
+
+    def body(b: MJCFBody, parent_tf: np.ndarray) -> Part | None:
+        tf = parent_tf @ b.pose
+        if rng is not None:
+            for kind, lo, hi, axis, jp in b.joints:
+                val = float(rng.uniform(max(lo, -1.2), min(hi, 1.2))) * amount
+                if kind == "hinge":
+                    tf = tf @ rotation_matrix(val, axis, point=jp)
+                else:
+                    t = np.eye(4)
+                    t[:3, 3] = axis * val
+                    tf = tf @ t
+        kids: list[Part] = []
+        for name, v, f in b.geoms:
+            mesh = trimesh.Trimesh(v @ tf[:3, :3].T + tf[:3, 3], f, process=False)
+            kids.append(leaf(name, mesh))
+        for c in b.children:
+            sub = body(c, tf)
             if sub is not None:
                 kids.append(sub)
-        return group(el.get("name", el.tag), kids) if kids else None
+        return group(b.name, kids) if kids else None
 
-    parts = []
-    for wb in root.findall("worldbody"):
-        p = body(wb, np.eye(4), "main")
-        if p is not None:
-            parts.append(p)
-    if not parts:
-        raise ValueError(f"{path}: no drawable geometry")
-    return group(root.get("model", path.stem), parts)
+    parts = [p for p in (body(w, np.eye(4)) for w in model.worlds) if p is not None]
+    return group(model.name, parts)
+
+
+def load_mjcf(path: Path | str, rng: np.random.Generator | None = None,
+              amount: float = 1.0) -> Part:
+    """Part tree of an MJCF model; joints at random values in their ranges when ``rng``
+    (:func:`parse_mjcf` then :func:`pose_mjcf`; parse once and pose many times when
+    drawing the same model repeatedly).
+
+    Raises ValueError when the model has no drawable geometry.
+    """
+    return pose_mjcf(parse_mjcf(path), rng, amount)

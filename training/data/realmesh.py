@@ -19,6 +19,7 @@ from core.geometry import sample_surface
 
 from .assets import articulated_part, joint_configuration, load_any, parse_urdf
 from .fuse import fuse_mesh
+from .mjcf import parse_mjcf, pose_mjcf
 from .parts import Part, flatten
 from .pipeline import PipelineSettings, area_ratio_levels, refine_levels
 from .procedural import deform
@@ -91,6 +92,12 @@ class RealLibrary:
             q = joint_configuration(art, rng if rng.random() < 0.8 else None,
                                     amount=float(rng.uniform(0.2, 1.0)))
             return articulated_part(art, q)
+        if row["kind"] == "mjcf":  # parsed once per process, posed per draw
+            if row["id"] not in self._parsed:
+                self._parsed[row["id"]] = parse_mjcf(path)
+            model = self._parsed[row["id"]]
+            return pose_mjcf(model, rng if rng.random() < 0.8 else None,
+                             float(rng.uniform(0.2, 1.0)))
         return load_any(path, rng if rng.random() < 0.8 else None, float(rng.uniform(0.2, 1.0)))
 
     def sample(self, index: int, seed: int) -> ObjectSample | None:
