@@ -120,6 +120,7 @@ class MeshStructure:
         face_groups: np.ndarray | None = None,
         crease_angle_deg: float | None = None,
         connectivity: str = "edge",
+        face_area: np.ndarray | None = None,
     ) -> MeshStructure:
         """Weld, find adjacency and regions.
 
@@ -136,11 +137,15 @@ class MeshStructure:
             connectivity: "edge" — faces are connected when they share an edge (pieces
                 that touch at a single vertex stay apart); "vertex" — sharing a vertex is
                 enough. On the dev set "edge" scored 56.1 leaf mIoU against 54.3.
+            face_area: optional (F,) areas of ``faces`` already computed (e.g. by
+                :func:`core.geometry.check_mesh_areas`); None = computed here.
         """
         v = np.asarray(vertices, np.float64)
         f = np.asarray(faces, np.int64)
         wf, _ = weld_vertices(v, f, rel_tol=weld_rel_tol)
-        area = face_areas(v, f)
+        area = face_areas(v, f) if face_area is None else np.asarray(face_area, np.float64)
+        if len(area) != len(f):
+            raise ValueError(f"face_area has {len(area)} entries for {len(f)} faces")
         pairs, length = edge_adjacency(wf, v)
         if connectivity == "edge":
             components = _components(len(f), pairs)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
-from .geometry import check_mesh, check_points, normalization_of, sample_surface
+from .geometry import check_mesh_areas, check_points, normalization_of, sample_checked_surface
 from .mesh_regions import MeshStructure, face_probabilities, nearest_point_of_faces
 from .prior import add_prior, scale_prior_logits
 
@@ -134,6 +134,7 @@ class _State:
     seed: int
     vertices: np.ndarray | None = None  # float64 (V,3), meshes only
     faces: np.ndarray | None = None  # int64 (F,3)
+    face_area: np.ndarray | None = None  # float64 (F,), meshes only
     face_groups: np.ndarray | None = None
     input_points: np.ndarray | None = None  # point clouds: the caller's points
     cache: dict = field(default_factory=dict)  # lazily built structures
@@ -204,7 +205,7 @@ class Segmenter:
                 fewer than 3 distinct vertices, zero total area, or a bad ``n_points``.
         """
         n_points = self._check_n(n_points)
-        v, f = check_mesh(vertices, faces)
+        v, f, area = check_mesh_areas(vertices, faces)  # face areas computed once per mesh
         groups = None
         if face_groups is not None:
             groups = np.array(face_groups).reshape(-1)  # a copy: later edits never leak in
@@ -212,10 +213,11 @@ class Segmenter:
                 raise InvalidInputError(
                     f"face_groups has {len(groups)} entries but the mesh has {len(f)} faces"
                 )
-        pts, pf = sample_surface(v, f, n_points, seed=seed)
+        pts, pf = sample_checked_surface(v, f, area, n_points, seed=seed)
         self._embed(pts, pf, seed)
         assert self._state is not None
         self._state.vertices, self._state.faces, self._state.face_groups = v, f, groups
+        self._state.face_area = area
 
     def set_points(self, xyz: np.ndarray, n_points: int | None = None, seed: int = 0) -> None:
         """Use a point cloud (no faces) as input; runs the encoder once.
@@ -330,7 +332,8 @@ class Segmenter:
             st.cache[key] = MeshStructure.build(
                 st.vertices, st.faces, weld_rel_tol=weld_rel_tol,
                 face_groups=st.face_groups if face_groups else None,
-                crease_angle_deg=crease_angle_deg, connectivity=connectivity)
+                crease_angle_deg=crease_angle_deg, connectivity=connectivity,
+                face_area=st.face_area)
         return st.cache[key]
 
     def face_nearest_point(self) -> np.ndarray:

@@ -150,3 +150,13 @@ def test_absorb_respects_group():
 
 def test_relabel_contiguous_order_of_first_appearance():
     assert relabel_contiguous(np.array([7, 7, 3, 9, 3])).tolist() == [0, 0, 1, 2, 1]
+
+
+def test_precomputed_face_areas_give_the_same_structure():
+    from core.geometry import check_mesh_areas
+
+    v, f, _ = boxes([(0, 0, 0), (3, 0, 0)], subdivide=1)
+    _, _, area = check_mesh_areas(v, f)
+    a, b = MeshStructure.build(v, f), MeshStructure.build(v, f, face_area=area)
+    assert (a.face_region == b.face_region).all() and np.array_equal(a.region_area, b.region_area)
+    assert np.array_equal(a.face_area, b.face_area)

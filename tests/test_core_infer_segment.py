@@ -46,6 +46,19 @@ def test_three_boxes_bundled_weights(real):
     assert (res.point_labels == res.face_labels[real.point_faces]).all()
 
 
+def test_set_mesh_samples_like_sample_surface(monkeypatch):
+    """The predictor validates and measures the mesh once; its points are exactly the
+    documented area-weighted sample (core.geometry.sample_surface) for the same seed."""
+    from core.geometry import sample_surface
+
+    seg = make_segmenter(monkeypatch)
+    v, f, _ = boxes(THREE, subdivide=1)
+    seg.set_mesh(v, f, n_points=700, seed=5)
+    pts, pf = sample_surface(v, f, 700, seed=5)
+    np.testing.assert_array_equal(seg.points, pts)
+    np.testing.assert_array_equal(seg.point_faces, pf)
+
+
 def test_same_seed_same_result(real):
     v, f, _ = boxes(THREE)
     real.set_mesh(v, f, n_points=1500, seed=3)
