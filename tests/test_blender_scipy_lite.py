@@ -3,6 +3,8 @@ SciPy; bundling it would break the 60 MB zip budget) gives SciPy's answers."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -23,8 +25,11 @@ def _surface_points(n, seed):
     return p
 
 
+@pytest.mark.parametrize("dense", [True, False])  # dense cell table / sorted cell keys
 @pytest.mark.parametrize("n,nq,k", [(50, 30, 1), (3000, 5000, 1), (3000, 4000, 4), (800, 3, 9)])
-def test_knn_matches_scipy(n, nq, k):
+def test_knn_matches_scipy(n, nq, k, dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr(sl, "DENSE_CELLS", 0)
     pts = _surface_points(n, 0)
     rng = np.random.default_rng(1)
     q = np.concatenate([_surface_points(nq, 2)[: nq - 2], [[40.0, 40, 40], [-3, 2, 1]]])
@@ -47,8 +52,11 @@ def test_knn_single_query_and_k_above_n():
     assert np.array_equal(i, i_ref) and np.array_equal(np.isinf(d), np.isinf(d_ref))
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("r", [0.0, 1e-9, 0.03, 0.2])
-def test_query_pairs_matches_scipy(r):
+def test_query_pairs_matches_scipy(r, dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr(sl, "DENSE_CELLS", 0)
     pts = _surface_points(2500, 4)
     pts = np.concatenate([pts, pts[:200] + 1e-12])  # coincident vertices, as in a weld
     ref = cKDTree(pts).query_pairs(r, output_type="ndarray")
@@ -124,8 +132,6 @@ def test_vendored_core_segments_like_core_with_scipy(tmp_path, monkeypatch):
     build.vendor_core(dest)
     (tmp_path / "vpkg" / "__init__.py").write_text("")
     text = "\n".join(p.read_text() for p in dest.rglob("*.py") if p.name != "_scipy_lite.py")
-    import re
-
     assert not re.search(r"^\s*(import|from) scipy\b", text, flags=re.M)
     monkeypatch.syspath_prepend(str(tmp_path))
     vcore = importlib.import_module(f"vpkg._vendor.{build.VENDOR_NAME}")
