@@ -100,6 +100,8 @@ def state_of(ob):
     return {{
         "groups": groups_of(ob),
         "attributes": sorted(a.name for a in me.attributes),
+        "materials": [m.name for m in me.materials],
+        "material_index": [p.material_index for p in me.polygons],
         "active_color": ac.name if ac else None,
         "props": sorted(ob.keys()) + sorted("me:" + k for k in me.keys()),
         "hash": sub("mesh_io").geometry_hash(ob),
