@@ -15,8 +15,9 @@ from core.errors import InvalidInputError
 from training.evaluate import EvalConfig, run
 from training.report import MAX_PNG_BYTES, bench_from_file, model_lines, write_report
 
-BENCH = {"runs": 5, "threads": 2, "onnx": {"encoder_ms": 123.4, "click_ms": 5.5},
-         "torch": {"encoder_ms": 456.7, "click_ms": 9.25}}
+BENCH = {"runs": 5, "threads": 2,
+         "onnx": {"encoder_ms": 123.4, "click_ms": 5.5, "cpu_ms": {"encoder": 99.5}},
+         "torch": {"encoder_ms": 456.7, "click_ms": 9.25, "cpu_ms": {"encoder": 300.25}}}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def test_report_files_tables_and_small_pictures(cap_result, tmp_path):
     assert "| shapenet-part-cap | 3 |" in md  # per-category row with its object count
     # the bench numbers appear in a table, one column per backend
     assert "| Measurement | onnx | torch |" in md and "| encoder_ms | 123.4 | 456.7 |" in md
+    assert "| cpu_ms | encoder 99.5 | encoder 300.25 |" in md and "- runs: 5" in md
     assert json.loads((out / "report.json").read_text())["bench"]["bench"] == BENCH
     for name in ("objects.png", "iou_vs_scale.png"):
         size = (out / name).stat().st_size

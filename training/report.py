@@ -180,6 +180,16 @@ def bench_from_file(path: Path) -> dict:
                             "output)")
 
 
+def _bench_cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):  # e.g. cpu_ms per stage
+        return ", ".join(f"{k} {_bench_cell(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " ".join(_bench_cell(v) for v in value)
+    return str(value)
+
+
 def bench_table(bench: dict) -> str:
     """Markdown table of ``core.bench`` numbers: one row per measurement, one column per
     backend; scalar top-level entries (runs, threads, load) follow as a list."""
@@ -190,8 +200,7 @@ def bench_table(bench: dict) -> str:
         lines += ["| Measurement | " + " | ".join(backends) + " |",
                   "|---|" + "---|" * len(backends)]
         for k in keys:
-            cells = [bench[b].get(k, "—") for b in backends]
-            cells = [f"{c:g}" if isinstance(c, float) else str(c) for c in cells]
+            cells = [_bench_cell(bench[b].get(k, "—")) for b in backends]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
         lines.append("")
     for k, v in bench.items():
@@ -405,7 +414,9 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         f"{result['baseline_settings']['ball_default_fraction']} of the points); `dbscan` eps "
         f"= {result['baseline_settings']['dbscan_eps_rel']} × bounding-box diagonal of the "
         "normalised points; `agglo` = Ward clustering of the model's encoder features over a "
-        "kNN graph, cut at the level's K.",
+        "kNN graph, cut at the level's K (built on at most "
+        f"{result['baseline_settings'].get('agglo_max_points', 0) or 'all'} farthest-point "
+        "samples; every point takes its nearest sample's label).",
         "",
         "## Full segmentation (leaf level, main mode) per category",
         "",
