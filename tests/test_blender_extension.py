@@ -849,3 +849,126 @@ def test_zip_holds_the_add_on_vendored_core_models_and_wheels_only(built_zip):
     assert {"__init__.py", "batch.py", "operators.py", "_vendor/s2am3d_core/__init__.py",
             "_vendor/s2am3d_core/_scipy_lite.py"} <= set(names)
     assert built_zip.stat().st_size <= build.MAX_ZIP_MB * 1e6
+
+
+@pytest.fixture(scope="module")
+def pick_modal(blender_env):
+    """The Pick Parts operator's own modal() driven with synthetic events and a synthetic
+    3D view (window region + sidebar), as Blender would call it: region mapping, panel
+    slider sync, pass-through over the sidebar, Esc and Enter."""
+    _, run, _ = blender_env
+    return run("""
+        import types
+        from types import SimpleNamespace as NS
+        Op = bpy.types.S2AM3D_OT_pick_parts
+        ps, eng = sub("pick_session"), sub("engine")
+
+        def look_at(eye, target, up):
+            eye, target, up = (np.asarray(x, float) for x in (eye, target, up))
+            f = target - eye; f /= np.linalg.norm(f)
+            r = np.cross(f, up); r /= np.linalg.norm(r)
+            u = np.cross(r, f)
+            m = np.eye(4)
+            m[0, :3], m[1, :3], m[2, :3] = r, u, -f
+            m[:3, 3] = -m[:3, :3] @ eye
+            return m
+
+        def persp(fov, aspect, near, far):
+            f = 1.0 / np.tan(fov / 2)
+            m = np.zeros((4, 4))
+            m[0, 0], m[1, 1] = f / aspect, f
+            m[2, 2], m[2, 3] = (far + near) / (near - far), 2 * far * near / (near - far)
+            m[3, 2] = -1.0
+            return m
+
+        # camera 5 m above (0.3, 0.1) looking down; the window region is 800 x 600 at (0, 0)
+        PM = persp(0.8, 800 / 600, 0.1, 100.0) @ look_at((0.3, 0.1, 5), (0.3, 0.1, 0), (0, 1, 0))
+        ob = make_table()
+        activate(ob)
+        st = settings(scale=0.2, use_scale=True, output_mode="GROUPS")
+        before = state_of(ob)
+        dg = bpy.context.evaluated_depsgraph_get()
+        headers, reports = [], []
+
+        def make_op():
+            area = NS(regions=[NS(type="HEADER", x=0, y=600, width=1000, height=30, data=None),
+                               NS(type="WINDOW", x=0, y=0, width=800, height=600,
+                                  data=NS(perspective_matrix=PM)),
+                               NS(type="UI", x=800, y=0, width=200, height=600, data=None)],
+                      header_text_set=headers.append, tag_redraw=lambda: None,
+                      spaces=NS(active=NS(shading=NS(type="SOLID", color_type="VERTEX"))))
+            op = NS(report=lambda kind, msg: reports.append(msg), _area=area,
+                    _shading=("SOLID", "MATERIAL"))
+            for name in ("_view_under_mouse", "_header", "_end"):
+                setattr(op, name, types.MethodType(getattr(Op, name), op))
+            op._session = ps.PickSession(ob, dg, eng.ModelOptions(), mode="groups",
+                                         scale=st.scale, use_scale=st.use_scale, n_points=2048)
+            op._panel = op._panel_at_start = (st.scale, st.use_scale)
+            return op
+
+        def ev(kind, value="PRESS", x=400, y=300, shift=False, ctrl=False):
+            return NS(type=kind, value=value, shift=shift, ctrl=ctrl, alt=False,
+                      mouse_x=x, mouse_y=y)
+
+        def modal(op, e):
+            return sorted(Op.modal(op, bpy.context, e))
+
+        op = make_op()
+        s = op._session
+        out = {}
+        out["click"] = modal(op, ev("LEFTMOUSE"))
+        out["clicked_z"] = float(s.seg.points[s.state.prompts[0][0]][2])
+        out["mask"] = int(s.mask.sum()) if s.mask is not None else 0
+        out["sidebar_click"] = modal(op, ev("LEFTMOUSE", x=900))
+        out["sidebar_wheel"] = modal(op, ev("WHEELUPMOUSE", x=900))
+        out["prompts_after_sidebar"] = len(s.state.prompts)
+        out["wheel"] = modal(op, ev("WHEELUPMOUSE"))
+        out["slider_after_wheel"] = round(st.scale, 3)
+        n = len(s.decode_ms)
+        st.scale = 0.6  # the user drags the panel slider
+        out["move"] = modal(op, ev("MOUSEMOVE", "NOTHING"))
+        out["slider_decoded"] = [round(s.state.scale, 3), len(s.decode_ms) - n]
+        out["middle"] = modal(op, ev("MIDDLEMOUSE"))
+        out["header"] = headers[-1]
+        out["esc"] = modal(op, ev("ESC"))
+        out["slider_restored"] = round(st.scale, 3)
+        out["esc_same"] = state_of(ob) == before
+        out["shading"] = [op._area.spaces.active.shading.type,
+                          op._area.spaces.active.shading.color_type]
+        out["header_cleared"] = headers[-1] is None
+        op = make_op()
+        modal(op, ev("LEFTMOUSE", x=420, y=310))
+        out["keep"] = modal(op, ev("RET"))
+        out["finish"] = modal(op, ev("RET"))
+        out["reports"] = reports
+        after = state_of(ob)
+        out["groups"] = sorted(k for k in after["groups"] if k.startswith("Part."))
+        out["hash_same"] = after["hash"] == before["hash"]
+        RESULT.update(out)
+    """)
+
+
+def test_pick_modal_maps_clicks_through_the_view_region(pick_modal):
+    r = pick_modal
+    assert r["click"] == ["RUNNING_MODAL"] and r["mask"] > 0
+    assert abs(r["clicked_z"] - 0.79) < 0.05  # the table top under the view centre
+    # over the sidebar: Blender handles the event, the part is unchanged
+    assert r["sidebar_click"] == ["PASS_THROUGH"] and r["sidebar_wheel"] == ["PASS_THROUGH"]
+    assert r["prompts_after_sidebar"] == 1
+    assert r["middle"] == ["PASS_THROUGH"]
+
+
+def test_pick_modal_syncs_scale_with_the_panel_slider(pick_modal):
+    r = pick_modal
+    assert r["wheel"] == ["RUNNING_MODAL"] and r["slider_after_wheel"] == 0.25
+    assert r["move"] == ["PASS_THROUGH"] and r["slider_decoded"] == [0.6, 1]
+    assert "scale 0.60" in r["header"] and "Esc: cancel" in r["header"]
+
+
+def test_pick_modal_esc_restores_and_enter_keeps(pick_modal):
+    r = pick_modal
+    assert r["esc"] == ["CANCELLED"] and r["esc_same"] and r["slider_restored"] == 0.2
+    assert r["shading"] == ["SOLID", "MATERIAL"] and r["header_cleared"]
+    assert r["keep"] == ["RUNNING_MODAL"] and r["finish"] == ["FINISHED"]
+    assert r["groups"] == ["Part.001"] and r["hash_same"]
+    assert any("Kept 1 part" in m for m in r["reports"])
