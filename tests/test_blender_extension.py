@@ -972,3 +972,76 @@ def test_pick_modal_esc_restores_and_enter_keeps(pick_modal):
     assert r["keep"] == ["RUNNING_MODAL"] and r["finish"] == ["FINISHED"]
     assert r["groups"] == ["Part.001"] and r["hash_same"]
     assert any("Kept 1 part" in m for m in r["reports"])
+
+
+@pytest.fixture(scope="module")
+def segment_modal(blender_env):
+    """Segment All's interactive path: the job runs in its worker thread while the
+    operator's modal() handles timer events (progress, status text), then writes on the
+    main thread; Esc cancels and leaves the scene as it was."""
+    _, run, _ = blender_env
+    return run("""
+        import time, types
+        from types import SimpleNamespace as NS
+        Op = bpy.types.S2AM3D_OT_segment_all
+        ob = make_table()
+        activate(ob)
+        settings(scale=0.2, use_scale=True, output_mode="GROUPS")
+        status, progress, reports = [], [], []
+        wm = NS(event_timer_remove=lambda t: None, progress_end=lambda: progress.append("end"),
+                progress_update=progress.append)
+        c = bpy.context
+        ctx = NS(view_layer=c.view_layer, scene=c.scene, preferences=c.preferences,
+                 selected_objects=c.selected_objects,
+                 evaluated_depsgraph_get=c.evaluated_depsgraph_get,
+                 window_manager=wm, workspace=NS(status_text_set=status.append))
+
+        def start():
+            op = NS(report=lambda kind, msg: reports.append(msg), _timer=None)
+            for name in ("_prepare", "_finish", "_status", "_cleanup"):
+                setattr(op, name, types.MethodType(getattr(Op, name), op))
+            op._job, op._spec, op._failed = op._prepare(ctx)
+            op._job.start()
+            return op
+
+        before = state_of(ob)
+        op = start()
+        main_thread_writes = []
+        t0 = time.time()
+        while True:
+            main_thread_writes.append(len(ob.vertex_groups))
+            r = sorted(Op.modal(op, ctx, NS(type="TIMER")))
+            if r != ["PASS_THROUGH"] or time.time() - t0 > 300:
+                break
+            time.sleep(0.05)
+        RESULT["finished"] = r
+        RESULT["groups_while_running"] = sorted(set(main_thread_writes))
+        RESULT["status"] = [s for s in status if s]
+        RESULT["status_cleared"] = status[-1] is None
+        RESULT["progress_end"] = progress[-1] == "end"
+        after = state_of(ob)
+        RESULT["groups"] = sorted(k for k in after["groups"] if k.startswith("Part."))
+        RESULT["hash_same"] = after["hash"] == before["hash"]
+        # Esc right after the start: cancelled, nothing written even once the worker ends
+        settings(scale=0.7)
+        op = start()
+        RESULT["esc"] = sorted(Op.modal(op, ctx, NS(type="ESC")))
+        op._job.done.wait(300)
+        RESULT["after_esc_same"] = state_of(ob) == after
+        RESULT["reports"] = reports
+    """)
+
+
+def test_segment_all_modal_runs_in_worker_and_applies_on_timer(segment_modal):
+    r = segment_modal
+    assert r["finished"] == ["FINISHED"]
+    assert r["groups_while_running"] == [0]  # nothing written before the timer applies it
+    assert r["groups"] and r["hash_same"]
+    assert any("Segment All: table" in s and "Esc to cancel" in s for s in r["status"])
+    assert r["status_cleared"] and r["progress_end"]
+
+
+def test_segment_all_modal_esc_cancels_without_changes(segment_modal):
+    r = segment_modal
+    assert r["esc"] == ["CANCELLED"] and r["after_esc_same"]
+    assert any("cancelled; nothing was changed" in m for m in r["reports"])
