@@ -11,6 +11,8 @@ collection; ``--join`` joins the meshes of each input into one object first (a g
 with one node per part is then segmented as one object). Vertex-only meshes (PLY point
 clouds) are segmented as point clouds and get vertex groups / a point attribute.
 
+``--preview`` renders with Workbench, or with Cycles (CPU) given ``--preview-engine cycles``.
+
 Exit status 0 when every input and object was segmented; 1 when anything failed (each
 failure is one line on stderr starting with ``s2am3d-batch:``; the other inputs are still
 processed and the outputs written); 2 for bad arguments.
@@ -86,7 +88,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--save", metavar="OUT.blend", help="save the result as a .blend file")
     ap.add_argument("--report", metavar="OUT.json", help="write a JSON report")
     ap.add_argument("--preview", metavar="OUT.png",
-                    help="render a Workbench image coloured by part")
+                    help="render an image coloured by part")
+    ap.add_argument("--preview-engine", choices=["workbench", "cycles"], default="workbench",
+                    help="renderer of --preview (default workbench; cycles: CPU, 16 samples)")
     args = ap.parse_args(argv)
     if not args.no_scale and not 0.0 <= args.scale <= 1.0:
         ap.error(f"--scale must be in [0, 1], got {args.scale}")
@@ -225,9 +229,40 @@ def _point_cloud_proxy(ob):
     return proxy
 
 
-def render_preview(path: str, objects: list, size=(800, 600)) -> None:
-    """Workbench render of ``objects`` coloured by their active colour attribute (the
-    part colours), from a temporary camera looking at their bounding box."""
+def _cycles_setup(scene):
+    """Cycles (CPU, 16 samples): every object drawn with a temporary material showing its
+    render colour attribute (the part colours), lit by a grey world. Returns an undo
+    function that puts the scene back."""
+    vl = bpy.context.view_layer
+    mat = bpy.data.materials.new("s2am3d_preview")
+    mat.use_nodes = True
+    nt = mat.node_tree
+    bsdf = next(n for n in nt.nodes if n.type == "BSDF_PRINCIPLED")
+    col = nt.nodes.new("ShaderNodeVertexColor")  # empty layer name: the render colours
+    nt.links.new(col.outputs["Color"], bsdf.inputs["Base Color"])
+    world = bpy.data.worlds.new("s2am3d_preview")
+    world.use_nodes = True
+    bg = next(n for n in world.node_tree.nodes if n.type == "BACKGROUND")
+    bg.inputs["Color"].default_value = (0.8, 0.8, 0.8, 1.0)
+    old = (vl.material_override, scene.world, scene.cycles.samples, scene.cycles.device,
+           scene.cycles.use_denoising)
+    vl.material_override, scene.world = mat, world
+    scene.cycles.samples, scene.cycles.device, scene.cycles.use_denoising = 16, "CPU", False
+
+    def undo():
+        (vl.material_override, scene.world, scene.cycles.samples, scene.cycles.device,
+         scene.cycles.use_denoising) = old
+        bpy.data.materials.remove(mat)
+        bpy.data.worlds.remove(world)
+
+    return undo
+
+
+def render_preview(path: str, objects: list, size=(800, 600), engine: str = "workbench"
+                   ) -> None:
+    """Render ``objects`` coloured by their active colour attribute (the part colours),
+    from a temporary camera looking at their bounding box, with Workbench (flat studio
+    light) or Cycles (``engine="cycles"``, CPU)."""
     from mathutils import Vector
 
     scene = bpy.context.scene
@@ -263,19 +298,26 @@ def render_preview(path: str, objects: list, size=(800, 600)) -> None:
            scene.render.resolution_percentage, scene.render.image_settings.file_format)
     hidden = [ob for ob in scene.objects if ob not in shown and ob is not cam
               and not ob.hide_render]
+    undo_cycles = None
     try:
         for ob in hidden:
             ob.hide_render = True
         scene.camera = cam
-        scene.render.engine = "BLENDER_WORKBENCH"
-        scene.display.shading.light = "STUDIO"
-        scene.display.shading.color_type = "VERTEX"
+        if engine == "cycles":
+            scene.render.engine = "CYCLES"
+            undo_cycles = _cycles_setup(scene)
+        else:
+            scene.render.engine = "BLENDER_WORKBENCH"
+            scene.display.shading.light = "STUDIO"
+            scene.display.shading.color_type = "VERTEX"
         scene.render.resolution_x, scene.render.resolution_y = size
         scene.render.resolution_percentage = 100
         scene.render.image_settings.file_format = "PNG"
         scene.render.filepath = os.path.abspath(path)
         bpy.ops.render.render(write_still=True)
     finally:
+        if undo_cycles is not None:
+            undo_cycles()
         for ob in hidden:
             ob.hide_render = False
         (scene.camera, scene.render.engine, scene.render.filepath,
@@ -339,7 +381,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.preview and rows:
         try:
             _make_parent(args.preview)
-            render_preview(args.preview, objects)
+            render_preview(args.preview, objects, engine=args.preview_engine)
         except (BatchError, OSError, RuntimeError) as exc:
             failures.append(f"preview: {_one_line(exc)}")
     report = {

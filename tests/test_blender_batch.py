@@ -111,7 +111,7 @@ def _write_stl(path, vertices, quads):
         fh.write("endsolid table\n")
 
 
-def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy(tmp_path):
+def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy_cycles_preview(tmp_path):
     v, f, _ = sample_meshes.table()
     stl = tmp_path / "stl_table.stl"
     _write_stl(stl, v, f)
@@ -129,7 +129,8 @@ def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy(tmp_path):
     proc = _run([str(SCRIPT), "--", "--input", str(stl), "--input", str(lib), "--scale", "0.1",
                  "--hierarchy", "0.6", "--output", "objects", "--original", "keep",
                  "--prefix", "p_", "--points", "2048", "--threads", "1",
-                 "--report", str(rep_path), "--save", str(blend)], tmp_path)
+                 "--report", str(rep_path), "--save", str(blend),
+                 "--preview", str(tmp_path / "c.png"), "--preview-engine", "cycles"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rep = json.loads(rep_path.read_text())
     rows = {r["object"]: r for r in rep["objects"]}
@@ -157,3 +158,7 @@ def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy(tmp_path):
     assert colls["blend_table parts s=0.6"][0] == sorted(
         n for n in rows["blend_table"]["created"] if ".p_S0.6." in n)
     assert vis == {"stl_table": False, "blend_table": False}  # --original keep
+    from PIL import Image
+
+    img = np.asarray(Image.open(tmp_path / "c.png").convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(img // 32, axis=0)) >= 4  # a Cycles render with several part colours
