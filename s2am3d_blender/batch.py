@@ -91,6 +91,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="render an image coloured by part")
     ap.add_argument("--preview-engine", choices=["workbench", "cycles"], default="workbench",
                     help="renderer of --preview (default workbench; cycles: CPU, 16 samples)")
+    ap.add_argument("--preview-size", default="800x600", metavar="WxH",
+                    help="pixel size of --preview (default 800x600)")
     args = ap.parse_args(argv)
     if not args.no_scale and not 0.0 <= args.scale <= 1.0:
         ap.error(f"--scale must be in [0, 1], got {args.scale}")
@@ -100,6 +102,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error(f"--hierarchy: {exc}")
     if args.points < 64:
         ap.error("--points must be at least 64")
+    try:
+        w, h = (int(v) for v in args.preview_size.lower().split("x"))
+    except ValueError:
+        w = h = 0
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        ap.error(f"--preview-size must be WxH with 16-8192 pixels each, got {args.preview_size!r}")
+    args.preview_wh = (w, h)
     return args
 
 
@@ -381,7 +390,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.preview and rows:
         try:
             _make_parent(args.preview)
-            render_preview(args.preview, objects, engine=args.preview_engine)
+            render_preview(args.preview, objects, size=args.preview_wh,
+                           engine=args.preview_engine)
         except (BatchError, OSError, RuntimeError) as exc:
             failures.append(f"preview: {_one_line(exc)}")
     report = {

@@ -93,6 +93,8 @@ def test_batch_uses_the_open_blend_file_without_inputs(tmp_path):
 def test_batch_bad_arguments_exit_2(tmp_path):
     proc = _run([str(SCRIPT), "--", "--scale", "3"], tmp_path)
     assert proc.returncode == 2 and "--scale must be in [0, 1]" in proc.stderr
+    proc = _run([str(SCRIPT), "--", "--preview-size", "big"], tmp_path)
+    assert proc.returncode == 2 and "--preview-size must be WxH" in proc.stderr
 
 
 def _write_stl(path, vertices, quads):
@@ -130,7 +132,8 @@ def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy_cycles_preview(t
                  "--hierarchy", "0.6", "--output", "objects", "--original", "keep",
                  "--prefix", "p_", "--points", "2048", "--threads", "1",
                  "--report", str(rep_path), "--save", str(blend),
-                 "--preview", str(tmp_path / "c.png"), "--preview-engine", "cycles"], tmp_path)
+                 "--preview", str(tmp_path / "c.png"), "--preview-engine", "cycles",
+                 "--preview-size", "320x240"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rep = json.loads(rep_path.read_text())
     rows = {r["object"]: r for r in rep["objects"]}
@@ -160,5 +163,7 @@ def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy_cycles_preview(t
     assert vis == {"stl_table": False, "blend_table": False}  # --original keep
     from PIL import Image
 
-    img = np.asarray(Image.open(tmp_path / "c.png").convert("RGB")).reshape(-1, 3)
+    img = np.asarray(Image.open(tmp_path / "c.png").convert("RGB"))
+    assert img.shape == (240, 320, 3)
+    img = img.reshape(-1, 3)
     assert len(np.unique(img // 32, axis=0)) >= 4  # a Cycles render with several part colours
