@@ -11,6 +11,7 @@ environment) the checkout's ``s2am3d_blender`` and ``core`` run.
 """
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -19,9 +20,16 @@ def _batch_module():
     for name in sorted(sys.modules):
         if name.startswith("bl_ext.") and name.endswith(".s2am3d"):  # the enabled extension
             return importlib.import_module(name + ".batch")
+    missing = [m for m in ("onnxruntime", "scipy") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"s2am3d-batch: this Python lacks {', '.join(missing)}: install and enable the "
+              "S2AM3D extension in this Blender, or run the script with the repository's "
+              ".venv/bin/python", file=sys.stderr)
+        return None
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return importlib.import_module("s2am3d_blender.batch")
 
 
 if __name__ == "__main__":
-    sys.exit(_batch_module().main())
+    mod = _batch_module()
+    sys.exit(1 if mod is None else mod.main())

@@ -1045,3 +1045,24 @@ def test_segment_all_modal_esc_cancels_without_changes(segment_modal):
     r = segment_modal
     assert r["esc"] == ["CANCELLED"] and r["after_esc_same"]
     assert any("cancelled; nothing was changed" in m for m in r["reports"])
+
+
+def test_checkout_batch_script_without_extension_or_deps_says_why(blender_env):
+    """In a Blender Python without the extension enabled (and without SciPy or the venv),
+    the checkout's batch script exits 1 with a one-line reason instead of a traceback."""
+    env, _, tmp = blender_env
+    script = REPO / "scripts" / "s2am3d_batch.py"
+    code = textwrap.dedent(f"""
+        import runpy, sys
+        SITE = {str(SITE)!r}
+        sys.path = [p for p in sys.path if not p.startswith(SITE) and p not in ("", {str(REPO)!r})]
+        sys.path.append({str(_shim(tmp))!r})
+        sys.argv = [{str(script)!r}, "--", "--input", "x.obj"]
+        runpy.run_path({str(script)!r}, run_name="__main__")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("s2am3d-batch:")]
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert len(lines) == 1 and "lacks" in lines[0] and "scipy" in lines[0]
+    assert "Traceback" not in proc.stderr
