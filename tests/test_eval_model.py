@@ -27,11 +27,13 @@ def untrained_weights(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_untrained_model_is_evaluated_and_labelled(repo_root, shared_data, untrained_weights):
+def test_untrained_model_is_evaluated_and_labelled(repo_root, shared_data, untrained_weights,
+                                                   tmp_path):
     p = subprocess.run(
         [sys.executable, "-m", "training.evaluate", "--data",
          str(shared_data / "partnet-mobility-dev"), "--limit", "2", "--points", "2000",
-         "--method", "model", "agglo", "--weights", str(untrained_weights), "--json"],
+         "--method", "model", "agglo", "--weights", str(untrained_weights), "--json",
+         "--report", str(tmp_path), "--no-bench"],
         cwd=repo_root, capture_output=True, text=True, timeout=600, check=False)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "untrained weights" in p.stderr
@@ -44,6 +46,9 @@ def test_untrained_model_is_evaluated_and_labelled(repo_root, shared_data, untra
         assert 0.0 <= model[k] <= 100.0
     assert model["full_miou_leaf"] == model["full_noscale_leaf"]  # no-scale is the main mode
     assert agglo["interactive_iou_scale"] is None and 0.0 <= agglo["full_levels_leaf"] <= 100.0
+    md = (tmp_path / "report.md").read_text()
+    assert "**The model's weights are UNTRAINED**" in md
+    assert "| model (untrained weights) |" in md and "| agglo (untrained weights) |" in md
 
 
 def test_missing_weights_are_reported_not_faked(repo_root, shared_data, tmp_path):
