@@ -61,11 +61,11 @@ def test_bench_file_errors_are_specific(tmp_path):
 
 
 def test_untrained_weights_are_flagged_at_the_top():
-    meta = {"created": "2026-11-25", "notes": "random init"}
+    meta = {"created": "2026-11-25", "notes": "random init", "backend": "onnx"}
     untrained = {"methods": {"model": {"trained": False, "model_metadata": meta}}}
     trained = {"methods": {"agglo": {"trained": True, "model_metadata": meta}}}
     assert "UNTRAINED" in model_lines(untrained)[0] and "random init" in model_lines(untrained)[0]
-    assert "trained: true" in model_lines(trained)[0]
+    assert "trained: true" in model_lines(trained)[0] and "backend: onnx" in model_lines(trained)[0]
     assert model_lines({"methods": {"cc": {}}}) == []
 
 

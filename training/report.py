@@ -348,7 +348,7 @@ def model_lines(result: dict) -> list[str]:
         head = "Model weights: trained (metadata `trained: true`)."
     else:
         head = f"Model not evaluated: {m.get('note', 'no metadata')}."
-    info = ", ".join(f"{k}: {md[k]}" for k in ("created", "notes") if md.get(k))
+    info = ", ".join(f"{k}: {md[k]}" for k in ("backend", "created", "notes") if md.get(k))
     return [f"> {head}" + (f" Weights metadata: {info}." if info else ""), ""]
 
 
