@@ -305,8 +305,9 @@ class SparseMatrix:
             raise ValueError("row or column index out of range")
         key = row * n_cols + col
         uk, inv = np.unique(key, return_inverse=True)
-        summed = np.zeros(len(uk), data.dtype if len(data) else np.float64)
-        np.add.at(summed, inv.ravel(), data)
+        dtype = data.dtype if len(data) else np.float64
+        summed = np.bincount(inv.ravel(), weights=data.astype(np.float64),
+                             minlength=len(uk)).astype(dtype)
         self.row = (uk // max(n_cols, 1)).astype(np.int32)
         self.col = (uk % max(n_cols, 1)).astype(np.int32)
         self.data = summed
