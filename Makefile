@@ -32,10 +32,8 @@ train: $(STAMP)
 	$(VPY) -m training.train_all
 
 eval: $(STAMP)
-	$(VPY) -m training.evaluate --data ../shared/data/partnet-mobility-dev --protocol points \
-		--method model agglo ball kmeans dbscan --report out/eval/points
-	$(VPY) -m training.evaluate --data ../shared/data/partnet-mobility-dev --protocol mesh \
-		--method model agglo cc ball kmeans dbscan --report out/eval/mesh
+	$(VPY) -m training.evaluate --data ../shared/data/partnet-mobility-dev --protocol mesh points \
+		--report docs/eval --json
 
 bench: $(STAMP)
 	$(VPY) -m core.bench --json

@@ -6,7 +6,8 @@ Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSett
 2. **Masks** — decoded in batches of ``batch_size`` (one positive prompt each) at the
    requested scale; each mask gets a score = predicted quality × stability (IoU of the
    mask thresholded at ``mask_threshold ± stability_offset``).
-3. **Grouping** — masks below ``min_mask_score`` or outside the size limits are dropped,
+3. **Grouping** — masks outside the size limits are dropped, and so are masks below
+   ``min_mask_score`` unless they are among the ``min_masks_kept`` best;
    the rest go through non-maximum suppression by mask IoU (``nms_iou``) and are painted
    best-first onto the still unlabelled points; leftover points take the label of the
    nearest labelled point. This is the whole method for point clouds (plus absorbing
@@ -71,7 +72,15 @@ class SegmentAllSettings:
         mask_threshold: probability threshold that turns a decoded mask into a point set.
         stability_offset: δ of the stability score (IoU of the masks at threshold ± δ);
             0 disables it (score = quality alone).
-        min_mask_score: masks whose score (quality × stability) is below this are dropped.
+        min_mask_score: masks whose score (quality × stability) is below this are dropped,
+            except the ``min_masks_kept`` best ones.
+        min_masks_kept: the best this many masks (by score, within the size limits) stay
+            candidates even when they score below ``min_mask_score``, so a model whose
+            quality head is cautious still splits a point cloud (the trained default
+            weights predict qualities of 0.3–0.5: with a strict threshold every mask was
+            dropped and a point cloud came back as one part). 0 = strict threshold. The
+            mesh path's split/merge gates (``split_min_score``, ``merge_min_score``) are
+            not affected.
         min_mask_fraction: masks smaller than this fraction of the points are dropped.
         max_mask_fraction: masks larger than this fraction of the points are dropped
             (a mask of the whole object is not a part).
@@ -136,6 +145,7 @@ class SegmentAllSettings:
     mask_threshold: float = 0.5
     stability_offset: float = 0.1
     min_mask_score: float = 0.5
+    min_masks_kept: int = 16
     min_mask_fraction: float = 0.002
     max_mask_fraction: float = 0.95
     nms_iou: float = 0.7
@@ -198,6 +208,9 @@ class MaskSet:
 def _check_settings(s: SegmentAllSettings) -> None:
     if s.num_prompts < 1 or s.batch_size < 1:
         raise InvalidPromptError("num_prompts and batch_size must be ≥ 1")
+    if s.min_masks_kept < 0:
+        raise InvalidPromptError(
+            f"SegmentAllSettings.min_masks_kept must be ≥ 0, got {s.min_masks_kept}")
     for name in ("mask_threshold", "min_part_fraction", "merge_cover", "split_min_fraction",
                  "min_mask_fraction", "max_mask_fraction"):
         v = getattr(s, name)
@@ -237,8 +250,12 @@ def group_masks(ms: MaskSet, s: SegmentAllSettings) -> tuple[np.ndarray, np.ndar
     """NMS + best-first painting; returns point labels (N,) (-1 = none) and label scores."""
     n = ms.masks.shape[1]
     size = ms.masks.sum(axis=1) / n
-    ok = (ms.scores >= s.min_mask_score) & (size >= s.min_mask_fraction) & (
-        size <= s.max_mask_fraction)
+    sized = (size >= s.min_mask_fraction) & (size <= s.max_mask_fraction)
+    ok = sized & (ms.scores >= s.min_mask_score)
+    if s.min_masks_kept > 0:  # the best few always compete, whatever the absolute score
+        best = np.flatnonzero(sized)
+        best = best[np.argsort(-ms.scores[best], kind="stable")[:s.min_masks_kept]]
+        ok[best] = True
     cand = np.flatnonzero(ok)
     cand = cand[np.argsort(-ms.scores[cand], kind="stable")]
     labels = np.full(n, -1, np.int64)

@@ -464,17 +464,50 @@ def test_tiny_unsampled_pieces_join_the_nearest_part(monkeypatch):
 
 
 def test_low_quality_click_selects_the_clicked_piece(monkeypatch):
+    """No-scale clicks with a low-quality mask fall back to the clicked welded piece; clicks
+    with a scale keep the model's (region-snapped) mask by default, so the scale slider
+    still changes the selection; both thresholds are settings."""
     v, f, owner = boxes(THREE, subdivide=1)
     weak = make_segmenter(monkeypatch, quality=0.3)
     weak.set_mesh(v, f, n_points=1500)
     i = weak.nearest_point([3.0, 0.5, 0.0])
-    r = weak.predict([(i, True), (weak.nearest_point([6.0, 0.5, 0.0]), False)], scale=0.05)
+    neg = weak.nearest_point([6.0, 0.5, 0.0])
+    r = weak.predict([(i, True), (neg, False)], scale=None)
     assert r.fallback and (r.face_mask == (owner == 1)).all()
     assert (r.point_mask == (owner[weak.point_faces] == 1)).all()
+    small = weak.predict([(i, True)], scale=0.05)  # with a scale: the model's small mask
+    big = weak.predict([(i, True)], scale=0.6)
+    assert not small.fallback and not big.fallback
+    assert 0 < small.face_mask.sum() < (owner == 1).sum() < big.face_mask.sum()
     strong = make_segmenter(monkeypatch, quality=0.9)
     strong.set_mesh(v, f, n_points=1500)
-    r2 = strong.predict([(i, True)], scale=0.05)  # small ball: part of box 1 only
-    assert not r2.fallback and 0 < r2.point_mask.sum() < (owner[strong.point_faces] == 1).sum()
-    # the setting turns the fallback off
+    r2 = strong.predict([(i, True)], scale=None)
+    assert not r2.fallback
+    # the settings turn the fallback off (no scale) and on (with a scale)
     weak.settings.region_fallback_quality = 0.0
-    assert not weak.predict([(i, True)], scale=0.05).fallback
+    assert not weak.predict([(i, True)], scale=None).fallback
+    weak.settings.region_fallback_quality_scale = 0.5
+    r3 = weak.predict([(i, True)], scale=0.05)
+    assert r3.fallback and (r3.face_mask == (owner == 1)).all()
+
+
+def test_cautious_quality_head_still_splits_a_point_cloud(monkeypatch):
+    """A model whose masks are right but whose quality head predicts only 0.35 (like the
+    trained default weights, 0.3-0.5) must still split a point cloud into its parts; with a
+    strict score threshold (min_masks_kept=0) every mask is dropped and the cloud comes
+    back as one part, which is what the bundled model did before the fix."""
+    seg = _oracle(monkeypatch, _thirds, quality=0.35)
+    v, f = _long_bar()
+    from core.geometry import sample_surface
+
+    pts, _ = sample_surface(v, f, 1500, seed=0)
+    seg.set_points(pts, n_points=None)
+    truth = _thirds(seg.points_normalized, None)
+    res = seg.segment_all(scale=1 / 3)
+    assert res.num_parts == 3
+    for t in range(3):  # each third is one predicted part, and no part spans two thirds
+        assert len(np.unique(res.point_labels[truth == t])) == 1
+    strict = seg.segment_all(scale=1 / 3, settings=SegmentAllSettings(min_masks_kept=0))
+    assert strict.num_parts == 1
+    with pytest.raises(Exception, match="min_masks_kept"):
+        seg.segment_all(settings=SegmentAllSettings(min_masks_kept=-1))
