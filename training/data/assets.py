@@ -627,6 +627,9 @@ def fetch_assets(cache: Path | str, packages: tuple[str, ...] | None = None) -> 
         n = extract(archive, spec, cache / spec.tag)
         print(f"{spec.name}=={spec.version}: {n} asset files from {archive.name}")
     rows = catalogue(cache)
+    manifest = cache / "manifest.json"
+    if manifest.exists():  # keep the user's own meshes (training.data add-meshes)
+        rows += [r for r in json.loads(manifest.read_text()) if r.get("tag") == "user"]
     (cache / "manifest.json").write_text(json.dumps(rows, indent=1) + "\n")
     ok = [r for r in rows if r["usable"]]
     print(f"{len(ok)} usable assets of {len(rows)} scanned -> {cache / 'manifest.json'}")
