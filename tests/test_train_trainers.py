@@ -198,3 +198,21 @@ def test_decoder_trains_resumes_and_saves_loadable_weights(tiny_data, tmp_path):
     seg.set_points(rng.random((500, 3)).astype(np.float32))
     r = seg.predict(prompts=[(0, True)], scale=0.3)
     assert r.point_probs.shape == (500,) and np.isfinite(r.point_probs).all()
+
+
+def test_small_feature_cache_still_validates(tiny_data, tmp_path):
+    """With --cache-objects smaller than the data, the random draw can miss every
+    validation object; the cache then swaps some in so checkpoints are scored, not nan."""
+    from training.train_decoder import parse_args, train
+
+    enc = _train_encoder(_enc_args(tiny_data, tmp_path / "enc", 1))
+    for seed in (0, 1, 2):
+        out = tmp_path / f"d{seed}"
+        train(*parse_args([
+            "--data", str(tiny_data), "--encoder", str(enc), "--out", str(out),
+            "--steps", "1", "--objects", "1", "--prompts", "1", "--cache-points", "400",
+            "--decoder-points", "300", "--cache-objects", "3", "--val-fraction", "0.07",
+            "--val-objects", "2", "--threads", "1", "--seed", str(seed)]))
+        rows = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+        scored = [r["val_iou_scale"] for r in rows if "val_iou_scale" in r]
+        assert scored and all(np.isfinite(v) for v in scored), (seed, scored)

@@ -179,6 +179,11 @@ def build_cache(
         keep = np.random.default_rng([cfg.seed, 7]).choice(
             len(ids), cfg.cache_objects, replace=False
         )
+        if len(data.val_ids) and not np.isin(keep, data.val_ids).any():
+            # a small cache drew no validation object: swap a few in, or every checkpoint
+            # would score nan (larger caches keep their random draw unchanged)
+            n_val = min(len(data.val_ids), max(1, cfg.val_objects), max(1, len(keep) // 8))
+            keep[:n_val] = np.sort(data.val_ids)[:n_val]
         ids = np.sort(keep)
     n_dec = min(cfg.decoder_points, cfg.cache_points)
     m, lv = len(ids), data.labels.shape[1]
