@@ -216,3 +216,22 @@ def test_small_feature_cache_still_validates(tiny_data, tmp_path):
         rows = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
         scored = [r["val_iou_scale"] for r in rows if "val_iou_scale" in r]
         assert scored and all(np.isfinite(v) for v in scored), (seed, scored)
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_new_config_field(tiny_data, tmp_path):
+    """A checkpoint written before a ModelConfig field existed (e.g. scale_prior) resumes:
+    the missing field takes its default; a real difference is still refused."""
+    enc = _train_encoder(_enc_args(tiny_data, tmp_path / "enc", 1))
+    last = tmp_path / "enc" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    cfg = json.loads(state["model_config"])
+    cfg.pop("scale_prior")
+    state["model_config"] = json.dumps(cfg)
+    torch.save(state, last)
+    resumed = _train_encoder(_enc_args(tiny_data, tmp_path / "enc", 2, ["--resume"]))
+    assert torch.load(last, weights_only=True)["step"] == 2 and resumed == enc
+    cfg["feature_dim"] = cfg["feature_dim"] * 2
+    state["model_config"] = json.dumps(cfg)
+    torch.save(state, last)
+    with pytest.raises(ValueError, match="different model config"):
+        _train_encoder(_enc_args(tiny_data, tmp_path / "enc", 3, ["--resume"]))

@@ -449,7 +449,8 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
     last = out / "last.pt"
     if resume and last.exists():
         state = load_training_state(last, device)
-        if json.loads(state["model_config"]) != model_cfg.to_dict():
+        saved = ModelConfig.from_dict(json.loads(state["model_config"]), str(last))
+        if saved != model_cfg:  # fields added since take their defaults (older checkpoints)
             raise ValueError(f"{last} was trained with a different model config")
         decoder.load_state_dict(state["decoder"])
         opt.load_state_dict(state["optimizer"])

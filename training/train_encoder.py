@@ -337,7 +337,8 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
     last = out / "last.pt"
     if resume and last.exists():
         state = load_training_state(last, device)
-        if json.loads(state["model_config"]) != model_cfg.to_dict():
+        saved = ModelConfig.from_dict(json.loads(state["model_config"]), str(last))
+        if saved != model_cfg:  # fields added since take their defaults (older checkpoints)
             raise ValueError(f"{last} was trained with a different model config")
         net.encoder.load_state_dict(state["encoder"])
         if net.head is not None and state["head"]:
