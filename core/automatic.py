@@ -25,13 +25,16 @@ Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSett
      when the merged part does not exceed the scale by more than ``scale_slack``;
    - with a scale and ``scale_merge``, units smaller than ``scale_merge_below`` × scale are
      merged with the neighbour they touch most, never beyond the scale (this needs no
-     model, so parts approach the requested scale even with untrained weights).
+     model, so parts approach the requested scale even with untrained weights);
+   - a region that is (almost) the whole mesh (> ``cut_one_piece`` of the surface, and
+     with a scale > ``cut_scale_factor`` × scale) takes the model's own grouping (step 3
+     restricted to it): a one-piece mesh has no structure to start from.
    Tiny pieces that got no sampled point join the nearest part (``min_region_fraction``);
    faces take their unit's label; label fragments smaller than ``min_part_fraction`` of
    the surface are absorbed by the neighbour sharing the longest boundary.
 
 With an untrained or weak model no mask passes the confidence gates and the result is
-the regions plus the scale-driven merge. Dev set (77 PartNet-Mobility objects, EVAL's
+the regions plus the scale-driven merge (one-piece meshes excepted). Dev set (77 PartNet-Mobility objects, EVAL's
 point protocol, mean over objects of the mean best IoU of the GT parts; level scales =
 median part fraction): plain welded components 56.4 leaf / 60.0 all levels; this module
 with the bundled untrained weights 57.6 / 61.2; with a deliberately wrong but confident
@@ -137,6 +140,15 @@ class SegmentAllSettings:
             slack; applies with any model, so parts approach the requested scale.
             Dev set (regions only, per-level scales): 60.0 → 61.2 mean level mIoU.
         scale_merge_below: see ``scale_merge`` (0.5, 0.75, 1.0 scored alike; 0.25 lower).
+        cut_one_piece: a region (welded piece) covering more than this fraction of the
+            surface, i.e. a mesh that is (almost) one piece (AI-generated, remeshed,
+            scanned), takes the model's own grouping of its points (the point-cloud
+            pipeline restricted to the region) instead of staying whole; without this a
+            one-piece mesh always came back as one part. Held-out fused objects of our own
+            generator: see ``docs/one_piece.md``. None disables.
+        cut_scale_factor: with a scale s, such a region is only cut when it also covers
+            more than this × s of the surface (a part that size may legitimately be one
+            piece).
     """
 
     num_prompts: int = 64
@@ -170,6 +182,8 @@ class SegmentAllSettings:
     scale_slack: float = 0.0
     scale_merge: bool = True
     scale_merge_below: float = 0.5
+    cut_one_piece: float | None = 0.9
+    cut_scale_factor: float = 2.0
 
 
 @dataclass
@@ -208,6 +222,12 @@ class MaskSet:
 def _check_settings(s: SegmentAllSettings) -> None:
     if s.num_prompts < 1 or s.batch_size < 1:
         raise InvalidPromptError("num_prompts and batch_size must be ≥ 1")
+    if s.cut_one_piece is not None and not 0 < s.cut_one_piece <= 1:
+        raise InvalidPromptError(
+            f"SegmentAllSettings.cut_one_piece must be in (0, 1] or None, got {s.cut_one_piece}")
+    if not s.cut_scale_factor >= 0:
+        raise InvalidPromptError(
+            f"SegmentAllSettings.cut_scale_factor must be ≥ 0, got {s.cut_scale_factor}")
     if s.min_masks_kept < 0:
         raise InvalidPromptError(
             f"SegmentAllSettings.min_masks_kept must be ≥ 0, got {s.min_masks_kept}")
@@ -549,9 +569,40 @@ def _mesh_labels(
             choice[pair[first, 0]] = pair[first, 1]
             face_unit[tf] = choice[reg]
     merged = _merge_units(face_unit, point_unit, mesh, seg.points_normalized, ms, scale, s)
+    merged = _cut_one_piece(seg, mesh, merged, point_labels, scale, s)
     lab = absorb_small_islands(merged, mesh, s.min_part_fraction * mesh.total_area,
                                protect_regions=True)
     return relabel_contiguous(lab)
+
+
+def _cut_one_piece(seg: Segmenter, mesh, face_labels: np.ndarray,
+                       point_labels: np.ndarray, scale: float | None,
+                       s: SegmentAllSettings) -> np.ndarray:
+    """A region that is (almost) the whole mesh (``cut_one_piece``, ``cut_scale_factor``)
+    takes the model's own grouping of its points; other faces keep ``face_labels``."""
+    if s.cut_one_piece is None:
+        return face_labels
+    frac = mesh.region_area / max(mesh.total_area, 1e-30)
+    big = frac > s.cut_one_piece
+    if scale is not None:
+        big &= frac > s.cut_scale_factor * scale
+    big = np.flatnonzero(big)
+    if len(big) == 0 or (point_labels < 0).all():
+        return face_labels
+    pf = seg.point_faces
+    model_faces = transfer_labels_to_faces(_points_labels(seg, point_labels, s), pf,
+                                           seg.face_nearest_point())
+    out = face_labels.copy()
+    nxt = int(face_labels.max()) + 1
+    for r in big:
+        faces = np.flatnonzero(mesh.face_region == r)
+        sub = model_faces[faces]
+        if len(np.unique(sub)) < 2:
+            continue
+        _, inv = np.unique(sub, return_inverse=True)
+        out[faces] = nxt + inv
+        nxt += int(inv.max()) + 1
+    return out
 
 
 def _points_labels(seg: Segmenter, point_labels: np.ndarray, s: SegmentAllSettings,

@@ -172,12 +172,40 @@ def test_good_model_splits_a_welded_component(monkeypatch):
 
 def test_unstable_masks_do_not_split_a_region(monkeypatch):
     """Confident masks that change with every click (small soft balls around each click)
-    cannot cut a piece: no two prompts reproduce the same piece."""
+    cannot cut a piece of a multi-piece mesh: no two prompts reproduce the same piece.
+    (A one-piece mesh is the exception, see the next test; here the bar is one of two
+    pieces, 2/3 of the surface, below ``cut_one_piece``.)"""
     seg = make_segmenter(monkeypatch, quality=0.95)
     v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=2000)
+    v2, f2, _ = boxes([(0.0, 3.0, 0.0)], extents=(3.0, 1.0, 1.0), subdivide=3)
+    seg.set_mesh(np.vstack([v, v2]), np.vstack([f, f2 + len(v)]), n_points=2000)
     for scale in (None, 0.05, 0.1):
-        assert seg.segment_all(scale=scale).num_parts == 1
+        res = seg.segment_all(scale=scale)
+        assert len(np.unique(res.face_labels[: len(f)])) == 1  # the bar stays whole
+
+
+def test_one_piece_mesh_takes_the_models_grouping(monkeypatch):
+    """A one-piece mesh (welded, like AI-generated or remeshed ones) has no regions to
+    start from: Segment All cuts it by the model's own grouping even when the model is
+    cautious (quality 0.35 passes none of the split gates); with cut_one_piece=None it
+    stays one part; with a scale the piece is cut only when it exceeds cut_scale_factor x
+    the scale."""
+    seg = _oracle(monkeypatch, _thirds, quality=0.35)
+    v, f = _long_bar()
+    seg.set_mesh(v, f, n_points=3000)
+    res = seg.segment_all(scale=1 / 3)
+    assert res.num_parts == 3
+    cx = v[f].mean(axis=1)[:, 0]
+    truth = np.digitize(cx, [-1.0, 1.0])
+    away = np.abs(np.abs(cx) - 1.0) > 0.3
+    pairs = np.unique(np.stack([truth[away], res.face_labels[away]], 1), axis=0)
+    assert len(pairs) == 3
+    assert seg.segment_all(scale=None).num_parts == 3
+    off = SegmentAllSettings(cut_one_piece=None)
+    assert seg.segment_all(scale=1 / 3, settings=off).num_parts == 1
+    assert seg.segment_all(scale=0.6).num_parts == 1  # 1.0 < 2 x 0.6: may be one part
+    with pytest.raises(Exception, match="cut_one_piece"):
+        seg.segment_all(settings=SegmentAllSettings(cut_one_piece=1.5))
 
 
 def test_good_model_merges_separate_pieces(monkeypatch):
