@@ -15,5 +15,5 @@ def test_one_object_report(tmp_path, capsys):
     out = tmp_path / "one_piece.md"
     assert main(["--objects", "1", "--report", str(out)]) == 0
     text = out.read_text()
-    assert text.count("| one piece (fused) |") == 4 and text.count("| separate parts |") == 4
+    assert text.count("| one piece (fused) |") == 6 and text.count("| separate parts |") == 6
     assert "cut_one_piece=None" in capsys.readouterr().out

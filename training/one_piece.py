@@ -29,7 +29,8 @@ from training.data.procedural import FAMILIES, make_object
 
 VARIANTS = {
     "regions only (cut_one_piece=None)": SegmentAllSettings(cut_one_piece=None),
-    "default (cut_one_piece=0.9)": SegmentAllSettings(),
+    "cut_one_piece=0.9": SegmentAllSettings(cut_one_piece=0.9),
+    "cut_one_piece=0.99": SegmentAllSettings(cut_one_piece=0.99),
 }
 
 
