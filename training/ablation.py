@@ -46,29 +46,27 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
+def _cells(res: dict, method: str, protos: list[str]) -> list[str]:
+    out = []
+    for p in protos:
+        m = res.get("protocols", {}).get(p, {}).get("methods", {}).get(method, {})
+        out += ["–" if m.get(k) is None else f"{m[k]:.1f}" for k in METRICS]
+    return out
+
+
 def render_table(results: dict[str, dict], steps: dict[str, int]) -> str:
     """Markdown table: one row per arm, interactive IoU with/without scale and Segment All
-    leaf mIoU per protocol (IoU in %, as ``training.evaluate`` reports them)."""
+    leaf mIoU per protocol (IoU in %, as ``training.evaluate`` reports them), then the
+    ``ball`` baseline of the first arm's run."""
     protos = ["mesh", "points"]
     head = ["arm", "decoder steps"] + [f"{p}: {m}" for p in protos for m in METRICS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    ball = None
     for arm, res in results.items():
-        row = [LABELS.get(arm, arm), str(steps.get(arm, "?"))]
-        for p in protos:
-            mres = res.get("protocols", {}).get(p, {}).get("methods", {}).get("model", {})
-            for m in METRICS:
-                v = mres.get(m)
-                row.append("–" if v is None else f"{v:.1f}")
+        row = [LABELS.get(arm, arm), str(steps.get(arm, "?"))] + _cells(res, "model", protos)
         lines.append("| " + " | ".join(row) + " |")
-        ball = ball or res
-    if ball is not None:
+    if results:
         row = ["`ball` baseline (no learning)", "–"]
-        for p in protos:
-            b = ball.get("protocols", {}).get(p, {}).get("methods", {}).get("ball", {})
-            for m in METRICS:
-                v = b.get(m)
-                row.append("–" if v is None else f"{v:.1f}")
+        row += _cells(next(iter(results.values())), "ball", protos)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,7 @@ from training.data.build import BuildConfig, _limit_levels
 from training.data.fuse import fuse_mesh
 from training.data.parts import flatten, tree_levels
 from training.data.procedural import FAMILIES, make_object
+from training.metrics import best_iou_per_region
 
 VARIANTS = {
     "regions only (cut_one_piece=None)": SegmentAllSettings(cut_one_piece=None),
@@ -35,13 +36,11 @@ VARIANTS = {
 
 
 def best_iou(gt: np.ndarray, pred: np.ndarray) -> float:
-    """Mean over GT labels of the best IoU with any predicted label (both (N,) int)."""
-    out = []
-    for g in np.unique(gt):
-        m = gt == g
-        out.append(max(((m & (pred == p)).sum() / (m | (pred == p)).sum())
-                       for p in np.unique(pred[m])))
-    return float(np.mean(out))
+    """Mean over GT labels of the best IoU (fraction) with any predicted label (both (N,)
+    int), via the evaluator's :func:`training.metrics.best_iou_per_region`."""
+    gt = np.asarray(gt)
+    regions = gt[None, :] == np.unique(gt)[:, None]
+    return float(best_iou_per_region(regions, np.asarray(pred)).mean() / 100.0)
 
 
 def main(argv: list[str] | None = None) -> int:
