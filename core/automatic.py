@@ -34,8 +34,8 @@ Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSett
    the surface are absorbed by the neighbour sharing the longest boundary.
 
 With an untrained or weak model no mask passes the confidence gates and the result is
-the regions plus the scale-driven merge (one-piece meshes excepted). Dev set (77 PartNet-Mobility objects, EVAL's
-point protocol, mean over objects of the mean best IoU of the GT parts; level scales =
+the regions plus the scale-driven merge (one-piece meshes excepted). Dev set (77
+PartNet-Mobility objects, EVAL's point protocol, mean over objects of the mean best IoU of the GT parts; level scales =
 median part fraction): plain welded components 56.4 leaf / 60.0 all levels; this module
 with the bundled untrained weights 57.6 / 61.2; with a deliberately wrong but confident
 stand-in model (soft balls) 57.2 / 61.0 (the agreement rule keeps it from cutting regions
@@ -580,8 +580,8 @@ def _mesh_labels(
 
 
 def _cut_one_piece(seg: Segmenter, mesh, face_labels: np.ndarray,
-                       point_labels: np.ndarray, scale: float | None,
-                       s: SegmentAllSettings) -> np.ndarray:
+                   point_labels: np.ndarray, scale: float | None,
+                   s: SegmentAllSettings) -> np.ndarray:
     """A region that is (almost) the whole mesh (``cut_one_piece``, ``cut_scale_factor``)
     takes the model's own grouping of its points; other faces keep ``face_labels``."""
     if s.cut_one_piece is None:
