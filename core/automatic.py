@@ -35,8 +35,8 @@ Pipeline of :func:`segment_all` (every knob is a field of :class:`SegmentAllSett
 
 With an untrained or weak model no mask passes the confidence gates and the result is
 the regions plus the scale-driven merge (one-piece meshes excepted). Dev set (77
-PartNet-Mobility objects, EVAL's point protocol, mean over objects of the mean best IoU of the GT parts; level scales =
-median part fraction): plain welded components 56.4 leaf / 60.0 all levels; this module
+PartNet-Mobility objects, EVAL's point protocol, mean over objects of the mean best IoU of
+the GT parts; level scales = median part fraction): plain welded components 56.4 leaf / 60.0 all levels; this module
 with the bundled untrained weights 57.6 / 61.2; with a deliberately wrong but confident
 stand-in model (soft balls) 57.2 / 61.0 (the agreement rule keeps it from cutting regions
 apart; without it 46.7).
