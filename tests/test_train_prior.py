@@ -116,3 +116,32 @@ def test_model_trained_with_prior_runs_the_same_in_torch_and_onnx(tmp_path):
         assert np.allclose(no_scale, raw[0], atol=1e-6)  # no scale → no prior
         results[backend] = with_scale
     assert np.allclose(results["torch"], results["onnx"], atol=1e-4)
+
+
+def test_untrained_decoder_with_prior_starts_exactly_at_the_ball():
+    """With a scale prior the network's own logits start at zero (residual start), so an
+    untrained decoder's mask is the prior's ball; without a prior they do not."""
+    from core.config import ModelConfig
+    from core.modeling.decoder import ScaleAwareDecoder
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(scale_prior=4.0)
+    n, k = 400, 3
+    feats = torch.randn(2, n, cfg.feature_dim)
+    xyz = torch.from_numpy(np.stack([_cloud(n, 5), _cloud(n, 6)]))
+    anchor_idx = torch.stack([torch.randperm(n)[:64] for _ in range(2)])
+    knn_idx = torch.randint(0, 64, (2, n, k))
+    knn_w = torch.full((2, n, k), 1.0 / k)
+    idx = torch.tensor([[7, 9], [11, 0]])
+    lab = torch.tensor([[1.0, 0.0], [1.0, -1.0]])
+    outs = {}
+    for prior in (4.0, 0.0):
+        dec = ScaleAwareDecoder(ModelConfig(scale_prior=prior)).eval()
+        with torch.no_grad():
+            cond = dec.condition(feats, xyz, anchor_idx, knn_idx, knn_w,
+                                 torch.tensor([0.2, 0.05]), torch.ones(2))
+            outs[prior], _ = dec.decode(cond, anchor_idx, knn_idx, knn_w, idx, lab)
+    assert torch.count_nonzero(outs[4.0]) == 0
+    assert torch.count_nonzero(outs[0.0]) > 0
+    ball = scale_prior_torch(xyz, idx, lab, torch.tensor([0.2, 0.05]), torch.ones(2), 4.0)
+    assert int((ball > 0).sum(dim=1)[0]) == pytest.approx(0.2 * n, abs=2)

@@ -344,7 +344,8 @@ def validate(
     cfg: DecoderTrainConfig,
     device: torch.device,
 ) -> dict[str, float]:
-    """Mean IoU (threshold 0.5) of one interior click per held-out query, with / without scale."""
+    """Mean IoU (threshold 0.5) of one interior click per held-out query, with / without scale;
+    with a scale prior also ``val_iou_prior``, the prior alone (the ball the network refines)."""
     if len(val_rows) == 0:
         return {"val_iou_scale": float("nan"), "val_iou_noscale": float("nan")}
     decoder.eval()
@@ -352,11 +353,24 @@ def validate(
     pcfg = PromptConfig(
         **{**asdict(cfg.prompt), "interior_prob": 1.0, "interior_top": 0.0, "multi_prob": 0.0}
     )
+    strength = float(decoder.config.scale_prior)
     res: dict[str, list[float]] = {"val_iou_scale": [], "val_iou_noscale": []}
+    if strength > 0:
+        res["val_iou_prior"] = []  # the scale prior alone (the `ball` baseline): the bar
     for chunk in np.array_split(val_rows, max(1, len(val_rows) // 8)):
         t = tensors_of(cache, chunk, device)
         scales, idx, lab, tgt = make_queries(cache, chunk, 1, rng, pcfg)
         tgt_t = torch.from_numpy(tgt).to(device)
+        if strength > 0:
+            prior = scale_prior_torch(
+                t["xyz"],
+                torch.from_numpy(idx).to(device),
+                torch.from_numpy(lab).to(device),
+                torch.from_numpy(scales).to(device),
+                torch.ones(len(chunk), device=device),
+                strength,
+            )
+            res["val_iou_prior"].extend(mask_iou(prior > 0, tgt_t > 0.5).cpu().tolist())
         for key, has in (("val_iou_scale", 1.0), ("val_iou_noscale", 0.0)):
             logits, _ = run_decoder(
                 decoder,
@@ -490,9 +504,10 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
         save_state(last, decoder, opt, step, cfg, model_cfg, enc_path, budget.total_elapsed, best)
         history.append({"step": step, **val, "time_s": budget.total_elapsed})
         history.plot(keys=["loss", "loss_bce", "loss_dice", "loss_quality"])
+        prior = f", prior alone {val['val_iou_prior']:.3f}" if "val_iou_prior" in val else ""
         print(
             f"\n[dec] step {step}: val IoU scale {val['val_iou_scale']:.3f} no-scale "
-            f"{val['val_iou_noscale']:.3f} (best {best:.3f}), checkpoint saved",
+            f"{val['val_iou_noscale']:.3f}{prior} (best {best:.3f}), checkpoint saved",
             flush=True,
         )
 

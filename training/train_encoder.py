@@ -67,7 +67,9 @@ class EncoderTrainConfig:
         batch: objects per step.
         anchors: points per object entering the contrastive loss (A×A similarities).
         tau: contrastive temperature τ.
-        levels: "multi" = mean over every real level; "sample" = one random level per object.
+        levels: "multi" = mean over every real level; "sample" = one random level per object;
+            "finest" = the finest level only (the leaf parts; coarser grouping is left to
+            the scale-aware decoder).
         lr, weight_decay, warmup: AdamW settings; warm-up in steps.
         augment: point augmentations.
         distill_weight: weight of the 2D distillation term (0 = off).
@@ -219,6 +221,8 @@ def contrastive_batch_loss(
         lab = labels[j][:, a_t]
         if cfg.levels == "multi":
             total = total + multilevel_contrastive_loss(f, lab, int(num_levels[j]), cfg.tau)
+        elif cfg.levels == "finest":
+            total = total + supervised_contrastive_loss(f, lab[0], cfg.tau)
         else:
             lev = int(rng.integers(max(1, int(num_levels[j]))))
             total = total + supervised_contrastive_loss(f, lab[lev], cfg.tau)
@@ -462,7 +466,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]
     p.add_argument("--batch", type=int, default=d.batch, help="objects per step")
     p.add_argument("--anchors", type=int, default=d.anchors, help="contrastive anchors per object")
     p.add_argument("--tau", type=float, default=d.tau, help="contrastive temperature")
-    p.add_argument("--levels", choices=["multi", "sample"], default=d.levels)
+    p.add_argument("--levels", choices=["multi", "sample", "finest"], default=d.levels)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--warmup", type=int, default=d.warmup)

@@ -196,6 +196,12 @@ class ScaleAwareDecoder(nn.Module):
         self.anchor_norm = nn.LayerNorm(dim)
         self.final_norm = nn.LayerNorm(dim)
         self.hyper = MLP([dim, dim, dim])
+        if c.scale_prior > 0:
+            # residual start: with a scale prior the untrained network adds exactly zero to
+            # it (the mask starts as the prior's ball) and learns only the correction
+            last = self.hyper.net[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         self.iou_head = MLP([dim, dim, 1])
 
     def condition(
