@@ -16,10 +16,10 @@
    (``core.export``).
 
 Every stage resumes from its last checkpoint, so re-running the command after an
-interruption continues where it stopped. Budget on a 2-core CPU: data ≈ 20–30 min when
-missing (2 min measured on a free machine), stage 1 ≤ 60 min (8,000 steps at the measured
-4.4 steps/s on 2 threads ≈ 30 min), stage 2 ≤ 60 min (9,000 steps at ≈ 3.4 steps/s ≈ 45 min,
-+ ≈ 2 min of feature caching), export < 1 min
+interruption continues where it stopped. Budget on a 2-core CPU (measured on a free
+machine): data ≈ 2 min when missing (32 s + 90 s, plus the asset download), stage 1 ≤ 60 min
+(8,000 steps at 4.4 steps/s on 2 threads ≈ 30 min), stage 2 ≤ 60 min (9,000 steps at
+2.8–3.4 steps/s ≈ 45–55 min, after ≈ 90 s of feature caching), export < 1 min
 — under 3 hours.
 """
 

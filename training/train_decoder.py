@@ -359,28 +359,19 @@ def validate(
         res["val_iou_prior"] = []  # the scale prior alone (the `ball` baseline): the bar
     for chunk in np.array_split(val_rows, max(1, len(val_rows) // 8)):
         t = tensors_of(cache, chunk, device)
-        scales, idx, lab, tgt = make_queries(cache, chunk, 1, rng, pcfg)
-        tgt_t = torch.from_numpy(tgt).to(device)
+        scales, idx, lab, tgt = (torch.from_numpy(x).to(device)
+                                 for x in make_queries(cache, chunk, 1, rng, pcfg))
+        tgt_t = tgt > 0.5
         if strength > 0:
             prior = scale_prior_torch(
-                t["xyz"],
-                torch.from_numpy(idx).to(device),
-                torch.from_numpy(lab).to(device),
-                torch.from_numpy(scales).to(device),
-                torch.ones(len(chunk), device=device),
-                strength,
+                t["xyz"], idx, lab, scales, torch.ones(len(chunk), device=device), strength
             )
-            res["val_iou_prior"].extend(mask_iou(prior > 0, tgt_t > 0.5).cpu().tolist())
+            res["val_iou_prior"].extend(mask_iou(prior > 0, tgt_t).cpu().tolist())
         for key, has in (("val_iou_scale", 1.0), ("val_iou_noscale", 0.0)):
             logits, _ = run_decoder(
-                decoder,
-                t,
-                torch.from_numpy(scales).to(device),
-                torch.full((len(chunk),), has, device=device),
-                torch.from_numpy(idx).to(device),
-                torch.from_numpy(lab).to(device),
+                decoder, t, scales, torch.full((len(chunk),), has, device=device), idx, lab
             )
-            res[key].extend(mask_iou(logits > 0, tgt_t > 0.5).cpu().tolist())
+            res[key].extend(mask_iou(logits > 0, tgt_t).cpu().tolist())
     decoder.train()
     return {k: float(np.mean(v)) for k, v in res.items()}
 
