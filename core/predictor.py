@@ -501,6 +501,11 @@ class Segmenter:
 
         return segment_all(self, scale=scale, settings=settings)
 
+    def count_parts(self, scale: float | None = None,
+                    settings: SegmentAllSettings | None = None) -> int:
+        """How many parts :meth:`segment_all` gives at ``scale`` (None = no scale)."""
+        return int(self.segment_all(scale=scale, settings=settings).num_parts)
+
     def hierarchy(self, scales: list[float],
                   settings: SegmentAllSettings | None = None) -> list[SegmentAllResult]:
         """Nested segmentations, one per scale; see :func:`core.automatic.hierarchy`."""
