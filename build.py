@@ -16,14 +16,22 @@ For each platform this stages, in ``build_staging/<platform>/``:
   in as ``_vendor/s2am3d_core/_scipy_lite.py``; the vendored modules' ``scipy`` imports are
   rewritten to it), because Blender has no SciPy and SciPy's wheels (20–37 MB per platform
   and Python version) would break the 60 MB budget;
-* unmodified wheels from PyPI for CPython 3.11 (Blender 4.2–5.0) and 3.13 (Blender 5.1+),
-  downloaded once into ``.cache/wheels`` with ``pip download --only-binary=:all: --no-deps``;
+* unmodified wheels from PyPI, downloaded once into ``.cache/wheels`` with
+  ``pip download --only-binary=:all: --no-deps``;
 
-then writes the manifest (``blender_manifest.toml`` + ``platforms`` + ``wheels``), checks
-that the vendored package imports and segments a point cloud without torch or SciPy, runs
-Blender's own extension builder and validator (``blender_ext.py build`` / ``validate``)
-into ``dist/s2am3d-<version>-<platform>.zip``, and prints each zip's size (the build fails
-above ``MAX_ZIP_MB``).
+then checks that the vendored package imports and segments a point cloud without torch or
+SciPy, and writes **one zip per Python ABI** (``PYTHON_TARGETS``): the manifest
+(``blender_manifest.toml`` + ``platforms`` + ``wheels`` + the Blender range of that ABI) and
+only that ABI's wheels, built and validated by Blender's own tools (``blender_ext.py build``
+/ ``validate``) into ``dist/s2am3d-<version>-<platform>-<py311|py313>.zip``; each zip's size
+is printed (the build fails above ``MAX_ZIP_MB``).
+
+Why one zip per ABI: Blender 4.2.0's installer does not filter an extension's wheels by
+Python tag, so a zip carrying cp311 and cp313 wheels of onnxruntime ends with the cp313
+files over the cp311 ones and ONNX Runtime cannot be imported there (later releases filter
+them). A zip with one ABI's wheels and that ABI's ``blender_version_min``/``max`` installs
+on every Blender it admits, and Blender itself refuses it, with a message naming the
+version range, on the others.
 
 Wheels bundled (``WheelSpec`` below) and why: ``onnxruntime`` runs the model, pinned to
 1.23.2 on every platform: it is the last release with macOS x86-64 wheels (so all four zips
@@ -72,8 +80,37 @@ VENDOR_SKIP = ("export.py", "bench.py", "bench_labels.py")
 #: Largest zip accepted per platform (MB = 10^6 bytes).
 MAX_ZIP_MB = 60.0
 
-#: Python versions of the Blender releases supported: 3.11 (4.2–5.0), 3.13 (5.1+).
-PYTHON_VERSIONS = ("3.11", "3.13")
+
+
+@dataclass(frozen=True)
+class PythonTarget:
+    """One CPython ABI and the Blender releases that embed it.
+
+    ``python``: ``"3.11"``; ``blender_min``: first Blender release with it (manifest
+    ``blender_version_min``); ``blender_max``: first release without it (manifest
+    ``blender_version_max``, exclusive), ``None`` = no upper bound.
+    """
+
+    python: str
+    blender_min: str
+    blender_max: str | None = None
+
+    @property
+    def tag(self) -> str:
+        """``py311`` for 3.11: the suffix of the zip's name."""
+        return "py" + self.python.replace(".", "")
+
+    def blender_range(self) -> str:
+        """``Blender 5.1.0 or newer`` / ``Blender 4.2.0 up to (not including) 5.1.0``."""
+        if self.blender_max is None:
+            return f"Blender {self.blender_min} or newer"
+        return f"Blender {self.blender_min} up to (not including) {self.blender_max}"
+
+
+#: Python ABIs of the Blender releases supported (one zip each): 3.11 in 4.2-5.0, 3.13 from
+#: 5.1 on. The first ``blender_min`` must equal the template's ``blender_version_min``.
+PYTHON_TARGETS = (PythonTarget("3.11", "4.2.0", "5.1.0"), PythonTarget("3.13", "5.1.0"))
+PYTHON_VERSIONS = tuple(t.python for t in PYTHON_TARGETS)
 #: Model files shipped (model.safetensors is torch-only and stays out of the zip).
 #: Taken from core's own list so a new ONNX file can never be left out of the zip.
 MODEL_FILES = (CONFIG_FILE, *ONNX_FILES, ONNX_MANIFEST)
@@ -385,8 +422,19 @@ def _toml_value(v) -> str:
     return str(v)
 
 
-def write_manifest(dest: Path, platform: str, wheels: list[str]) -> dict:
+def write_manifest(dest: Path, platform: str, wheels: list[str],
+                   target: PythonTarget | None = None) -> dict:
+    """Write ``dest/blender_manifest.toml`` from the template for ``platform`` with the
+    given wheel file names; ``target`` sets the Blender range of its Python ABI."""
     data = tomllib.loads(MANIFEST_TEMPLATE.read_text())
+    if target is not None:
+        if target is PYTHON_TARGETS[0] and target.blender_min != data["blender_version_min"]:
+            raise SystemExit(f"blender_manifest.toml says blender_version_min = "
+                             f"{data['blender_version_min']!r} but build.PYTHON_TARGETS starts "
+                             f"at {target.blender_min!r}: keep them equal")
+        data["blender_version_min"] = target.blender_min
+        if target.blender_max is not None:
+            data["blender_version_max"] = target.blender_max
     data["platforms"] = [platform]
     data["wheels"] = [f"./wheels/{w}" for w in wheels]
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -411,8 +459,15 @@ def blender_ext_tool() -> Path:
     return found[-1]
 
 
-def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
-    """Stage, check, build and validate the zip of one platform; returns its path."""
+def zip_name(manifest: dict, platform: str, target: PythonTarget) -> str:
+    """``s2am3d-0.1.0-linux-x64-py311.zip``."""
+    return f"{manifest['id']}-{manifest['version']}-{platform}-{target.tag}.zip"
+
+
+def build_platform(plat: Platform, out_dir: Path, models: Path,
+                   targets: tuple[PythonTarget, ...] = PYTHON_TARGETS) -> list[Path]:
+    """Stage and check the add-on of one platform once, then build and validate one zip
+    per Python ABI in ``targets``; returns their paths."""
     stage_parent = STAGING / plat.name
     pkg_name = "s2am3d"
     stage = stage_parent / pkg_name
@@ -431,29 +486,35 @@ def build_platform(plat: Platform, out_dir: Path, models: Path) -> Path:
     check_vendored(stage_parent, pkg_name)
     for p in stage.rglob("__pycache__"):
         shutil.rmtree(p)
-    (stage / "wheels").mkdir()
-    wheels = []
-    for spec in WHEELS:
-        for py in PYTHON_VERSIONS:
-            w = fetch_wheel(spec, py, plat)
-            shutil.copy2(w, stage / "wheels" / w.name)
-            wheels.append(w.name)
-    manifest = write_manifest(stage, plat.name, wheels)
     out_dir.mkdir(parents=True, exist_ok=True)
-    zip_path = out_dir / f"{manifest['id']}-{manifest['version']}-{plat.name}.zip"
-    if zip_path.exists():
-        zip_path.unlink()
     tool = blender_ext_tool()
-    subprocess.run([sys.executable, str(tool), "build", "--source-dir", str(stage),
-                    "--output-filepath", str(zip_path)], check=True)
-    subprocess.run([sys.executable, str(tool), "validate", str(zip_path)], check=True)
-    size = zip_path.stat().st_size
-    wheel_mb = sum((stage / "wheels" / w).stat().st_size for w in wheels) / 1e6
-    log(f"{zip_path.relative_to(REPO) if zip_path.is_relative_to(REPO) else zip_path}: "
-        f"{size / 1e6:.1f} MB (wheels {wheel_mb:.1f} MB)")
-    if size / 1e6 > MAX_ZIP_MB:
-        raise SystemExit(f"{zip_path.name} is {size / 1e6:.1f} MB, over {MAX_ZIP_MB:.0f} MB")
-    return zip_path
+    built = []
+    for target in targets:
+        wheel_dir = stage / "wheels"
+        if wheel_dir.exists():
+            shutil.rmtree(wheel_dir)
+        wheel_dir.mkdir()
+        wheels = []
+        for spec in WHEELS:
+            w = fetch_wheel(spec, target.python, plat)
+            shutil.copy2(w, wheel_dir / w.name)
+            wheels.append(w.name)
+        manifest = write_manifest(stage, plat.name, wheels, target)
+        zip_path = out_dir / zip_name(manifest, plat.name, target)
+        if zip_path.exists():
+            zip_path.unlink()
+        subprocess.run([sys.executable, str(tool), "build", "--source-dir", str(stage),
+                        "--output-filepath", str(zip_path)], check=True)
+        subprocess.run([sys.executable, str(tool), "validate", str(zip_path)], check=True)
+        size = zip_path.stat().st_size
+        wheel_mb = sum((wheel_dir / w).stat().st_size for w in wheels) / 1e6
+        shown = zip_path.relative_to(REPO) if zip_path.is_relative_to(REPO) else zip_path
+        log(f"{shown}: {size / 1e6:.1f} MB (wheels {wheel_mb:.1f} MB), "
+            f"{target.blender_range()}")
+        if size / 1e6 > MAX_ZIP_MB:
+            raise SystemExit(f"{zip_path.name} is {size / 1e6:.1f} MB, over {MAX_ZIP_MB:.0f} MB")
+        built.append(zip_path)
+    return built
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -466,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = export_models(args.no_export)
     names = list(PLATFORMS) if args.platform == "all" else [args.platform]
-    built = [build_platform(PLATFORMS[name], Path(args.out), models) for name in names]
+    built = [z for name in names for z in build_platform(PLATFORMS[name], Path(args.out), models)]
     for path in built:
         print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB", flush=True)
     return 0

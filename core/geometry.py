@@ -52,11 +52,17 @@ def normalize_points(xyz: np.ndarray) -> np.ndarray:
     return normalization_of(xyz).apply(xyz)
 
 
+#: Largest coordinate magnitude accepted. Past it float32 (what Blender stores and the
+#: model runs in) has no usable precision, and such values are nearly always a typed "inf"
+#: (Blender stores it as 3.4e38) or a stray vertex that would squash the object to a point.
+MAX_COORDINATE = 1e12
+
+
 def check_points(xyz: np.ndarray, what: str = "points") -> np.ndarray:
     """Validate a point array and return it as float64 (N, 3).
 
-    Raises :class:`InvalidInputError` for a wrong shape, NaN/inf coordinates, or fewer than
-    3 distinct points.
+    Raises :class:`InvalidInputError` for a wrong shape, NaN/inf coordinates, coordinates
+    beyond :data:`MAX_COORDINATE` in magnitude, or fewer than 3 distinct points.
     """
     arr = np.asarray(xyz)
     if arr.ndim != 2 or arr.shape[1] != 3:
@@ -69,6 +75,14 @@ def check_points(xyz: np.ndarray, what: str = "points") -> np.ndarray:
         raise InvalidInputError(
             f"{what} contain {int(bad.sum())} non-finite (NaN or inf) coordinates, "
             f"first at index {int(np.flatnonzero(bad)[0])}"
+        )
+    big = np.abs(arr).max(axis=1) > MAX_COORDINATE
+    if big.any():
+        first = int(np.flatnonzero(big)[0])
+        raise InvalidInputError(
+            f"{what} have {int(big.sum())} coordinates beyond {MAX_COORDINATE:.0e} (first at "
+            f"index {first}: {np.abs(arr[first]).max():.3g}); a typed 'inf' or a stray "
+            "vertex? move or delete it"
         )
     if not has_three_distinct(arr):
         raise InvalidInputError(f"{what} have fewer than 3 distinct positions")

@@ -43,10 +43,10 @@ if __name__ == "__main__" and not __package__:  # run as a script: import as a p
     sys.exit(_mod.main())
 
 import bpy  # noqa: E402
-import numpy as np  # noqa: E402
 
-from . import engine, runner  # noqa: E402
-from .props import parse_scales  # noqa: E402
+from . import engine, input_check, runner  # noqa: E402
+from .preview import PreviewError, render_preview  # noqa: E402
+from .props import SettingsError, parse_scales  # noqa: E402
 
 IMPORTERS = {
     ".obj": lambda p: bpy.ops.wm.obj_import(filepath=p),
@@ -55,6 +55,10 @@ IMPORTERS = {
     ".glb": lambda p: bpy.ops.import_scene.gltf(filepath=p),
     ".gltf": lambda p: bpy.ops.import_scene.gltf(filepath=p),
 }
+
+
+#: Points sampled per object: the range the add-on's panel and preferences allow.
+MIN_POINTS, MAX_POINTS = 64, 200_000
 
 
 class BatchError(Exception):
@@ -97,11 +101,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not args.no_scale and not 0.0 <= args.scale <= 1.0:
         ap.error(f"--scale must be in [0, 1], got {args.scale}")
     try:
-        args.hierarchy_scales = parse_scales(args.hierarchy)
-    except ValueError as exc:
-        ap.error(f"--hierarchy: {exc}")
-    if args.points < 64:
-        ap.error("--points must be at least 64")
+        args.hierarchy_scales = parse_scales(args.hierarchy, "--hierarchy")
+    except SettingsError as exc:
+        ap.error(str(exc))
+    if not MIN_POINTS <= args.points <= MAX_POINTS:
+        ap.error(f"--points must be between {MIN_POINTS} and {MAX_POINTS}, got {args.points}")
     try:
         w, h = (int(v) for v in args.preview_size.lower().split("x"))
     except ValueError:
@@ -146,8 +150,10 @@ def clear_startup_scene() -> None:
                 coll.remove(block)
 
 
-def import_input(path: str, join: bool) -> list:
-    """Import one file into its own collection; returns its mesh objects."""
+def import_input(path: str, join: bool, warnings: list[str] | None = None) -> list:
+    """Import one file into its own collection; returns its mesh objects. Signs that the
+    importer read less than the file declares (a truncated file) are appended to
+    ``warnings``."""
     if not os.path.isfile(path):
         raise BatchError(f"{path}: file not found")
     ext = os.path.splitext(path)[1].lower()
@@ -181,6 +187,10 @@ def import_input(path: str, join: bool) -> list:
     meshes = [ob for ob in new if ob.type == "MESH"]
     if not meshes:
         raise BatchError(f"{path}: contains no mesh")
+    if warnings is not None:
+        faces = sum(len(ob.data.polygons) for ob in meshes)
+        verts = sum(len(ob.data.vertices) for ob in meshes)
+        warnings += input_check.import_warnings(path, faces, verts)
     if join and len(meshes) > 1:
         meshes = [join_meshes(meshes, name)]
     return meshes
@@ -201,148 +211,6 @@ def join_meshes(meshes: list, name: str):
     return target
 
 
-# ------------------------------------------------------------------ preview
-
-
-def _octahedra(points, colors, radius):
-    off = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]],
-                   np.float64) * radius
-    faces = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4],
-                      [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]])
-    n = len(points)
-    verts = (points[:, None, :] + off[None]).reshape(-1, 3)
-    tris = (faces[None] + 6 * np.arange(n)[:, None, None]).reshape(-1, 3)
-    face_cols = np.repeat(colors, 8, axis=0)
-    return verts, tris, face_cols
-
-
-def _point_cloud_proxy(ob):
-    """A temporary mesh of small octahedra at the points, coloured by part, for rendering
-    a vertex-only object (Workbench draws no loose vertices)."""
-    from . import writers as wr
-
-    me = ob.data
-    pts = np.empty(len(me.vertices) * 3, np.float32)
-    me.vertices.foreach_get("co", pts)
-    pts = pts.reshape(-1, 3).astype(np.float64)
-    labels = wr.read_part_labels(me)
-    cols = wr.label_colors(labels if labels is not None else np.full(len(pts), -1))
-    radius = 0.006 * float(np.ptp(pts, axis=0).max() or 1.0)
-    v, t, fc = _octahedra(pts, cols, radius)
-    pm = bpy.data.meshes.new(f"{ob.name}.preview")
-    pm.from_pydata(v.tolist(), [], t.tolist())
-    wr.write_colors(pm, wr.COLOR_ATTR, fc, track=False)
-    proxy = bpy.data.objects.new(pm.name, pm)
-    proxy.matrix_world = ob.matrix_world.copy()
-    bpy.context.scene.collection.objects.link(proxy)
-    return proxy
-
-
-def _cycles_setup(scene):
-    """Cycles (CPU, 16 samples): every object drawn with a temporary material showing its
-    render colour attribute (the part colours), lit by a grey world. Returns an undo
-    function that puts the scene back."""
-    vl = bpy.context.view_layer
-    mat = bpy.data.materials.new("s2am3d_preview")
-    mat.use_nodes = True
-    nt = mat.node_tree
-    bsdf = next(n for n in nt.nodes if n.type == "BSDF_PRINCIPLED")
-    col = nt.nodes.new("ShaderNodeVertexColor")  # empty layer name: the render colours
-    nt.links.new(col.outputs["Color"], bsdf.inputs["Base Color"])
-    world = bpy.data.worlds.new("s2am3d_preview")
-    world.use_nodes = True
-    bg = next(n for n in world.node_tree.nodes if n.type == "BACKGROUND")
-    bg.inputs["Color"].default_value = (0.8, 0.8, 0.8, 1.0)
-    old = (vl.material_override, scene.world, scene.cycles.samples, scene.cycles.device,
-           scene.cycles.use_denoising)
-    vl.material_override, scene.world = mat, world
-    scene.cycles.samples, scene.cycles.device, scene.cycles.use_denoising = 16, "CPU", False
-
-    def undo():
-        (vl.material_override, scene.world, scene.cycles.samples, scene.cycles.device,
-         scene.cycles.use_denoising) = old
-        bpy.data.materials.remove(mat)
-        bpy.data.worlds.remove(world)
-
-    return undo
-
-
-def render_preview(path: str, objects: list, size=(800, 600), engine: str = "workbench"
-                   ) -> None:
-    """Render ``objects`` coloured by their active colour attribute (the part colours),
-    from a temporary camera looking at their bounding box, with Workbench (flat studio
-    light) or Cycles (``engine="cycles"``, CPU)."""
-    from mathutils import Vector
-
-    scene = bpy.context.scene
-    temp = []
-    shown = []
-    for ob in objects:
-        if ob.name not in bpy.data.objects or ob.type != "MESH":
-            continue
-        if len(ob.data.polygons) == 0 and len(ob.data.vertices):
-            temp.append(_point_cloud_proxy(ob))
-            shown.append(temp[-1])
-        elif not ob.hide_render:
-            shown.append(ob)
-        for part in bpy.data.objects:
-            if part.get("s2am3d_part_of") == ob.name and part not in shown:
-                shown.append(part)
-    if not shown:
-        raise BatchError("nothing to render")
-    corners = [ob.matrix_world @ Vector(c) for ob in shown for c in ob.bound_box]
-    lo = Vector([min(c[i] for c in corners) for i in range(3)])
-    hi = Vector([max(c[i] for c in corners) for i in range(3)])
-    centre, radius = (lo + hi) / 2, max((hi - lo).length / 2, 1e-6)
-    cam_data = bpy.data.cameras.new("s2am3d_preview_cam")
-    cam = bpy.data.objects.new("s2am3d_preview_cam", cam_data)
-    scene.collection.objects.link(cam)
-    temp.append(cam)
-    direction = Vector((1.0, -1.4, 0.9)).normalized()
-    cam.location = centre + direction * radius * 3.1
-    cam.rotation_euler = (centre - cam.location).to_track_quat("-Z", "Y").to_euler()
-    cam_data.clip_end = radius * 10
-    old = (scene.camera, scene.render.engine, scene.render.filepath,
-           scene.render.resolution_x, scene.render.resolution_y,
-           scene.render.resolution_percentage, scene.render.image_settings.file_format)
-    hidden = [ob for ob in scene.objects if ob not in shown and ob is not cam
-              and not ob.hide_render]
-    undo_cycles = None
-    try:
-        for ob in hidden:
-            ob.hide_render = True
-        scene.camera = cam
-        if engine == "cycles":
-            scene.render.engine = "CYCLES"
-            undo_cycles = _cycles_setup(scene)
-        else:
-            scene.render.engine = "BLENDER_WORKBENCH"
-            scene.display.shading.light = "STUDIO"
-            scene.display.shading.color_type = "VERTEX"
-        scene.render.resolution_x, scene.render.resolution_y = size
-        scene.render.resolution_percentage = 100
-        scene.render.image_settings.file_format = "PNG"
-        scene.render.filepath = os.path.abspath(path)
-        bpy.ops.render.render(write_still=True)
-    finally:
-        if undo_cycles is not None:
-            undo_cycles()
-        for ob in hidden:
-            ob.hide_render = False
-        (scene.camera, scene.render.engine, scene.render.filepath,
-         scene.render.resolution_x, scene.render.resolution_y,
-         scene.render.resolution_percentage, scene.render.image_settings.file_format) = old
-        for ob in temp:
-            data = ob.data
-            bpy.data.objects.remove(ob)
-            if isinstance(data, bpy.types.Mesh):
-                bpy.data.meshes.remove(data)
-            elif isinstance(data, bpy.types.Camera):
-                bpy.data.cameras.remove(data)
-    if not os.path.isfile(path):
-        raise BatchError(f"{path} was not written")
-
-
 # ------------------------------------------------------------------ main
 
 
@@ -350,13 +218,14 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """Import, segment, write; returns (report dict, failure lines)."""
     t0 = time.perf_counter()
     failures: list[str] = []
+    warnings: list[str] = []
     objects = []
     if args.input:
         if not bpy.data.filepath:
             clear_startup_scene()
         for path in args.input:
             try:
-                objects += import_input(path, args.join)
+                objects += import_input(path, args.join, warnings)
             except BatchError as exc:
                 failures.append(str(exc))
     else:
@@ -392,7 +261,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             _make_parent(args.preview)
             render_preview(args.preview, objects, size=args.preview_wh,
                            engine=args.preview_engine)
-        except (BatchError, OSError, RuntimeError) as exc:
+        except (PreviewError, OSError, RuntimeError) as exc:
             failures.append(f"preview: {_one_line(exc)}")
     report = {
         "tool": "s2am3d-batch",
@@ -406,6 +275,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
                      "points": args.points, "join": args.join},
         "objects": rows,
         "failures": failures,
+        "warnings": warnings,
         "total_s": round(time.perf_counter() - t0, 3),
     }
     if args.report:
@@ -418,10 +288,12 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(_script_argv() if argv is None else argv)
     report, failures = run(args)
+    for line in report["warnings"]:
+        fail(f"warning: {line}")
     for line in failures:
         fail(line)
     for row in report["objects"]:
-        print(f"s2am3d-batch: {row['object']}: {row['parts']} parts "
+        print(f"s2am3d-batch: {row['object']}: {engine.plural(row['parts'])} "
               f"(encode {row['timings']['encode_s']:.2f} s, "
               f"segment {row['timings']['segment_s']:.2f} s)", flush=True)
     if failures:

@@ -9,6 +9,7 @@ before ``matrix_world``); ``scale`` is the fraction of the object's points a par
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -70,7 +71,8 @@ class SegmentOptions:
     ``hierarchy``: extra scales (coarse or fine, 0–1) segmented too; with a ``scale`` the
     levels nest (``core``'s ``hierarchy``: every finer part lies in one coarser part); in
     no-scale mode the extra scales nest among themselves;
-    ``overrides``: fields of ``core.SegmentAllSettings`` to change (names must exist).
+    ``overrides``: fields of ``core.SegmentAllSettings`` to change; only the names in
+    :data:`OVERRIDABLE` (prompts per object, smallest part) are accepted.
     """
 
     scale: float | None = 0.2
@@ -80,13 +82,38 @@ class SegmentOptions:
     overrides: dict = field(default_factory=dict)
 
     def core_settings(self):
-        """``core.SegmentAllSettings`` with :attr:`overrides` applied (unknown names raise)."""
+        """``core.SegmentAllSettings`` with :attr:`overrides` applied (other names raise)."""
         cls = core().SegmentAllSettings
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} & set(OVERRIDABLE)
         unknown = sorted(set(self.overrides) - names)
         if unknown:
             raise ValueError(f"unknown Segment All setting(s) {unknown}; known: {sorted(names)}")
         return cls(**self.overrides)
+
+
+#: The ``core.SegmentAllSettings`` fields the add-on sets (the panel's Prompts and Min Part
+#: Size); every other field keeps core's default.
+OVERRIDABLE = ("num_prompts", "min_part_fraction")
+
+
+class RuntimeUnavailable(RuntimeError):
+    """ONNX Runtime cannot be imported in this Python; the message says what to do."""
+
+
+def _from_pretrained(model: ModelOptions):
+    """``core.Segmenter.from_pretrained`` with an import failure of ONNX Runtime turned into
+    :class:`RuntimeUnavailable` (one line naming this Python and the zip to install)."""
+    try:
+        return core().Segmenter.from_pretrained(
+            path=model.path, backend=model.backend, num_threads=model.num_threads
+        )
+    except ImportError as exc:
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        raise RuntimeUnavailable(
+            f"ONNX Runtime cannot be loaded ({exc.name or exc}): this Blender runs Python "
+            f"{py}; install the S2AM3D zip made for it (py{py.replace('.', '')} in its name) "
+            "and restart Blender"
+        ) from None
 
 
 class EncoderCache:
@@ -114,6 +141,15 @@ class EncoderCache:
         with self._lock:
             self._items.clear()
 
+    def peek(self, geom_key: str, n_points: int | None = None):
+        """The segmenter already holding the mesh state ``geom_key`` (with ``n_points``
+        sampled when given, else any), or ``None``; never encodes."""
+        with self._lock:
+            for key, seg in reversed(self._items.items()):
+                if key[0] == geom_key and (n_points is None or key[2] == int(n_points)):
+                    return seg
+        return None
+
     def get(self, geom: Geometry, model: ModelOptions, n_points: int, seed: int = 0):
         """Return ``(segmenter, was_cached)`` with ``geom`` encoded (encodes on a miss)."""
         key = self.key_of(geom, model, n_points, seed)
@@ -122,9 +158,7 @@ class EncoderCache:
             if seg is not None:
                 self._items.move_to_end(key)
                 return seg, True
-        seg = core().Segmenter.from_pretrained(
-            path=model.path, backend=model.backend, num_threads=model.num_threads
-        )
+        seg = _from_pretrained(model)
         if geom.is_point_cloud:
             n = None if len(geom.vertices) <= n_points else int(n_points)
             seg.set_points(geom.vertices, n_points=n, seed=seed)
@@ -179,6 +213,11 @@ class ObjectResult:
     encoder_cached: bool
 
 
+def plural(n: int, word: str = "part") -> str:
+    """``1 part``, ``2 parts``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
     labels = np.asarray(labels, np.int64)
     ids = np.unique(labels[labels >= 0])
@@ -195,9 +234,12 @@ def level_from_result(seg, geom: Geometry, res, scale: float | None) -> Level:
             per_vertex = point_labels_to_vertices(seg, geom, res.point_labels)
         v, n = _compact(per_vertex)
         return Level(scale, n, vertex_labels=v)
-    tri, n = _compact(np.asarray(res.face_labels))
-    poly = lab.polygon_labels(tri, geom.tri_poly, geom.n_polys)
-    return Level(scale, n, poly_labels=poly, tri_labels=tri)
+    # the part count is the polygons': a part that holds no polygon of its own (a triangle
+    # of a quad whose other triangle went elsewhere) is not a part the user gets
+    tri = np.asarray(res.face_labels, np.int64)
+    poly, n = _compact(lab.polygon_labels(tri, geom.tri_poly, geom.n_polys))
+    poly = poly.astype(np.int32)
+    return Level(scale, n, poly_labels=poly, tri_labels=poly[geom.tri_poly])
 
 
 def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
@@ -290,9 +332,9 @@ class SegmentJob:
                                          on_encoded=self._encoded)
                     self._half = 0.0
                     self.results.append(res)
-                except (S2AM3DError, ValueError, OSError) as exc:
+                except (S2AM3DError, ValueError, OSError, RuntimeUnavailable) as exc:
                     self._half = 0.0
-                    self.errors[geom.name] = f"{type(exc).__name__}: {exc}"
+                    self.errors[geom.name] = describe_error(exc)
         finally:
             self.done.set()
 
@@ -301,11 +343,28 @@ class SegmentJob:
         self.thread.start()
         return self.thread
 
+    @property
+    def running(self) -> bool:
+        """A worker thread is still segmenting (the cache's segmenters are in use)."""
+        return self.thread is not None and not self.done.is_set()
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line in the user's words for an error of one object (no exception class names):
+    what is wrong, and for geometry, that it is the mesh's own data."""
+    err = errors()
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, err.InvalidInputError):
+        return f"its mesh cannot be segmented: {msg}"
+    if isinstance(exc, err.ModelFileError):
+        return f"model file problem: {msg}"
+    if isinstance(exc, err.InvalidPromptError):
+        return f"setting out of range: {msg}"
+    return msg
+
 
 def load_check(model: ModelOptions) -> dict:
     """Load the model once (no mesh) and return its metadata; raises ``ModelFileError``
     (or another ``S2AM3DError``) for a missing or corrupt model file."""
-    seg = core().Segmenter.from_pretrained(
-        path=model.path, backend=model.backend, num_threads=model.num_threads
-    )
+    seg = _from_pretrained(model)
     return dict(getattr(seg, "metadata", {}) or {})

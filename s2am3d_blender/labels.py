@@ -35,20 +35,25 @@ def polygon_labels(tri_labels: np.ndarray, tri_poly: np.ndarray, n_polys: int) -
 
     A polygon split into several triangles takes the label most of its triangles carry
     (ties: the smallest label). Labels are ints ≥ -1; ``-1`` (unlabelled) only wins when
-    every triangle of the polygon is unlabelled.
+    every triangle of the polygon is unlabelled; a polygon without triangles gets -1.
+    Memory is a few (T,) arrays whatever the number of labels (one sort of
+    (polygon, label) pairs), so a 2M-face mesh with hundreds of parts stays cheap.
     """
     tri_labels = np.asarray(tri_labels, np.int64)
     tri_poly = np.asarray(tri_poly, np.int64)
     out = np.full(n_polys, -1, np.int64)
     if len(tri_labels) == 0:
         return out
-    shift = tri_labels + 1  # -1 → 0
-    k = int(shift.max()) + 1
-    counts = np.zeros((n_polys, k), np.int64)
-    np.add.at(counts, (tri_poly, shift), 1)
-    counts[:, 0] = np.where(counts[:, 1:].sum(axis=1) > 0, 0, counts[:, 0])
-    out = counts.argmax(axis=1) - 1
-    out[counts.sum(axis=1) == 0] = -1
+    k = int(tri_labels.max()) + 2  # labels -1..max → 0..k-1
+    pairs, counts = np.unique(tri_poly * k + (tri_labels + 1), return_counts=True)
+    poly, shifted = pairs // k, pairs % k
+    counts[shifted == 0] = 0  # unlabelled triangles never outvote labelled ones
+    # best first within each polygon: most triangles, then the smallest label
+    order = np.lexsort((shifted, -counts, poly))
+    poly, shifted = poly[order], shifted[order]
+    first = np.ones(len(poly), bool)
+    first[1:] = poly[1:] != poly[:-1]
+    out[poly[first]] = shifted[first] - 1
     return out
 
 

@@ -47,6 +47,11 @@ def check_object(obj) -> None:
         )
     if len(obj.data.vertices) == 0:
         raise ObjectRejected(f"'{obj.name}' has an empty mesh: nothing to segment")
+    if not np.isfinite(np.array(obj.matrix_world)).all():
+        raise ObjectRejected(
+            f"'{obj.name}' has a NaN or infinite location, rotation or scale; fix it in "
+            "Object Properties > Transform first"
+        )
 
 
 def _positions(me) -> np.ndarray:
@@ -72,7 +77,8 @@ def geometry_of(obj, depsgraph=None) -> Geometry:
     """
     me = obj.data
     verts = _positions(me)
-    if depsgraph is not None and obj.modifiers:
+    # an object out of the scene (a replaced original) is not in the depsgraph
+    if depsgraph is not None and obj.modifiers and obj.users_scene:
         ev = obj.evaluated_get(depsgraph)
         em = ev.to_mesh()
         try:
@@ -122,7 +128,8 @@ def geometry_hash(obj) -> str:
 
 
 def target_objects(context, include_selected: bool = True) -> list:
-    """The active object followed by the other selected meshes (no duplicates)."""
+    """The active object followed by the other selected meshes (no duplicates); with no
+    active object, the selected meshes."""
     out = []
     act = context.view_layer.objects.active if context.view_layer else None
     if act is not None:
@@ -132,3 +139,29 @@ def target_objects(context, include_selected: bool = True) -> list:
             if ob is not act and ob.type == "MESH":
                 out.append(ob)
     return out
+
+
+def resolve_sources(objects, include_parts: bool = False) -> tuple[list, dict[str, str]]:
+    """Objects to segment from the user's picks: a part object the add-on made stands for
+    the object it was cut from (so re-running replaces that object's parts instead of
+    cutting the parts again), unless ``include_parts``. Returns ``(objects, skipped)``
+    with ``skipped[name] = reason`` (a part whose source no longer exists)."""
+    import bpy
+
+    from .writers import PROP_PART_OF
+
+    out, skipped, seen = [], {}, set()
+    for ob in objects:
+        src = ob.get(PROP_PART_OF) if (ob is not None and not include_parts) else None
+        if src is not None:
+            source = bpy.data.objects.get(str(src))
+            if source is None:
+                skipped[ob.name] = (f"'{ob.name}' is a part S2AM3D cut from '{src}', which no "
+                                    "longer exists; turn on Segment Part Objects to split it")
+                continue
+            ob = source
+        key = ob.name if ob is not None else None
+        if key not in seen:
+            seen.add(key)
+            out.append(ob)
+    return out, skipped

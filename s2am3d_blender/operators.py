@@ -12,13 +12,27 @@ import bpy
 from . import engine, raycast, runner
 from . import writers as wr
 from ._core import errors
-from .mesh_io import ObjectRejected, check_object, target_objects
+from .mesh_io import ObjectRejected, check_object, resolve_sources, target_objects
 from .pick_state import Event
-from .props import MODE_TO_WRITER, prefs_of
+from .props import MODE_TO_WRITER, SettingsError, prefs_of
 
 
 def _user_error_types():
-    return (ObjectRejected, errors().S2AM3DError, ValueError, OSError)
+    return (ObjectRejected, errors().S2AM3DError, ValueError, OSError,
+            engine.RuntimeUnavailable)
+
+
+def _nothing_to_do(context) -> str | None:
+    """The reason when there is no object at all to work on (no active, none selected)."""
+    if context.view_layer.objects.active is None and not context.selected_objects:
+        return "No active or selected object: select a mesh first"
+    return None
+
+
+def _reasons(failed: dict[str, str]) -> str:
+    """``'a': why; 'b': why`` (reasons already starting with the object's name stay)."""
+    return "; ".join(why if why.startswith(f"'{name}'") else f"'{name}': {why}"
+                     for name, why in failed.items())
 
 
 class S2AM3D_OT_segment_all(bpy.types.Operator):
@@ -34,36 +48,38 @@ class S2AM3D_OT_segment_all(bpy.types.Operator):
     def _prepare(self, context):
         """Common start of both paths: checks, geometry, model; returns (job, spec,
         failures) or None after reporting why nothing can run."""
-        active = context.view_layer.objects.active
-        try:
-            check_object(active)
-        except ObjectRejected as exc:
-            self.report({"ERROR"}, str(exc))
+        why = _nothing_to_do(context)
+        if why:
+            self.report({"ERROR"}, why)
             return None
         settings = context.scene.s2am3d
         try:
             spec = runner.spec_from_settings(settings, prefs_of(context))
-            spec.opts.core_settings()
+        except SettingsError as exc:
+            self.report({"ERROR"}, f"Settings: {exc}")
+            return None
+        objects, skipped = resolve_sources(target_objects(context), settings.include_parts)
+        geoms, failed = runner.prepare(objects, context.evaluated_depsgraph_get())
+        failed = {**skipped, **failed}
+        if not geoms:
+            self.report({"ERROR"}, _reasons(failed) or "Nothing to segment")
+            return None
+        try:
             runner.check_model(spec.model)
         except _user_error_types() as exc:
             self.report({"ERROR"}, f"Model problem: {exc}")
-            return None
-        geoms, failed = runner.prepare(target_objects(context),
-                                       context.evaluated_depsgraph_get())
-        if not geoms:
-            self.report({"ERROR"}, "; ".join(failed.values()) or "nothing to segment")
             return None
         return engine.SegmentJob(geoms, spec.model, spec.opts), spec, failed
 
     def _finish(self, context, job, spec, failed):
         rows, failed = runner.apply_job(job, spec, failed)
-        for name, why in failed.items():
-            self.report({"WARNING"}, f"{name}: {why}")
         if not rows:
-            self.report({"ERROR"}, "no object was segmented")
+            self.report({"ERROR"}, f"Nothing was segmented: {_reasons(failed)}")
             return {"CANCELLED"}
-        parts = ", ".join(f"{r['object']}: {r['parts']}" for r in rows)
-        self.report({"INFO"}, f"Segment All: {parts} parts")
+        if failed:
+            self.report({"WARNING"}, f"Not segmented: {_reasons(failed)}")
+        parts = ", ".join(f"{r['object']}: {engine.plural(r['parts'])}" for r in rows)
+        self.report({"INFO"}, f"Segment All: {parts}")
         return {"FINISHED"}
 
     def execute(self, context):
@@ -128,22 +144,25 @@ class S2AM3D_OT_clear_parts(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        active = context.view_layer.objects.active
-        try:
-            check_object(active)
-        except ObjectRejected as exc:
-            self.report({"ERROR"}, str(exc))
+        why = _nothing_to_do(context)
+        if why:
+            self.report({"ERROR"}, why)
+            return {"CANCELLED"}
+        # a selected part object stands for its original
+        objects, _ = resolve_sources(target_objects(context))
+        refused = {}
+        for ob in objects:
+            try:
+                check_object(ob)
+            except ObjectRejected as exc:
+                refused[ob.name] = str(exc)
+        if len(refused) == len(objects):
+            self.report({"ERROR"}, _reasons(refused) or "Nothing to clear")
             return {"CANCELLED"}
         total = {"groups": 0, "attributes": 0, "objects": 0}
-        names = []
-        for ob in target_objects(context):
-            # a selected part object stands for its original
-            names.append(ob.get(wr.PROP_PART_OF) or ob.name)
-        for name in dict.fromkeys(names):
-            ob = bpy.data.objects.get(name)  # an earlier clear may have removed it
-            if (ob is None or ob.type != "MESH" or ob.library or ob.data.library
-                    or ob.mode == "EDIT"):
-                continue
+        for ob in objects:
+            if ob.name in refused or bpy.data.objects.get(ob.name) is None:
+                continue  # refused, or removed by an earlier clear
             for k, v in wr.clear_parts(ob).items():
                 total[k] += v
         self.report({"INFO"}, "Cleared {groups} groups, {attributes} attributes, "
@@ -156,6 +175,10 @@ def _same_scale(a: tuple[float, bool], b: tuple[float, bool]) -> bool:
     return a[1] == b[1] and abs(float(a[0]) - float(b[0])) < 1e-6
 
 
+#: How often (seconds) Pick Parts looks at the panel's Scale slider while it runs.
+PANEL_POLL_S = 0.05
+
+
 class S2AM3D_OT_pick_parts(bpy.types.Operator):
     """Click on the mesh to pick a part; wheel changes the scale; Enter keeps it"""
 
@@ -166,6 +189,7 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
     _session = None
     _shading = None
     _area = None
+    _timer = None
     _panel = _panel_at_start = (0.2, True)
 
     def execute(self, context):
@@ -203,11 +227,17 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
         if shading.type in {"SOLID", "WIREFRAME"}:
             shading.type = "SOLID"
             shading.color_type = "VERTEX"
-        context.window_manager.modal_handler_add(self)
+        wm = context.window_manager
+        # timer events let modal() follow the panel's slider even while the mouse rests
+        self._timer = wm.event_timer_add(PANEL_POLL_S, window=context.window)
+        wm.modal_handler_add(self)
         context.area.header_text_set(self._session.state.header_text())
         return {"RUNNING_MODAL"}
 
     def _end(self, context):
+        if getattr(self, "_timer", None) is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
         self._area.header_text_set(None)
         shading = self._area.spaces.active.shading
         shading.type, shading.color_type = self._shading
@@ -257,7 +287,7 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
             self._end(context)
             if not s.kept_names and s.state.kept == 0:
                 return {"CANCELLED"}
-            self.report({"INFO"}, f"Kept {s.state.kept} part(s)")
+            self.report({"INFO"}, f"Kept {engine.plural(s.state.kept)}")
             return {"FINISHED"}
         if not _same_scale((s.state.scale, s.state.use_scale), self._panel):
             # wheel / N changed the scale: show it on the panel slider

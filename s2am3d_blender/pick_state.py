@@ -23,6 +23,7 @@ Keys (also shown in the header, see :meth:`PickState.header_text`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 #: Event types that always go to Blender's own handlers (view navigation, timers).
@@ -107,6 +108,8 @@ class PickState:
     def set_scale(self, scale: float, use_scale: bool) -> Outcome:
         """The panel's Scale slider / Use Scale toggle moved while the tool runs: take the
         new values (clamped like the wheel) and re-decode the current part, if any."""
+        if not math.isfinite(float(scale)):
+            return Outcome("ignore")  # a NaN typed into the slider: keep the last scale
         new = min(1.0, max(self.scale_min, round(float(scale), 6)))
         if (new, bool(use_scale)) == (self.scale, self.use_scale):
             return Outcome("ignore")

@@ -51,6 +51,11 @@ class S2AM3D_Settings(bpy.types.PropertyGroup):
         description="Comma-separated extra scales (e.g. 0.05, 0.5) segmented too: nested "
         "group names / collections",
     )
+    include_parts: BoolProperty(
+        name="Segment Part Objects", default=False,
+        description="Also split objects S2AM3D made (off: a selected part object stands for "
+        "the object it was cut from, so re-running replaces its parts)",
+    )
     show_advanced: BoolProperty(name="Advanced", default=False)
 
 
@@ -107,16 +112,25 @@ def prefs_of(context=None) -> PrefValues:
                       bpy.path.abspath(str(p.model_path)) if p.model_path else "")
 
 
-def parse_scales(text: str) -> tuple[float, ...]:
-    """``"0.05, 0.5"`` → ``(0.05, 0.5)``; raises ValueError for values outside [0, 1]."""
+class SettingsError(ValueError):
+    """A panel setting or batch argument that cannot be used; the message names the field."""
+
+
+def parse_scales(text: str, field_name: str = "scales") -> tuple[float, ...]:
+    """``"0.05, 0.5"`` → ``(0.05, 0.5)``; raises :class:`SettingsError` naming
+    ``field_name`` for a token that is not a number or lies outside [0, 1]."""
     out = []
     for tok in text.replace(";", ",").split(","):
         tok = tok.strip()
         if not tok:
             continue
-        v = float(tok)
+        try:
+            v = float(tok)
+        except ValueError:
+            raise SettingsError(f"{field_name}: {tok!r} is not a number (write scales "
+                                "between 0 and 1 separated by commas, e.g. 0.05, 0.5)") from None
         if not 0.0 <= v <= 1.0:
-            raise ValueError(f"scale {v} is outside [0, 1]")
+            raise SettingsError(f"{field_name}: scale {tok} is outside [0, 1]")
         out.append(v)
     return tuple(out)
 

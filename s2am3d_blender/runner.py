@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -11,8 +12,8 @@ import bpy
 from . import engine
 from . import writers as wr
 from ._core import errors
-from .mesh_io import ObjectRejected, check_object, geometry_of
-from .props import MODE_TO_WRITER, PrefValues, parse_scales
+from .mesh_io import ObjectRejected, check_object, geometry_of, resolve_sources
+from .props import MODE_TO_WRITER, PrefValues, SettingsError, parse_scales
 
 
 @dataclass
@@ -31,17 +32,28 @@ class RunSpec:
     warnings: list[str] = field(default_factory=list)
 
 
+def _finite(value: float, field_name: str, lo: float, hi: float) -> float:
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise SettingsError(f"{field_name} is {v}; set it between {lo:g} and {hi:g}")
+    return v
+
+
 def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
-    """Build a :class:`RunSpec` from the panel's scene settings and the preferences."""
+    """Build a :class:`RunSpec` from the panel's scene settings and the preferences.
+    Raises :class:`~s2am3d_blender.props.SettingsError` naming the panel field for a value
+    that cannot be used (NaN scale, unreadable Extra Scales, ...)."""
     overrides = {}
     if settings.num_prompts > 0:
         overrides["num_prompts"] = int(settings.num_prompts)
-    if settings.min_part_size > 0:
-        overrides["min_part_fraction"] = float(settings.min_part_size)
+    min_size = _finite(settings.min_part_size, "Min Part Size", 0.0, 0.5)
+    if min_size > 0:
+        overrides["min_part_fraction"] = min_size
+    scale = _finite(settings.scale, "Scale", 0.0, 1.0)
     opts = engine.SegmentOptions(
-        scale=float(settings.scale) if settings.use_scale else None,
+        scale=scale if settings.use_scale else None,
         n_points=int(settings.n_points or prefs.default_points),
-        hierarchy=parse_scales(settings.hierarchy),
+        hierarchy=parse_scales(settings.hierarchy, "Extra Scales"),
         overrides=overrides,
     )
     model = engine.ModelOptions(path=prefs.model_path or None,
@@ -117,7 +129,7 @@ def apply_result(res: engine.ObjectResult, spec: RunSpec, geom: engine.Geometry)
         if spec.original == "HIDE":
             wr.hide_original(obj)
         elif spec.original == "REPLACE":
-            bpy.data.objects.remove(obj)
+            wr.replace_original(obj)
     else:
         names += wr.write_level(obj, main, spec.mode, spec.prefix)
         for lv in res.levels[1:]:
@@ -126,10 +138,14 @@ def apply_result(res: engine.ObjectResult, spec: RunSpec, geom: engine.Geometry)
     return names
 
 
-def run_sync(objects, spec: RunSpec, depsgraph=None) -> tuple[list[dict], dict[str, str]]:
-    """Segment and write every object synchronously (tests, batch, background mode).
+def run_sync(objects, spec: RunSpec, depsgraph=None,
+             include_parts: bool = False) -> tuple[list[dict], dict[str, str]]:
+    """Segment and write every object synchronously (tests, batch, background mode); a
+    part object the add-on made stands for its source unless ``include_parts``.
     Returns per-object report rows and the failures ``{name: reason}``."""
+    objects, skipped = resolve_sources(objects, include_parts)
     geoms, failed = prepare(objects, depsgraph)
+    failed = {**skipped, **failed}
     if not geoms:
         return [], failed
     check_model(spec.model)

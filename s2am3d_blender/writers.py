@@ -8,6 +8,9 @@ Parts removes only that and never a user's own groups, attributes or objects:
 * ``obj.data["s2am3d_prev_active_color"]``: the colour attribute that was active before;
 * ``obj["s2am3d_objects"]`` / ``obj["s2am3d_collections"]``: part objects / collections;
 * ``obj["s2am3d_hidden"]``: the original was hidden by "Separate Objects";
+* ``obj["s2am3d_replaced"]``: the original was taken out of the scene by "Replace" (the
+  names of the collections it was in; it stays in the file so re-running on its parts and
+  Clear Parts find it);
 * part objects carry ``["s2am3d_part_of"] = <original name>``.
 
 Geometry (positions, faces, edges) of the original is never modified here.
@@ -28,6 +31,7 @@ PROP_OBJECTS = "s2am3d_objects"
 PROP_COLLECTIONS = "s2am3d_collections"
 PROP_HIDDEN = "s2am3d_hidden"
 PROP_PART_OF = "s2am3d_part_of"
+PROP_REPLACED = "s2am3d_replaced"
 
 PART_ATTR = "part"
 COLOR_ATTR = "part_color"
@@ -272,7 +276,7 @@ def make_part_object(obj, name: str, keep_mask: np.ndarray, collection=None):
     ob = obj.copy()
     ob.data = me
     ob.name = f"{obj.name}.{name}"
-    for prop in (PROP_GROUPS, PROP_OBJECTS, PROP_COLLECTIONS, PROP_HIDDEN):
+    for prop in (PROP_GROUPS, PROP_OBJECTS, PROP_COLLECTIONS, PROP_HIDDEN, PROP_REPLACED):
         if prop in ob:
             del ob[prop]
     ob[PROP_PART_OF] = obj.name
@@ -282,21 +286,33 @@ def make_part_object(obj, name: str, keep_mask: np.ndarray, collection=None):
         colls = [bpy.context.scene.collection]
     for c in colls:
         c.objects.link(ob)
+    try:  # a copy starts selected like its original: an output must never be a next input
+        ob.select_set(False)
+    except RuntimeError:  # not in the current view layer
+        pass
     _set_list(obj, PROP_OBJECTS, _get_list(obj, PROP_OBJECTS) + [ob.name])
     return ob
 
 
+def _remove_object(ob) -> None:
+    me = ob.data
+    bpy.data.objects.remove(ob)
+    if me is not None and me.users == 0:
+        bpy.data.meshes.remove(me)
+
+
 def remove_part_objects(obj) -> int:
     """Delete the part objects (and their meshes) and collections this add-on made for
-    ``obj``; unhide the original if the add-on hid it. Returns the number of objects."""
+    ``obj`` (tracked, or marked as cut from it; parts cut from those parts too); show the
+    original again if the add-on hid or replaced it. Returns the number of objects."""
     n = 0
-    for name in _get_list(obj, PROP_OBJECTS):
+    names = set(_get_list(obj, PROP_OBJECTS))
+    names |= {o.name for o in bpy.data.objects if o.get(PROP_PART_OF) == obj.name}
+    for name in sorted(names):
         ob = bpy.data.objects.get(name)
-        if ob is not None and ob.get(PROP_PART_OF) == obj.name:
-            me = ob.data
-            bpy.data.objects.remove(ob)
-            if me is not None and me.users == 0:
-                bpy.data.meshes.remove(me)
+        if ob is not None and ob.get(PROP_PART_OF) == obj.name and ob != obj:
+            n += remove_part_objects(ob)  # outputs of earlier runs on this part
+            _remove_object(ob)
             n += 1
     _set_list(obj, PROP_OBJECTS, [])
     for name in reversed(_get_list(obj, PROP_COLLECTIONS)):
@@ -308,7 +324,34 @@ def remove_part_objects(obj) -> int:
         obj.hide_set(False)
         obj.hide_render = False
         del obj[PROP_HIDDEN]
+    restore_replaced(obj)
     return n
+
+
+def replace_original(obj) -> None:
+    """"Replace Original": take ``obj`` out of every collection of the scene. It stays in the
+    file (fake user) with the names of its collections, so that re-running Segment All on
+    its parts replaces them and Clear Parts puts it back; undo also restores it."""
+    obj[PROP_REPLACED] = [c.name for c in obj.users_collection]
+    for c in list(obj.users_collection):
+        c.objects.unlink(obj)
+    obj.use_fake_user = True
+
+
+def restore_replaced(obj) -> None:
+    """Put an original taken out by :func:`replace_original` back into its collections
+    (the scene's own collection when they are gone)."""
+    if PROP_REPLACED not in obj:
+        return
+    names = [str(n) for n in obj[PROP_REPLACED]]
+    del obj[PROP_REPLACED]
+    obj.use_fake_user = False
+    if obj.users_collection:
+        return
+    scene_coll = bpy.context.scene.collection
+    colls = [scene_coll if n == scene_coll.name else bpy.data.collections.get(n) for n in names]
+    for c in [c for c in colls if c is not None] or [scene_coll]:
+        c.objects.link(obj)
 
 
 def hide_original(obj) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -46,7 +47,11 @@ def test_segment_job_in_a_worker_thread_reports_progress_and_isolates_failures()
     # half-way marks after each encoder run (the bad object fails while encoding)
     assert seen == [("table (segmenting)", 0.5 / 3), ("cloud (segmenting)", 2.5 / 3)]
     assert [r.name for r in job.results] == ["table", "cloud"]
-    assert list(job.errors) == ["bad"] and "InvalidInputError" in job.errors["bad"]
+    # the reason in the user's words, without internal exception class names
+    assert list(job.errors) == ["bad"]
+    why = job.errors["bad"]
+    assert why.startswith("its mesh cannot be segmented: ") and "NaN" in why
+    assert "Error" not in why and "\n" not in why
     table, cloud = job.results
     lv = table.levels[0]
     assert lv.poly_labels.shape == (36,) and (lv.poly_labels >= 0).all()
@@ -88,3 +93,92 @@ def test_hierarchy_levels_nest():
 def test_unknown_segment_all_setting_is_refused():
     with pytest.raises(ValueError, match="unknown Segment All setting"):
         engine.SegmentOptions(overrides={"no_such_field": 1}).core_settings()
+
+
+@pytest.mark.parametrize("value", [3.4e38, 1e30, -1e13])
+def test_huge_finite_coordinates_are_refused_with_a_reason(value):
+    g = _table()
+    v = g.vertices.copy()
+    v[5] = (value, 0.0, 0.0)
+    geom = engine.Geometry("huge", v, g.triangles, g.tri_poly, g.n_polys)
+    job = engine.SegmentJob([geom], MODEL, engine.SegmentOptions(n_points=1024),
+                            cache=engine.EncoderCache())
+    job.run()
+    assert job.results == []
+    why = job.errors["huge"]
+    assert "beyond 1e+12" in why and "index 5" in why and "stray vertex" in why
+
+
+def test_part_count_is_the_polygons_not_the_triangles():
+    """A one-quad plane whose two triangles got two labels is one part with one group."""
+    quad = engine.Geometry("plane", np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float),
+                           np.array([[0, 1, 2], [0, 2, 3]]), np.array([0, 0]), 1)
+    res = SimpleNamespace(face_labels=np.array([0, 1]))
+    lv = engine.level_from_result(None, quad, res, 0.2)
+    assert lv.num_parts == 1 and lv.sizes() == [1]
+    assert lv.poly_labels.tolist() == [0] and lv.tri_labels.tolist() == [0, 0]
+
+
+def test_onnx_runtime_import_failure_is_one_line_with_what_to_do(monkeypatch):
+    core = engine.core()
+
+    def broken(*a, **k):
+        raise ModuleNotFoundError("No module named 'onnxruntime.capi.onnxruntime_pybind11_state'",
+                                  name="onnxruntime.capi.onnxruntime_pybind11_state")
+
+    monkeypatch.setattr(core.Segmenter, "from_pretrained", staticmethod(broken))
+    with pytest.raises(engine.RuntimeUnavailable) as info:
+        engine.load_check(MODEL)
+    msg = str(info.value)
+    py = f"py{sys.version_info.major}{sys.version_info.minor}"
+    assert "\n" not in msg and msg.startswith("ONNX Runtime cannot be loaded")
+    assert "onnxruntime_pybind11_state" in msg and py in msg and "install" in msg
+    job = engine.SegmentJob([_table()], MODEL, engine.SegmentOptions(n_points=1024),
+                            cache=engine.EncoderCache())
+    job.run()  # the worker keeps it as the object's reason instead of dying
+    assert job.errors["table"] == msg
+
+
+class _SpySegmenter:
+    """Stands for a core.Segmenter: records the calls Segment All makes."""
+
+    def __init__(self, n_faces: int):
+        self.calls = []
+        self.n = n_faces
+
+    def hierarchy(self, scales, settings=None):
+        self.calls.append(("hierarchy", list(scales)))
+        return [SimpleNamespace(face_labels=np.arange(self.n) // max(1, i + 1))
+                for i in range(len(scales))]
+
+    def segment_all(self, scale=None, settings=None):
+        self.calls.append(("segment_all", scale))
+        return SimpleNamespace(face_labels=np.zeros(self.n, np.int64))
+
+
+class _SpyCache(engine.EncoderCache):
+    def __init__(self, seg):
+        super().__init__()
+        self.seg = seg
+
+    def get(self, geom, model, n_points, seed=0):
+        return self.seg, True
+
+
+def test_hierarchy_output_comes_from_one_hierarchy_call():
+    g = _table()
+    spy = _SpySegmenter(len(g.triangles))
+    res = engine.segment_object(g, MODEL, engine.SegmentOptions(scale=0.1, hierarchy=(0.3, 0.6)),
+                                cache=_SpyCache(spy))
+    assert spy.calls == [("hierarchy", [0.1, 0.3, 0.6])]
+    assert [lv.scale for lv in res.levels] == [0.1, 0.3, 0.6]
+
+
+def test_only_prompts_and_min_part_size_can_be_overridden():
+    opts = engine.SegmentOptions(overrides={"num_prompts": 8, "min_part_fraction": 0.01})
+    s = opts.core_settings()
+    assert (s.num_prompts, s.min_part_fraction) == (8, 0.01)
+    field = next(f.name for f in __import__("dataclasses").fields(type(s))
+                 if f.name not in engine.OVERRIDABLE)
+    with pytest.raises(ValueError, match="unknown Segment All setting"):
+        engine.SegmentOptions(overrides={field: 1}).core_settings()

@@ -42,3 +42,17 @@ def test_part_colors_are_distinct():
     assert c.shape == (12, 4)
     d = np.linalg.norm(c[:, None, :3] - c[None, :, :3], axis=-1) + np.eye(12)
     assert d.min() > 0.05
+
+
+def test_polygon_labels_agree_with_brute_force_on_many_labels():
+    rng = np.random.default_rng(1)
+    tri_poly = np.sort(rng.integers(0, 300, 2000))
+    tri_labels = rng.integers(-1, 40, 2000)
+    got = labels.polygon_labels(tri_labels, tri_poly, 310)
+    for p in range(310):
+        mine = tri_labels[tri_poly == p]
+        if len(mine) == 0 or (mine < 0).all():
+            assert got[p] == -1
+            continue
+        vals, cnt = np.unique(mine[mine >= 0], return_counts=True)
+        assert got[p] == vals[cnt == cnt.max()].min()

@@ -106,3 +106,12 @@ def test_panel_slider_sets_the_scale_while_picking():
     assert s.set_scale(0.7, True).action == "update" and s.effective_scale == 0.7
     assert s.set_scale(0.7, False).action == "update" and s.effective_scale is None
     assert s.set_scale(0.0, True).action == "update" and s.scale == s.scale_min  # clamped
+
+
+def test_panel_slider_nan_keeps_the_last_scale_and_timer_events_pass():
+    s = PickState(scale=0.3)
+    s.handle(("LEFTMOUSE", "PRESS", False, False, False, 5))
+    assert s.set_scale(float("nan"), True).action == "ignore" and s.scale == 0.3
+    # the operator polls the slider on timer events; the state lets them through
+    assert s.handle(("TIMER", "NOTHING")).action == "pass"
+    assert s.set_scale(0.45, True).action == "update" and s.effective_scale == 0.45
