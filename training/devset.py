@@ -2,9 +2,10 @@
 
 Two on-disk formats are read (see ``../shared/data/README.md``):
 
-* **mesh** (``partnet-mobility-dev``): ``ID.npz`` with ``vertices`` (V,3), ``faces`` (F,3),
-  ``leaf`` (F,) and ``ID.json`` with the part tree (``nodes``: ``node_id``, ``name``,
-  ``parent``, ``leaves``).
+* **mesh** (``partnet-mobility-dev``, ``psb-dev``): ``ID.npz`` with ``vertices`` (V,3),
+  ``faces`` (F,3), ``leaf`` (F,) and ``ID.json`` with the part tree (``nodes``: ``node_id``,
+  ``name``, ``parent``, ``leaves``); ``psb-dev`` also has ``human_segs`` (H,F), every human
+  segmentation of the mesh (for :mod:`training.psb_metrics`).
 * **point cloud** (``shapenet-part-cap``): ``ID.npz`` with ``points`` (N,3), ``normals``,
   ``labels`` (N,) and no json. Each distinct label is a leaf under a flat root (a two-level
   tree: root + leaves).
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from core.errors import InvalidInputError
 from core.geometry import sample_surface, weld_vertices
@@ -88,8 +90,9 @@ class PartTree:
 class DevObject:
     """One evaluation object as stored on disk (object frame, not normalised).
 
-    Mesh objects have ``vertices``, ``faces`` and ``face_leaf`` (leaf index per face); point
-    objects have ``points`` and ``point_leaf``.
+    Mesh objects have ``vertices``, ``faces`` and ``face_leaf`` (leaf index per face), and
+    ``human_segs`` (H, F) integers as stored (one human segmentation per row, the annotators' own segment
+    ids; None when the data have none); point objects have ``points`` and ``point_leaf``.
     """
 
     object_id: str
@@ -100,6 +103,7 @@ class DevObject:
     face_leaf: np.ndarray | None = None
     points: np.ndarray | None = None
     point_leaf: np.ndarray | None = None
+    human_segs: np.ndarray | None = None
 
     @property
     def is_mesh(self) -> bool:
@@ -146,6 +150,7 @@ class EvalSample:
 def _load_mesh_object(npz: Path, meta: Path) -> DevObject:
     with np.load(npz) as z:
         v, f, leaf = z["vertices"], z["faces"], z["leaf"]
+        humans = np.asarray(z["human_segs"]) if "human_segs" in z.files else None
     info = json.loads(meta.read_text())
     nodes = sorted(info["nodes"], key=lambda n: n["node_id"])
     if [n["node_id"] for n in nodes] != list(range(len(nodes))):
@@ -155,6 +160,8 @@ def _load_mesh_object(npz: Path, meta: Path) -> DevObject:
     tree = PartTree(parents, leaves, [str(n.get("name", n["node_id"])) for n in nodes])
     if int(leaf.max()) >= tree.n_leaves or int(leaf.min()) < 0:
         raise InvalidInputError(f"{npz}: face leaf index outside the tree's {tree.n_leaves}")
+    if humans is not None and (humans.ndim != 2 or humans.shape[1] != len(f)):
+        raise InvalidInputError(f"{npz}: human_segs {humans.shape} do not match {len(f)} faces")
     return DevObject(
         object_id=str(info.get("id", npz.stem)),
         category=str(info.get("category", "unknown")),
@@ -162,6 +169,7 @@ def _load_mesh_object(npz: Path, meta: Path) -> DevObject:
         vertices=np.asarray(v, np.float64),
         faces=np.asarray(f, np.int64),
         face_leaf=np.asarray(leaf, np.int64),
+        human_segs=humans,
     )
 
 
@@ -192,6 +200,27 @@ def load_object(npz: str | Path) -> DevObject:
         f"{npz}: neither the mesh format (ID.npz + ID.json) nor the point format "
         f"(points + labels); keys are {sorted(keys)}"
     )
+
+
+def has_human_segs(npz: str | Path) -> bool:
+    """Whether the object file holds ``human_segs`` (read from the npz index, no arrays)."""
+    with np.load(npz) as z:
+        return "human_segs" in z.files
+
+
+def face_nearest_point(sample: EvalSample) -> np.ndarray:
+    """(F,) index of the sampled point nearest (Euclidean) to each original face's centroid.
+
+    How point labels become face labels for the benchmark metrics (cached in
+    ``sample.cache``). Mesh objects only.
+    """
+    if "face_point" not in sample.cache:
+        obj = sample.obj
+        if obj.faces is None:
+            raise InvalidInputError(f"{obj.object_id}: a point-cloud object has no faces")
+        centroids = obj.vertices[obj.faces].mean(axis=1)
+        sample.cache["face_point"] = cKDTree(sample.points).query(centroids, k=1)[1]
+    return sample.cache["face_point"]
 
 
 def list_objects(data_dir: str | Path, limit: int | None = None) -> list[Path]:

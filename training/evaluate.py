@@ -2,16 +2,25 @@
 
 Usage::
 
-    python -m training.evaluate --data ../shared/data/partnet-mobility-dev \\
+    python -m training.evaluate --data DIR [DIR ...] \\
         [--method model cc ball kmeans dbscan agglo] [--protocol mesh|points [...]] \\
-        [--limit N] [--points 10000] [--seed 0] [--json] [--report OUT_DIR] \\
-        [--no-bench | --bench-json FILE]
+        [--metrics iou psb] [--limit N] [--points 10000] [--seed 0] [--json] \\
+        [--report OUT_DIR] [--no-bench | --bench-json FILE]
 
-The whole dev set, every method, both protocols, one command (reports committed under
-``docs/eval/``)::
+Both dev sets, every method, both protocols, one command (``make eval``; reports committed
+under ``docs/eval/<data set>/<protocol>/`` with one ``docs/eval/summary.md``)::
 
     python -m training.evaluate --data ../shared/data/partnet-mobility-dev \\
-        --protocol mesh points --report docs/eval
+        ../shared/data/psb-dev --protocol mesh points --report docs/eval --json
+
+Report folders: one data set and one protocol write ``OUT_DIR/report.md``; one data set and
+several protocols ``OUT_DIR/<protocol>/``; several data sets ``OUT_DIR/<data set folder
+name>/<protocol>/``; ``summary.md`` in ``OUT_DIR`` whenever more than one report is written.
+
+``--metrics``: ``iou`` (the part IoUs below) and/or ``psb`` (the Princeton Segmentation
+Benchmark's own metrics on faces against every human segmentation, data with
+``human_segs`` only: :mod:`training.psb_eval`, :mod:`training.psb_metrics`). Default: iou,
+plus psb on every data set whose first object has ``human_segs``.
 
 Protocols (the sampled points are shared by every method and every metric):
 
@@ -51,16 +60,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from core.errors import S2AM3DError
+from core.errors import InvalidInputError, S2AM3DError
 from training import baselines as bl
-from training.devset import EvalSample, list_objects, load_object, make_sample
+from training import psb_eval
+from training.devset import EvalSample, has_human_segs, list_objects, load_object, make_sample
+from training.methods import (  # noqa: F401  (re-exported: the registry lives in methods)
+    ALL_METHODS,
+    AggloMethod,
+    BallMethod,
+    CCMethod,
+    DBSCANMethod,
+    KMeansMethod,
+    Method,
+    ModelMethod,
+    SharedModel,
+    build_methods,
+)
 from training.metrics import best_iou_per_region, iou_by_scale, iou_matrix, mean_or_none
+from training.psb_metrics import PSB_KEYS
 from training.selectors import interior_point
 
-ALL_METHODS = ("model", "agglo", "cc", "ball", "kmeans", "dbscan")
 PROTOCOLS = ("mesh", "points")
+METRICS = ("iou", "psb")
 UNTRAINED = "untrained weights"
 
 
@@ -78,6 +100,7 @@ class EvalConfig:
         threads: CPU threads for the model and scikit-learn.
         weights: model folder for ``core.Segmenter.from_pretrained`` (None = bundled default).
         keep_labels_for: object ids whose labellings are kept for the report's pictures.
+        metrics: ``iou`` and/or ``psb`` (:data:`METRICS`; psb needs ``human_segs``).
     """
 
     data: str
@@ -90,211 +113,7 @@ class EvalConfig:
     weights: str | None = None
     baseline: bl.BaselineSettings = field(default_factory=bl.BaselineSettings)
     keep_labels_for: tuple[str, ...] = ()
-
-
-# ----------------------------------------------------------------------------- methods
-class Method:
-    """One method under evaluation. Subclasses set the flags and implement the hooks.
-
-    ``begin`` returns None when the method applies to the sample, else the reason it
-    does not (then nothing is scored for it on that object).
-    """
-
-    name = ""
-    interactive = False
-    has_noscale_full = False
-    has_level_full = False
-    level_oracle = ""  # what the per-level labellings are told: "K" or "scale"
-
-    def begin(self, sample: EvalSample, protocol: str) -> str | None:
-        self.sample = sample
-        return None
-
-    def predict(self, idx: int, scale: float | None) -> np.ndarray:  # (N,) bool
-        raise NotImplementedError
-
-    def segment(self) -> np.ndarray:  # (N,) int
-        raise NotImplementedError
-
-    def segment_levels(self) -> dict[int, np.ndarray]:
-        raise NotImplementedError
-
-
-class CCMethod(Method):
-    name, has_noscale_full = "cc", True
-
-    def begin(self, sample, protocol):
-        self.sample = sample
-        if protocol != "mesh":
-            return "needs the mesh protocol"
-        if sample.faces_welded is None:
-            return "point-cloud object (no faces)"
-        return None
-
-    def segment(self):
-        s = self.sample
-        return bl.cc_labels(s.faces_welded, len(s.obj.vertices), s.point_faces)
-
-
-class BallMethod(Method):
-    name, interactive = "ball", True
-
-    def __init__(self, settings: bl.BaselineSettings):
-        self.settings = settings
-
-    def predict(self, idx, scale):
-        frac = self.settings.ball_default_fraction if scale is None else scale
-        return bl.ball_mask(self.sample.points, idx, frac)
-
-
-def _level_ks(sample: EvalSample) -> dict[int, int]:
-    return {d: len(np.unique(lab)) for d, lab in sample.levels.items()}
-
-
-class KMeansMethod(Method):
-    name, has_level_full, level_oracle = "kmeans", True, "K"
-
-    def __init__(self, settings: bl.BaselineSettings):
-        self.settings = settings
-
-    def segment_levels(self):
-        cache: dict[int, np.ndarray] = {}
-        out = {}
-        for d, k in _level_ks(self.sample).items():
-            if k not in cache:
-                cache[k] = bl.kmeans_labels(self.sample.points, k, self.settings)
-            out[d] = cache[k]
-        return out
-
-
-class DBSCANMethod(Method):
-    name, has_noscale_full = "dbscan", True
-
-    def __init__(self, settings: bl.BaselineSettings):
-        self.settings = settings
-
-    def segment(self):
-        return bl.dbscan_labels(self.sample.points, self.settings)
-
-
-class SharedModel:
-    """Loads ``core.Segmenter`` once and embeds each object once for ``model`` and ``agglo``."""
-
-    def __init__(self, cfg: EvalConfig):
-        self.cfg = cfg
-        self.error: str | None = None
-        self.seg = None
-        self.key = None
-        try:
-            from core import Segmenter
-
-            self.seg = Segmenter.from_pretrained(path=cfg.weights, num_threads=cfg.threads)
-        except Exception as exc:  # report, never fake
-            self.error = f"core.Segmenter unavailable: {type(exc).__name__}: {exc}"
-        md = dict(getattr(self.seg, "metadata", {}) or {}) if self.seg is not None else {}
-        self.trained = md.get("trained") if self.seg is not None else None
-        self.metadata = {k: v for k, v in md.items() if k != "config"}
-
-    def embed(self, sample: EvalSample, protocol: str) -> None:
-        key = (sample.obj.object_id, protocol)
-        if self.key == key:
-            return
-        seg, cfg = self.seg, self.cfg
-        self.use_faces = protocol == "mesh" and sample.obj.is_mesh
-        if self.use_faces:
-            seg.set_mesh(
-                sample.obj.vertices, sample.faces_welded, n_points=cfg.n_points, seed=cfg.seed
-            )
-        else:
-            seg.set_points(sample.points, n_points=None, seed=cfg.seed)
-        mp = np.asarray(seg.points)
-        if mp.shape == sample.points.shape and np.allclose(mp, sample.points, atol=1e-6):
-            self.to_model = None  # the model's points are the evaluation points
-        else:  # evaluation point -> nearest model point
-            self.to_model = cKDTree(mp).query(sample.points, k=1)[1]
-        self.key = key
-
-    def point_values(self, point_arr: np.ndarray, face_arr: np.ndarray | None, sample):
-        """Read a model output back on the evaluation points (faces first, mesh protocol)."""
-        if self.use_faces and face_arr is not None:
-            return np.asarray(face_arr)[sample.point_faces]
-        arr = np.asarray(point_arr)
-        return arr if self.to_model is None else arr[self.to_model]
-
-    def model_index(self, idx: int, sample: EvalSample) -> int:
-        if self.to_model is None:
-            return int(idx)
-        return int(self.seg.nearest_point(sample.points[idx]))
-
-
-class ModelMethod(Method):
-    name, interactive, has_noscale_full, has_level_full = "model", True, True, True
-    level_oracle = "scale"
-
-    def __init__(self, shared: SharedModel):
-        self.shared = shared
-
-    def begin(self, sample, protocol):
-        self.sample = sample
-        if self.shared.seg is None:
-            return self.shared.error
-        self.shared.embed(sample, protocol)
-        return None
-
-    def predict(self, idx, scale):
-        sh = self.shared
-        r = sh.seg.predict(prompts=[(sh.model_index(idx, self.sample), True)], scale=scale)
-        return sh.point_values(r.point_mask, r.face_mask, self.sample).astype(bool)
-
-    def _seg_all(self, scale):
-        res = self.shared.seg.segment_all(scale=scale)
-        return self.shared.point_values(res.point_labels, res.face_labels, self.sample)
-
-    def segment(self):
-        return self._seg_all(None)
-
-    def segment_levels(self):
-        cache: dict[float, np.ndarray] = {}
-        out = {}
-        for d, s in self.sample.level_scales.items():
-            if s not in cache:
-                cache[s] = self._seg_all(float(s))
-            out[d] = cache[s]
-        return out
-
-
-class AggloMethod(Method):
-    name, has_level_full, level_oracle = "agglo", True, "K"
-
-    def __init__(self, shared: SharedModel, settings: bl.BaselineSettings):
-        self.shared, self.settings = shared, settings
-
-    def begin(self, sample, protocol):
-        self.sample = sample
-        if self.shared.seg is None:
-            return self.shared.error
-        self.shared.embed(sample, protocol)
-        return None
-
-    def segment_levels(self):
-        sh = self.shared
-        ks = _level_ks(self.sample)
-        by_k = bl.agglo_labels(sh.seg.features, sh.seg.points, list(ks.values()), self.settings)
-        to = sh.to_model
-        return {d: by_k[k] if to is None else by_k[k][to] for d, k in ks.items()}
-
-
-def build_methods(cfg: EvalConfig) -> tuple[list[Method], SharedModel | None]:
-    shared = SharedModel(cfg) if {"model", "agglo"} & set(cfg.methods) else None
-    make = {
-        "model": lambda: ModelMethod(shared),
-        "agglo": lambda: AggloMethod(shared, cfg.baseline),
-        "cc": CCMethod,
-        "ball": lambda: BallMethod(cfg.baseline),
-        "kmeans": lambda: KMeansMethod(cfg.baseline),
-        "dbscan": lambda: DBSCANMethod(cfg.baseline),
-    }
-    return [make[m]() for m in cfg.methods], shared
+    metrics: tuple[str, ...] = ("iou",)
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -312,8 +131,14 @@ def _full_scores(sample: EvalSample, labellings: list[np.ndarray]) -> dict[str, 
     return {"leaf": float(best[sample.region_is_leaf].mean()), "any": float(best.mean())}
 
 
-def evaluate_object(method: Method, sample: EvalSample, prompts: np.ndarray, protocol: str):
-    """Score one method on one object; returns a record dict (or one with ``skipped``)."""
+def evaluate_object(method: Method, sample: EvalSample, prompts: np.ndarray, protocol: str,
+                    psb: psb_eval.PSBContext | None = None, iou: bool = True):
+    """Score one method on one object; returns a record dict (or one with ``skipped``).
+
+    ``iou``: score the part IoUs (clicks and labellings); ``psb``: the mesh's context for the
+    benchmark metrics of every labelling (``rec["psb"]``, :func:`training.psb_eval.
+    score_method`), None = not scored.
+    """
     t0, c0 = time.perf_counter(), time.process_time()
     reason = method.begin(sample, protocol)
     rec: dict = {"id": sample.obj.object_id, "category": sample.obj.category}
@@ -321,7 +146,8 @@ def evaluate_object(method: Method, sample: EvalSample, prompts: np.ndarray, pro
         rec["skipped"] = reason
         return rec
     fr = sample.region_fraction
-    if method.interactive:
+    lab = levs = None
+    if method.interactive and iou:
         iou_s, iou_n = [], []
         for j, idx in enumerate(prompts):
             target = sample.region_masks[j]
@@ -332,20 +158,25 @@ def evaluate_object(method: Method, sample: EvalSample, prompts: np.ndarray, pro
         rec["inter_scale"], rec["inter_noscale"] = iou_s, iou_n
     if method.has_noscale_full:
         lab = method.segment()
-        rec["full_noscale"] = _full_scores(sample, [lab])
-        rec["level_noscale"] = _level_scores(sample, dict.fromkeys(sample.levels, lab))
         rec["labels_noscale"] = lab
+        if iou:
+            rec["full_noscale"] = _full_scores(sample, [lab])
+            rec["level_noscale"] = _level_scores(sample, dict.fromkeys(sample.levels, lab))
     if method.has_level_full and sample.levels:
         levs = method.segment_levels()
-        rec["full_levels"] = _full_scores(sample, list(levs.values()))
-        rec["level_levels"] = _level_scores(sample, levs)
         rec["labels_levels"] = levs
+        if iou:
+            rec["full_levels"] = _full_scores(sample, list(levs.values()))
+            rec["level_levels"] = _level_scores(sample, levs)
+    if psb is not None and (lab is not None or levs):
+        rec["psb"] = psb_eval.score_method(psb, sample, method, lab, levs)
     rec["seconds"] = time.perf_counter() - t0
     rec["cpu_seconds"] = time.process_time() - c0
     return rec
 
 
-def _aggregate(method: Method, records: list[dict], samples: dict[str, EvalSample]) -> dict:
+def _aggregate(method: Method, records: list[dict], samples: dict[str, EvalSample],
+               psb: bool = False) -> dict:
     done = [r for r in records if "skipped" not in r and "error" not in r]
     out: dict = {
         "objects": len(done),
@@ -380,9 +211,17 @@ def _aggregate(method: Method, records: list[dict], samples: dict[str, EvalSampl
         prim = "noscale" if method.has_noscale_full else "levels"
         s["full_miou_leaf"] = s[f"full_{prim}_leaf"]
         s["full_miou_any"] = s[f"full_{prim}_any"]
+        if psb:
+            main = psb_eval.summarize([r["psb"][psb_main] for r in rs
+                                       if psb_main in r.get("psb", {})]) or {}
+            s.update({k: main.get(k) for k in PSB_KEYS})
         return s
 
+    psb_main = "noscale" if method.has_noscale_full else "leaf"
+
     out.update(summary(done))
+    if psb:
+        out.update(psb_eval.aggregate_method(done, psb_main))
     out["full_mode"] = (
         "no GT information" if method.has_noscale_full else out["full_oracle"]
     ) if (method.has_noscale_full or method.has_level_full) else None
@@ -433,6 +272,9 @@ def run(cfg: EvalConfig) -> dict:
     unknown = set(cfg.methods) - set(ALL_METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; choose from {ALL_METHODS}")
+    if not cfg.metrics or set(cfg.metrics) - set(METRICS):
+        raise ValueError(f"metrics must be some of {METRICS}, got {cfg.metrics!r}")
+    do_iou, do_psb = "iou" in cfg.metrics, "psb" in cfg.metrics
     from threadpoolctl import threadpool_limits
 
     t_start, c_start = time.perf_counter(), time.process_time()
@@ -445,19 +287,31 @@ def run(cfg: EvalConfig) -> dict:
     records: dict[str, list[dict]] = {m.name: [] for m in methods}
     samples: dict[str, EvalSample] = {}
     kept: dict[str, dict] = {}
-    t_prep = 0.0
+    psb_ref: list[dict] = []  # per mesh: category + the reference rows
+    n_humans = 0
+    t_prep = t_psb = 0.0
     with threadpool_limits(limits=cfg.threads):
         for i, path in enumerate(files):
             t0 = time.perf_counter()
             sample = make_sample(load_object(path), cfg.n_points, cfg.seed)
-            prompts = np.array([interior_point(sample.points, m) for m in sample.region_masks])
+            prompts = (np.array([interior_point(sample.points, m) for m in sample.region_masks])
+                       if do_iou else np.zeros(0, np.int64))
             t_prep += time.perf_counter() - t0
             oid = sample.obj.object_id
             samples[oid] = sample
+            ctx = None
+            if do_psb:
+                t0 = time.perf_counter()
+                ctx = psb_eval.psb_context(sample.obj)
+                if ctx is not None:
+                    n_humans += len(ctx.humans)
+                    psb_ref.append({"id": oid, "category": sample.obj.category,
+                                    **psb_eval.score_reference(ctx, sample, cfg.baseline)})
+                t_psb += time.perf_counter() - t0
             line = []
             for m in methods:
                 try:
-                    rec = evaluate_object(m, sample, prompts, cfg.protocol)
+                    rec = evaluate_object(m, sample, prompts, cfg.protocol, psb=ctx, iou=do_iou)
                 except Exception as exc:  # recorded and reported, the run goes on
                     rec = {"id": oid, "category": sample.obj.category,
                            "error": f"{type(exc).__name__}: {exc}"}
@@ -467,10 +321,11 @@ def run(cfg: EvalConfig) -> dict:
                 for k in ("labels_noscale", "labels_levels"):
                     rec.pop(k, None)
                 records[m.name].append(rec)
-                fl = rec.get("full_noscale", rec.get("full_levels", {})).get("leaf")
-                line.append(f"{m.name}={fl:.1f}" if fl is not None else f"{m.name}=-")
+                line.append(_progress_cell(m, rec))
+            sample.obj.human_segs = None  # scored: free the memory (up to 1.8 MB per mesh)
+            what = "leaf mIoU" if do_iou else "1-RI x100"
             log(f"[{i + 1}/{len(files)}] {oid} ({sample.obj.category}, "
-                f"{len(sample.region_masks)} regions) leaf mIoU: {' '.join(line)}")
+                f"{len(sample.region_masks)} regions) {what}: {' '.join(line)}")
     result = {
         "data": str(cfg.data),
         "protocol": cfg.protocol,
@@ -482,10 +337,17 @@ def run(cfg: EvalConfig) -> dict:
         "baseline_settings": asdict(cfg.baseline),
         "threads": cfg.threads,
         "prep_s": t_prep,
+        "metrics": list(cfg.metrics),
         "methods": {},
     }
+    if do_psb:
+        if not psb_ref:
+            raise InvalidInputError(f"{cfg.data}: --metrics psb needs objects with human_segs")
+        result["psb"] = {"objects": len(psb_ref), "human_segmentations": n_humans,
+                         "reference_s": t_psb,
+                         "reference": psb_eval.aggregate_reference(psb_ref)}
     for m in methods:
-        agg = _aggregate(m, records[m.name], samples)
+        agg = _aggregate(m, records[m.name], samples, psb=do_psb)
         if m.name in ("model", "agglo") and shared is not None:
             agg["trained"] = shared.trained
             agg["model_metadata"] = shared.metadata
@@ -501,6 +363,16 @@ def run(cfg: EvalConfig) -> dict:
         for oid, v in kept.items()
     }
     return result
+
+
+def _progress_cell(m: Method, rec: dict) -> str:
+    """``name=value`` for the progress line: leaf mIoU, else 100·(1 − RI) of the main
+    labelling."""
+    fl = rec.get("full_noscale", rec.get("full_levels", {})).get("leaf")
+    if fl is None and rec.get("psb"):
+        main = rec["psb"].get("noscale", rec["psb"].get("leaf", {}))
+        fl = None if main.get("psb_rand_error") is None else 100.0 * main["psb_rand_error"]
+    return f"{m.name}={fl:.1f}" if fl is not None else f"{m.name}=-"
 
 
 def _gt_leaf_labels(sample: EvalSample) -> np.ndarray:
@@ -522,15 +394,24 @@ def _picture_labels(rec: dict, sample: EvalSample) -> np.ndarray | None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of objects (npz [+ json])")
+    p.add_argument("--data", required=True, nargs="+",
+                   help="folder(s) of objects (npz [+ json]); with several, --report writes "
+                        "OUT_DIR/<folder name>/<protocol>/ and --json prints "
+                        "{'datasets': {name: {'protocols': {protocol: result}}}}")
     p.add_argument("--method", nargs="+", default=list(ALL_METHODS), choices=ALL_METHODS)
     p.add_argument("--protocol", nargs="+", default=["mesh"], choices=PROTOCOLS,
                    help="one or both protocols; with both, --report writes OUT_DIR/<protocol>/ "
                         "and --json prints {'protocols': {name: result}}")
+    p.add_argument("--metrics", nargs="+", default=None, choices=METRICS,
+                   help="iou (part IoUs) and/or psb (the PSB benchmark's metrics against the "
+                        "human segmentations); default: iou, plus psb where the data have "
+                        "human_segs")
     p.add_argument("--limit", type=int, default=None, help="first N objects only")
     p.add_argument("--points", type=int, default=10000, help="sampled points per object")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="CPU threads (model, sklearn)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="(data set, protocol) runs in this many parallel processes")
     p.add_argument("--weights", default=None, help="model folder (default: bundled)")
     p.add_argument("--json", action="store_true", help="print the result JSON on the last line")
     p.add_argument("--report", default=None, help="write report.md/json and pictures here")
@@ -544,12 +425,36 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--limit must be at least 1")
     if a.points < 16:
         p.error("--points must be at least 16")
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
     a.protocol = list(dict.fromkeys(a.protocol))  # each protocol once, in the given order
+    a.data = list(dict.fromkeys(a.data))
+    names = [Path(d).name for d in a.data]
+    if len(set(names)) != len(names):
+        p.error(f"--data folders need distinct names (report sub-folders): {names}")
     try:
         return _main(a, argv)
     except S2AM3DError as exc:
         log(f"error: {exc}")
         return 1
+
+
+def _metrics_for(data: str, files: list[Path], asked: list[str] | None) -> tuple[str, ...]:
+    """The metrics of one data set: as asked (psb checked), else iou (+ psb if available)."""
+    humans = has_human_segs(files[0])
+    if asked is None:
+        return ("iou", "psb") if humans else ("iou",)
+    if "psb" in asked and not humans:
+        raise InvalidInputError(f"{data}: --metrics psb needs objects with human_segs "
+                                f"({files[0].name} has none)")
+    return tuple(m for m in METRICS if m in asked)
+
+
+def _run_task(cfg: EvalConfig) -> dict:
+    """One (data set, protocol) run, logged; usable in a worker process."""
+    log(f"[evaluate] {cfg.data} {cfg.protocol} protocol: methods {', '.join(cfg.methods)}, "
+        f"metrics {', '.join(cfg.metrics)}")
+    return run(cfg)
 
 
 def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
@@ -562,43 +467,63 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
         write_summary,
     )
 
-    ids = [f.stem for f in list_objects(a.data, a.limit)]
+    argv = sys.argv if argv is None else argv
+    cfgs = []
+    for data in a.data:
+        files = list_objects(data, a.limit)
+        metrics = _metrics_for(data, files, a.metrics)
+        ids = [f.stem for f in files]
+        for protocol in a.protocol:
+            cfgs.append(EvalConfig(
+                data=data, methods=tuple(a.method), protocol=protocol, n_points=a.points,
+                seed=a.seed, limit=a.limit, threads=a.threads, weights=a.weights,
+                keep_labels_for=choose_picture_ids(ids) if a.report else (), metrics=metrics))
+    t0 = time.perf_counter()
+    if a.jobs > 1 and len(cfgs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(a.jobs, len(cfgs))) as pool:
+            outs = list(pool.map(_run_task, cfgs))
+    else:
+        outs = [_run_task(c) for c in cfgs]
+    t_eval = time.perf_counter() - t0
+    results: dict[str, dict[str, dict]] = {}
     bench = None
     if a.report:
         if a.no_bench:
             bench = {"note": "core.bench not run (--no-bench)"}
         elif a.bench_json:
             bench = bench_from_file(Path(a.bench_json))
-    t0 = time.perf_counter()
-    results = {}
-    for protocol in a.protocol:
-        cfg = EvalConfig(
-            data=a.data, methods=tuple(a.method), protocol=protocol, n_points=a.points,
-            seed=a.seed, limit=a.limit, threads=a.threads, weights=a.weights,
-            keep_labels_for=choose_picture_ids(ids) if a.report else (),
-        )
-        log(f"[evaluate] {protocol} protocol: {len(ids)} objects, methods {', '.join(a.method)}")
-        result = run(cfg)
+        else:  # measured once, after the evaluation, shared by every report
+            log("[evaluate] running python -m core.bench --json for the report")
+            bench = run_bench()
+    for cfg, result in zip(cfgs, outs):
         pictures = result.pop("_pictures")
+        name = Path(cfg.data).name
         if a.report:
-            out = Path(a.report) if len(a.protocol) == 1 else Path(a.report) / protocol
-            if bench is None:  # measured once, shared by every protocol's report
-                log("[evaluate] running python -m core.bench --json for the report")
-                bench = run_bench()
-            write_report(result, pictures, out, argv=sys.argv if argv is None else argv,
-                         bench=bench)
+            out = Path(a.report)
+            if len(a.data) > 1:
+                out = out / name / cfg.protocol
+            elif len(a.protocol) > 1:
+                out = out / cfg.protocol
+            write_report(result, pictures, out, argv=argv, bench=bench)
             log(f"[evaluate] report written to {out}/report.md")
         print_table(result, file=sys.stdout if not a.json else sys.stderr)
-        results[protocol] = result
+        results.setdefault(name, {})[cfg.protocol] = result
     wall = time.perf_counter() - t0
-    if a.report and len(a.protocol) > 1:
-        write_summary(results, Path(a.report), argv=sys.argv if argv is None else argv,
-                      wall_s=wall)
+    if a.report and len(cfgs) > 1:
+        write_summary(results, Path(a.report), argv=argv, wall_s=wall, eval_s=t_eval,
+                      jobs=a.jobs)
         log(f"[evaluate] summary written to {a.report}/summary.md")
-    log(f"[evaluate] total wall time {wall:.0f} s")
+    log(f"[evaluate] total wall time {wall:.0f} s (evaluation {t_eval:.0f} s, {a.jobs} job(s))")
     if a.json:
-        out_json = (results[a.protocol[0]] if len(a.protocol) == 1
-                    else {"protocols": results, "wall_s": wall})
+        if len(a.data) > 1:
+            out_json = {"datasets": {n: {"protocols": r} for n, r in results.items()},
+                        "wall_s": wall}
+        else:
+            only = next(iter(results.values()))
+            out_json = (only[a.protocol[0]] if len(a.protocol) == 1
+                        else {"protocols": only, "wall_s": wall})
         print(json.dumps(out_json, allow_nan=False))
     return 0
 

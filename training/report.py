@@ -8,11 +8,15 @@
   with scale (solid) and without (dashed).
 * ``python -m core.bench --json`` numbers when that module exists (run as a subprocess, or
   read from a file that holds its output, :func:`bench_from_file`).
-* ``summary.md`` (:func:`write_summary`) when several protocols ran in one command: their
-  main tables side by side, with links to each protocol's report.
+* the benchmark's own metrics (:func:`psb_table`) when ``--metrics psb`` ran: every
+  method's labellings, the Human / one segment / k-means rows measured in the same run, and
+  the Rand index errors quoted from the benchmark paper (:data:`QUOTED_RAND_ERROR`, not
+  re-measured).
+* ``summary.md`` (:func:`write_summary`) when several reports come from one command (data
+  sets × protocols): their main tables, with links to each report.
 
-Pictures are written as palette PNGs (:func:`save_small_png`) of at most
-:data:`MAX_PNG_BYTES`, so a report can be committed.
+Pictures (:mod:`training.pictures`) are palette PNGs of at most :data:`MAX_PNG_BYTES`, so a
+report can be committed.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
 from core.errors import InvalidInputError
+from training.pictures import (  # noqa: F401  (re-exported)
+    MAX_PNG_BYTES,
+    match_colours,
+    plot_iou_vs_scale,
+    render_grid,
+    save_small_png,
+)
+from training.psb_report import psb_section, psb_table, quoted_table
 
-#: Largest picture written (bytes): reports are committed to the repository.
-MAX_PNG_BYTES = 500_000
 #: The model's weights are untrained (``metadata["trained"] is False``).
 UNTRAINED = "untrained weights"
 #: Objects of the dev set shown in the picture grid (first six found are used).
@@ -209,127 +217,6 @@ def bench_table(bench: dict) -> str:
     return "\n".join(lines)
 
 
-def save_small_png(fig, path: Path, dpi: int = 110, max_bytes: int = MAX_PNG_BYTES) -> int:
-    """Save a matplotlib figure as an adaptive-palette PNG of at most ``max_bytes``.
-
-    The resolution is lowered step by step until the file fits; returns its size in bytes.
-    """
-    import io
-
-    from PIL import Image
-
-    while True:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi)
-        buf.seek(0)
-        img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        out = io.BytesIO()
-        img.save(out, format="PNG", optimize=True)
-        if out.tell() <= max_bytes or dpi <= 30:
-            break
-        dpi = int(dpi * 0.8)
-    Path(path).write_bytes(out.getvalue())
-    return out.tell()
-
-
-def _match_colours(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Recolour ``pred`` so that parts matched to GT leaves (Hungarian on IoU) share ids."""
-    from scipy.optimize import linear_sum_assignment
-
-    from training.metrics import compact_labels
-
-    g, p = compact_labels(gt), compact_labels(pred)
-    ng, np_ = g.max() + 1, p.max() + 1
-    inter = np.zeros((ng, np_))
-    ok = (g >= 0) & (p >= 0)
-    np.add.at(inter, (g[ok], p[ok]), 1)
-    union = np.bincount(g[g >= 0], minlength=ng)[:, None] + np.bincount(
-        p[p >= 0], minlength=np_)[None, :] - inter
-    rows, cols = linear_sum_assignment(-(inter / np.maximum(union, 1)))
-    new_id = np.arange(np_) + ng  # unmatched parts get ids after the GT ones
-    new_id[cols] = rows
-    return np.where(p >= 0, new_id[np.maximum(p, 0)], -1)
-
-
-def render_grid(pictures: dict, path: Path, max_points: int = 4000) -> None:
-    """Grid of point clouds, rows = objects, columns = GT + methods (fixed camera)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not pictures:
-        return
-    methods: list[str] = []  # in the order the methods ran
-    for v in pictures.values():
-        methods += [m for m, lab in v["pred"].items() if lab is not None and m not in methods]
-    cols = ["GT (leaves)"] + methods
-    fig = plt.figure(figsize=(2.6 * len(cols), 2.6 * len(pictures)))
-    cmap = plt.get_cmap("tab20")
-    for r, (oid, v) in enumerate(pictures.items()):
-        pts = np.asarray(v["points"])
-        sel = np.random.default_rng(0).permutation(len(pts))[:max_points]
-        gt = np.asarray(v["gt"])
-        for c, name in enumerate(cols):
-            lab = gt if c == 0 else v["pred"].get(name)
-            ax = fig.add_subplot(len(pictures), len(cols), r * len(cols) + c + 1,
-                                 projection="3d")
-            ax.set_axis_off()
-            if lab is None:
-                continue
-            lab = lab if c == 0 else _match_colours(gt, np.asarray(lab))
-            x, y, z = pts[sel, 0], pts[sel, 2], pts[sel, 1]  # data are y-up
-            ax.scatter(x, y, z, c=cmap(np.mod(lab[sel], 20)), s=2.0, depthshade=False,
-                       linewidths=0)
-            ax.view_init(elev=20, azim=-60)
-            ax.set_box_aspect((np.ptp(x), np.ptp(y), np.ptp(z)))
-            if r == 0:
-                ax.set_title(name, fontsize=9)
-            if c == 0:
-                ax.text2D(0.0, 0.95, oid, transform=ax.transAxes, fontsize=8)
-    fig.tight_layout()
-    save_small_png(fig, path)
-    plt.close(fig)
-
-
-def plot_iou_vs_scale(result: dict, path: Path) -> bool:
-    """Interactive IoU vs GT part size per method; returns False when nothing to plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves = {n: m["iou_vs_scale"] for n, m in result["methods"].items()
-              if m.get("iou_vs_scale") and m["objects"]}
-    if not curves:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for i, (name, cv) in enumerate(curves.items()):
-        for mode, style in (("scale", "-"), ("noscale", "--")):
-            bins = [b for b in cv[mode] if b["mean_iou"] is not None]
-            x = [np.sqrt(max(b["lo"], 1e-3) * b["hi"]) for b in bins]
-            ax.plot(x, [b["mean_iou"] for b in bins], style, marker="o", color=f"C{i}",
-                    label=f"{name} ({'+scale' if mode == 'scale' else 'no scale'})")
-    first = next(iter(curves.values()))["scale"]  # same regions for every method
-    ax2 = ax.twinx()
-    lo = [max(b["lo"], 1e-3) for b in first]
-    ax2.bar(lo, [b["count"] for b in first], width=[b["hi"] - x for b, x in zip(first, lo)],
-            align="edge", color="0.85", zorder=0)
-    ax2.set_ylabel("GT regions per bin (grey bars)", color="0.5")
-    ax.set_zorder(ax2.get_zorder() + 1)
-    ax.patch.set_visible(False)
-    ax.set_xscale("log")
-    ax.set_xlabel("GT part size (fraction of the object's points)")
-    ax.set_ylabel("interactive IoU (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_small_png(fig, path)
-    plt.close(fig)
-    return True
-
-
 def _command(argv: list[str] | None) -> str:
     args = list(argv[1:] if argv and argv[0].endswith(".py") else (argv or []))
     return " ".join(["python -m training.evaluate"] + args)
@@ -392,6 +279,7 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         "",
         *_notes(result),
         "",
+        *psb_section(result),
         "## Definitions",
         "",
         "- **Region**: the sampled points of a GT tree node other than the root; nodes with "
@@ -449,32 +337,50 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
         if b.get("source"):
             md += [f"Read from `{b['source']}`.", ""]
         elif b.get("seconds") is not None:
-            md += [f"Run by this command (took {b['seconds']:.0f} s, after the evaluation of "
-                   "the first protocol).", ""]
+            md += [f"Run by this command (took {b['seconds']:.0f} s, after the evaluation).",
+                   ""]
         md.append(bench_table(b["bench"]))
     else:
         md.append(b["note"])
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
 
 
-def write_summary(results: dict[str, dict], out_dir: Path, argv: list[str] | None = None,
-                  wall_s: float | None = None) -> None:
-    """``summary.md``: the main table of every protocol that ran, linking each report.
+def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
+                  argv: list[str] | None = None, wall_s: float | None = None,
+                  eval_s: float | None = None, jobs: int = 1) -> None:
+    """``summary.md``: the main table (and benchmark table) of every report, linked.
 
     Args:
-        results: protocol name -> :func:`training.evaluate.run` output.
-        out_dir: the ``--report`` folder (each protocol's report is in ``out_dir/<name>/``).
-        wall_s: wall time of the whole command in seconds.
+        results: data set folder name -> protocol -> :func:`training.evaluate.run` output.
+        out_dir: the ``--report`` folder; the reports are in ``out_dir/<protocol>/`` (one data
+            set) or ``out_dir/<data set>/<protocol>/``.
+        wall_s: wall time of the whole command in seconds; eval_s: of the evaluations alone
+            (run in ``jobs`` parallel processes).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    first = next(iter(results.values()))
+    first = next(iter(next(iter(results.values())).values()))
     md = ["# Evaluation summary", "", f"Command: `{_command(argv)}`", "", *model_lines(first)]
     if wall_s is not None:
-        per = ", ".join(f"{p}: {r['wall_s']:.0f} s" for p, r in results.items())
-        md += [f"Wall time of the whole command: {wall_s:.0f} s ({per}).", ""]
-    for name, r in results.items():
-        md += [f"## {name} protocol ([full report]({name}/report.md))", "",
-               f"{r['objects']} objects, {r['regions']} GT regions, {r['points']} points per "
-               "object. IoU in percent (— = does not apply).", "", main_table(r), "",
-               f"![objects]({name}/objects.png)", ""]
+        per = ", ".join(f"{d} {p}: {r['wall_s']:.0f} s" for d, rs in results.items()
+                        for p, r in rs.items())
+        ev = (f"; evaluations {eval_s:.0f} s in {jobs} parallel process(es)"
+              if eval_s is not None else "")
+        md += [f"Wall time of the whole command: {wall_s:.0f} s{ev} ({per}).", ""]
+    for data, rs in results.items():
+        if len(results) > 1:
+            md += [f"# {data}", ""]
+        for name, r in rs.items():
+            rel = f"{data}/{name}" if len(results) > 1 else name
+            md += [f"## {data if len(results) > 1 else ''} {name} protocol "
+                   f"([full report]({rel}/report.md))".replace("##  ", "## "), "",
+                   f"{r['objects']} objects, {r['regions']} GT regions, {r['points']} points "
+                   "per object. IoU in percent (— = does not apply).", "", main_table(r), ""]
+            if "psb" in r:
+                md += ["Benchmark metrics (fractions, lower is better; italic rows = "
+                       "references measured in this run):", "", psb_table(r), ""]
+            md += [f"![objects]({rel}/objects.png)", ""]
+        if any("psb" in r for r in rs.values()):
+            md += ["Rand index error quoted from the benchmark paper's figure as widely cited "
+                   "(**not re-measured, not re-checked**; all 380 PSB meshes, not this subset):",
+                   "", quoted_table(), ""]
     (out_dir / "summary.md").write_text("\n".join(md) + "\n")
