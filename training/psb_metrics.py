@@ -186,16 +186,17 @@ def compare(geom: MeshGeometry, s1: Segmentation, s2: Segmentation) -> dict[str,
     rand = ((s1.pairs_same + s2.pairs_same - 2.0 * float(_pairs(cnt).sum())) / total_pairs
             if total_pairs > 0 else 0.0)
     a_tot = float(geom.face_area.sum())
-    rm = (a_tot - _directional_hamming(j, ar, s2.n)) / a_tot  # best S1 segment per S2 one
-    rf = (a_tot - _directional_hamming(i, ar, s1.n)) / a_tot
+    # best S1 segment per S2 one (Rm) and the reverse (Rf); clipped: rounding gives −1e-17
+    rm = max(0.0, (a_tot - _directional_hamming(j, ar, s2.n)) / a_tot)
+    rf = max(0.0, (a_tot - _directional_hamming(i, ar, s1.n)) / a_tot)
     if min(s1.n, s2.n) == 1 or max(s1.n, s2.n) == geom.n_faces:
         gce = lce = 0.0
     else:
         a, b = s1.sizes[i].astype(np.float64), s2.sizes[j].astype(np.float64)
         e12 = n - float((cnt * cnt / a).sum())  # Σ_f e12(f)
         e21 = n - float((cnt * cnt / b).sum())
-        gce = min(e12, e21) / n
-        lce = float((cnt * (1.0 - cnt / np.minimum(a, b))).sum()) / n
+        gce = max(0.0, min(e12, e21) / n)
+        lce = max(0.0, float((cnt * (1.0 - cnt / np.minimum(a, b))).sum()) / n)
     return {
         "psb_rand_error": float(max(rand, 0.0)),
         "psb_hamming": 0.5 * (rm + rf),
