@@ -8,7 +8,8 @@ triangle, the id of the input mesh it came from, so part labels stay exact: no n
 neighbour transfer as in the voxel fusion of :mod:`.fuse`.
 
 Each part must be a closed 2-manifold for the union to be defined. :func:`part_manifold`
-merges coincident vertices, caps simple boundary loops (open ends of revolved profiles,
+merges coincident vertices, checks that every edge is shared by exactly two
+consistently oriented triangles (only such meshes are handed to manifold3d), caps simple boundary loops (open ends of revolved profiles,
 open shells) with a fan and fixes inside-out parts; a part that still is not manifold makes
 :func:`union_parts` raise :class:`UnionError` (the caller skips or redraws the object).
 
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 
 import manifold3d as m3
 import numpy as np
-import trimesh
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,15 @@ class UnionSettings:
             the loop's centroid (cheap; makes open lathe profiles and shells solid).
         max_loops: parts with more boundary loops than this are not capped (not manifold).
         min_faces: parts with fewer triangles are dropped before the union (degenerate).
+        drop_area: a part whose bodies (:func:`manifold_bodies`) cannot all be closed is
+            kept without them when they hold less than this fraction of its area.
+        weld_tol: vertices of a part closer than this × the part's bounding-box diagonal
+            are merged before the topology check.
     """
 
     cap_holes: bool = True
+    weld_tol: float = 1e-7
+    drop_area: float = 0.02
     max_loops: int = 16
     min_faces: int = 4
 
@@ -133,42 +141,135 @@ def cap_holes(vertices: np.ndarray, faces: np.ndarray, max_loops: int = 16
     return np.concatenate(v), np.concatenate(f)
 
 
+def clean_part(vertices: np.ndarray, faces: np.ndarray, tol: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Merge vertices within ``tol`` (on a grid, unit of ``vertices``), then drop faces
+    that repeat a vertex and duplicate faces. Returns ``(vertices, faces)``, unused
+    vertices removed."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    q = np.floor(v / max(tol, 1e-300) + 0.5).astype(np.int64)
+    _, first, inv = np.unique(q, axis=0, return_index=True, return_inverse=True)
+    f = inv.ravel()[f]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])]
+    if len(f):
+        _, keep = np.unique(np.sort(f, axis=1), axis=0, return_index=True)
+        f = f[np.sort(keep)]
+    used, f = np.unique(f, return_inverse=True)
+    return v[first][used], f.reshape(-1, 3)
+
+
+def is_closed_oriented(faces: np.ndarray) -> bool:
+    """True when every directed edge occurs once and its reverse once (a closed,
+    consistently oriented 2-manifold without boundary; vertex fans are not checked)."""
+    f = np.asarray(faces, np.int64)
+    if len(f) < 4:
+        return False
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    n = int(f.max()) + 1
+    fwd = e[:, 0] * n + e[:, 1]
+    rev = e[:, 1] * n + e[:, 0]
+    fwd_sorted = np.sort(fwd)
+    if (fwd_sorted[1:] == fwd_sorted[:-1]).any():
+        return False
+    return bool(np.isin(rev, fwd_sorted, assume_unique=False).all())
+
+
 def _manifold(vertices: np.ndarray, faces: np.ndarray) -> m3.Manifold:
+    """manifold3d object of a mesh that passed :func:`is_closed_oriented` (manifold3d
+    3.5.4 can crash on some open input, so nothing else is handed to it)."""
     mesh = m3.Mesh64(np.array(vertices, np.float64, order="C"),  # fresh, writable copies
                      np.array(faces, np.uint64, order="C"))
-    mesh.merge()
     return m3.Manifold(mesh)
+
+
+def manifold_bodies(faces: np.ndarray) -> np.ndarray:
+    """Bodies of a mesh (F,) from 0: faces joined across edges shared by exactly two
+    oppositely oriented faces only, so solids that touch along an edge or at a vertex
+    (common in CAD exports) come apart."""
+    f = np.asarray(faces, np.int64)
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    owner = np.tile(np.arange(len(f)), 3)
+    key = np.sort(e, axis=1)
+    _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    two = np.flatnonzero(cnt[inv] == 2)
+    order = two[np.argsort(inv[two], kind="stable")]
+    a, b = order[0::2], order[1::2]
+    opposite = (e[a, 0] == e[b, 1]) & (e[a, 1] == e[b, 0])
+    a, b = owner[a[opposite]], owner[b[opposite]]
+    g = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(f), len(f)))
+    return connected_components(g, directed=False)[1].astype(np.int64)
+
+
+def _body_manifold(v: np.ndarray, f: np.ndarray, settings: UnionSettings
+                   ) -> tuple[m3.Manifold | None, str]:
+    """One body as a manifold ("ok" / "capped"), or (None, "open")."""
+    how = "ok"
+    if not is_closed_oriented(f) and settings.cap_holes and len(f):
+        capped = cap_holes(v, f, settings.max_loops)
+        if capped is not None and is_closed_oriented(capped[1]):
+            (v, f), how = capped, "capped"
+    if not is_closed_oriented(f):
+        return None, "open"
+    man = _manifold(v, f)
+    if man.status() != m3.Error.NoError or man.is_empty():
+        return None, "open"
+    if man.volume() < 0:  # inside out: flip every triangle
+        man = _manifold(v, f[:, ::-1])
+    return man, how
 
 
 def part_manifold(vertices: np.ndarray, faces: np.ndarray,
                   settings: UnionSettings = UnionSettings()) -> tuple[m3.Manifold, str]:
     """One part as a closed, outward-oriented manifold.
 
+    Coincident vertices are merged; a part that is not one closed manifold is split into
+    bodies (:func:`manifold_bodies`), each closed (capped if needed) and the bodies
+    unioned; bodies that cannot be closed are dropped when together they hold less than
+    ``settings.drop_area`` of the part's area.
+
     Args:
         vertices: (V, 3) positions (any frame and unit); faces: (F, 3) triangles.
         settings: repair options.
 
     Returns:
-        ``(manifold, how)`` with ``how`` "ok" (as given, coincident vertices merged) or
-        "capped" (boundary loops closed); the manifold is marked original, so its
-        ``original_id()`` names its triangles in a union.
+        ``(manifold, how)``, ``how`` one of "ok" (as given), "capped" (holes closed),
+        "bodies" (split into bodies and re-joined), "trimmed" (small open bodies
+        dropped); the manifold is marked original, so its ``original_id()`` names its
+        triangles in a union.
 
     Raises:
         UnionError("part_not_manifold") when the part cannot be made manifold.
     """
-    how = "ok"
-    man = _manifold(vertices, faces)
-    if man.status() != m3.Error.NoError and settings.cap_holes:
-        t = trimesh.Trimesh(vertices, faces, process=True)  # merges coincident vertices
-        capped = cap_holes(np.asarray(t.vertices), np.asarray(t.faces), settings.max_loops)
-        if capped is not None:
-            man, how = _manifold(*capped), "capped"
-    if man.status() != m3.Error.NoError or man.is_empty():
-        raise UnionError("part_not_manifold", f"part is not a closed manifold ({man.status()})")
-    if man.volume() < 0:  # inside out: flip every triangle
-        out = man.to_mesh64()
-        man = _manifold(out.vert_properties[:, :3], out.tri_verts[:, ::-1])
-    return man.as_original(), how
+    v = np.asarray(vertices, np.float64)
+    diag = float(np.linalg.norm(np.ptp(v, axis=0))) if len(v) else 0.0
+    if not np.isfinite(v).all() or diag <= 0:
+        raise UnionError("part_not_manifold", "part has no extent or non-finite vertices")
+    v, f = clean_part(v, faces, settings.weld_tol * diag)
+    man, how = _body_manifold(v, f, settings)
+    if man is not None:
+        return man.as_original(), how
+    body = manifold_bodies(f)
+    area = 0.5 * np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]),
+                                axis=1)
+    mans, lost, how = [], 0.0, "bodies"
+    for b in range(int(body.max()) + 1 if len(f) else 0):
+        sel = body == b
+        used, fb = np.unique(f[sel], return_inverse=True)
+        m, _ = _body_manifold(v[used], fb.reshape(-1, 3), settings)
+        if m is None:
+            lost += float(area[sel].sum())
+        else:
+            mans.append(m)
+    if lost > 0:
+        how = "trimmed"
+    if not mans or lost > settings.drop_area * float(area.sum()):
+        raise UnionError("part_not_manifold", "part has open or non-manifold edges")
+    joined = m3.Manifold.batch_boolean(mans, m3.OpType.Add) if len(mans) > 1 else mans[0]
+    if joined.status() != m3.Error.NoError or joined.is_empty():
+        raise UnionError("part_not_manifold", f"bodies do not join ({joined.status()})")
+    return joined.as_original(), how
 
 
 def _run_sources(mesh: m3.Mesh64, n_faces: int) -> np.ndarray:
