@@ -20,21 +20,31 @@ once into its frame by :func:`core.geometry.normalization_of` (bounding box of t
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .affinity import AffinityModel, load_affinity
+from .automatic import (
+    SegmentAllResult,
+    SegmentAllSettings,
+    check_settings,
+    hierarchy_points,
+    segment_points,
+)
 from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
 from .geometry import check_mesh_areas, check_points, normalization_of, sample_checked_surface
-from .mesh_regions import MeshStructure, face_probabilities, nearest_point_of_faces
+from .merge_tree import TreeSettings
+from .mesh_parts import MeshParts
+from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .prior import add_prior, scale_prior_logits
+from .superfaces import SuperfaceSettings
+from .validation import check_scale, check_scales
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .automatic import SegmentAllResult, SegmentAllSettings
+__all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
 
 #: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
 DEFAULT_N_POINTS = 10_000
@@ -51,42 +61,24 @@ class NotReadyError(S2AM3DError, RuntimeError):
 
 @dataclass
 class PredictSettings:
-    """Knobs of :meth:`Segmenter.predict`.
+    """Knobs of :meth:`Segmenter.predict` and of the mesh path.
 
     Attributes:
-        mask_threshold: a point is in the mask when its probability is ≥ this value
-            (probabilities are sigmoid outputs in [0, 1]; 0.5 = the decision boundary the
-            BCE loss trains).
-        region_snap: on meshes, snap the mask to candidate regions (connected components of
-            the welded mesh): a region whose sampled points are at least ``snap_high`` inside
-            the mask is filled completely, one at most ``snap_low`` inside is cleared unless
-            it holds a positive click, and regions in between keep the model's mask (so the
-            model can still cut a region, e.g. one part of a single-piece mesh). Only ``face_mask`` and ``point_mask`` change; ``point_probs`` is the raw
-            model output.
-        snap_high: fraction of a region's points, in [0, 1].
-        snap_low: fraction of a region's points, in [0, 1].
-        region_fallback_quality: on meshes, in no-scale mode, when the model's predicted
-            quality of a mask is below this value the answer is the mesh regions (welded
-            connected pieces) holding the positive clicks instead of the model's mask;
-            ``PredictResult.fallback`` says so. 0 disables.
-        region_fallback_quality_scale: the same rule for clicks that carry a scale; 0
-            (default) = never fall back: a scale asks for a size and the clicked piece
-            ignores it, so the slider would do nothing. The trained default weights
-            predict qualities of 0.3-0.5, so a 0.5 threshold replaced 96 % of their masks.
-            Dev set (77 objects, mesh protocol, the trained weights; chosen by looking at
-            these numbers, so they are optimistic for this choice): interactive IoU with a
-            scale 57.9 with a 0.5 threshold vs 68.5 with none (ball baseline 58.4); without
-            a scale the clicked piece scores 51.5 vs the model's own mask 28.4, hence the
-            0.5 default of ``region_fallback_quality``.
-        cond_cache_size: how many scale values keep their conditioned features cached.
+        mask_threshold: point clouds: a point is in the mask when its probability is ≥ this
+            value (probabilities are sigmoid outputs in [0, 1]).
+        weld_rel_tol: meshes: vertices closer than this fraction of the bounding-box
+            diagonal are welded before connectivity is computed.
+        superfaces: meshes: how the mesh is partitioned into superfaces
+            (:class:`core.superfaces.SuperfaceSettings`).
+        tree: meshes: how the merge tree is read (:class:`core.merge_tree.TreeSettings`).
+        cond_cache_size: point clouds: how many scale values keep their conditioned
+            features cached.
     """
 
     mask_threshold: float = 0.5
-    region_snap: bool = True
-    snap_high: float = 0.8
-    snap_low: float = 0.2
-    region_fallback_quality: float = 0.5
-    region_fallback_quality_scale: float = 0.0
+    weld_rel_tol: float = 1e-5
+    superfaces: SuperfaceSettings = field(default_factory=SuperfaceSettings)
+    tree: TreeSettings = field(default_factory=TreeSettings)
     cond_cache_size: int = 4
 
 
@@ -95,15 +87,14 @@ class PredictResult:
     """One prompt's answer.
 
     Attributes:
-        point_probs: (N,) float32 probability in [0, 1] of each sampled point.
-        point_mask: (N,) bool, ``point_probs >= mask_threshold`` (after region snapping on
-            meshes when enabled).
-        quality: predicted IoU of the mask (the model's quality head), float in [0, 1].
+        point_probs: (N,) float32 probability in [0, 1] of each sampled point (meshes:
+            1 inside the answer, 0 outside).
+        point_mask: (N,) bool, the part on the sampled points.
+        quality: in [0, 1]; point clouds: the model's predicted IoU; meshes: how natural
+            the answering tree node is (1 − its merge dissimilarity) × its parent's.
         face_mask: (F,) bool for every face of the original mesh, or None for point clouds.
         scale: the scale used (None = no-scale mode).
-        fallback: True when the mask is the clicked mesh regions because the model's
-            quality was below ``PredictSettings.region_fallback_quality`` (no scale) or
-            ``region_fallback_quality_scale`` (with a scale).
+        node: meshes: the merge-tree node that answered (None for point clouds).
     """
 
     point_probs: np.ndarray
@@ -111,21 +102,7 @@ class PredictResult:
     quality: float
     face_mask: np.ndarray | None
     scale: float | None
-    fallback: bool = False
-
-
-def check_scale(scale: Any) -> float | None:
-    """Validate a scale prompt: None, or a real number in [0, 1]; returns float or None."""
-    if scale is None:
-        return None
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise InvalidPromptError(f"scale must be None or a number in [0, 1], got {scale!r}")
-    s = float(scale)
-    if math.isnan(s) or not 0.0 <= s <= 1.0:
-        raise InvalidPromptError(
-            f"scale must be in [0, 1] (fraction of the object the part covers), got {s}"
-        )
-    return s
+    node: int | None = None
 
 
 def _prepare_anchors(xyz_norm: np.ndarray, num_anchors: int, k: int, seed: int) -> Any:
@@ -163,6 +140,7 @@ class Segmenter:
         self.settings = settings if settings is not None else PredictSettings()
         self._state: _State | None = None
         self._cond: OrderedDict[float | None, np.ndarray] = OrderedDict()
+        self._affinity: tuple[AffinityModel | None] | None = None  # loaded on first use
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -328,23 +306,32 @@ class Segmenter:
             st.cache["tree"] = cKDTree(st.points.astype(np.float64))
         return st.cache["tree"]
 
-    def mesh_structure(self, weld_rel_tol: float = 1e-5, face_groups: bool = False,
-                       crease_angle_deg: float | None = None,
-                       connectivity: str = "edge") -> MeshStructure:
-        """Welded connectivity and candidate regions of the current mesh (cached per args;
-        see :meth:`core.mesh_regions.MeshStructure.build`)."""
+    def mesh_structure(self) -> MeshStructure:
+        """Welded connectivity of the current mesh (cached; see
+        :meth:`core.mesh_regions.MeshStructure.build`)."""
         st = self._need()
         if st.faces is None:
             raise NotReadyError("mesh_structure needs a mesh (set_mesh), not a point cloud")
-        key = ("mesh", weld_rel_tol, bool(face_groups and st.face_groups is not None),
-               crease_angle_deg, connectivity)
-        if key not in st.cache:
-            st.cache[key] = MeshStructure.build(
-                st.vertices, st.faces, weld_rel_tol=weld_rel_tol,
-                face_groups=st.face_groups if face_groups else None,
-                crease_angle_deg=crease_angle_deg, connectivity=connectivity,
+        if "mesh" not in st.cache:
+            st.cache["mesh"] = MeshStructure.build(
+                st.vertices, st.faces, weld_rel_tol=self.settings.weld_rel_tol,
                 face_area=st.face_area)
-        return st.cache[key]
+        return st.cache["mesh"]
+
+    def mesh_parts(self) -> MeshParts:
+        """Superfaces and the merge tree of the current mesh (built on first use, then
+        cached until the next ``set_mesh``)."""
+        st = self._need()
+        if st.faces is None:
+            raise NotReadyError("mesh_parts needs a mesh (set_mesh), not a point cloud")
+        if "parts" not in st.cache:
+            if self._affinity is None:
+                self._affinity = (load_affinity(getattr(self.backend, "path", None)),)
+            st.cache["parts"] = MeshParts(
+                self.mesh_structure(), st.point_faces, st.xyz_norm, st.features,
+                st.face_groups, self._affinity[0], self.settings.superfaces,
+                self.settings.tree, seed=st.seed)
+        return st.cache["parts"]
 
     def face_nearest_point(self) -> np.ndarray:
         """(F,) int32 index of the sampled point nearest each face centroid (cached)."""
@@ -441,74 +428,65 @@ class Segmenter:
             InvalidPromptError: bad indices, no positive prompt, or scale outside [0, 1].
             NotReadyError: no object set.
         """
-        self._need()
+        st = self._need()
         s = check_scale(scale)
         idx, lab = self._check_prompts(prompts)
+        if st.faces is not None:
+            ans = self.mesh_parts().answer(idx[0], lab[0], s)
+            return PredictResult(point_probs=ans.point_mask.astype(np.float32),
+                                 point_mask=ans.point_mask, quality=ans.quality,
+                                 face_mask=ans.face_mask, scale=s, node=ans.node)
         probs, quality = self.decode(idx, lab, s)
         p = probs[0]
-        mask = p >= self.settings.mask_threshold
-        face_mask = None
-        fallback = False
-        st = self._need()
-        q = float(quality[0])
-        if st.faces is not None:
-            limit = (self.settings.region_fallback_quality if s is None
-                     else self.settings.region_fallback_quality_scale)
-            if q < limit:
-                fallback = True
-                face_mask, mask = self._clicked_regions(idx[0], lab[0])
-            else:
-                face_p = face_probabilities(p, st.point_faces, self.face_nearest_point())
-                face_mask = face_p >= self.settings.mask_threshold
-                if self.settings.region_snap:
-                    face_mask, mask = self._snap(face_mask, mask, idx[0][lab[0] == 1])
-        return PredictResult(point_probs=p, point_mask=mask, quality=q, face_mask=face_mask,
-                             scale=s, fallback=fallback)
-
-    def _clicked_regions(self, idx: np.ndarray, lab: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
-        st = self._need()
-        ms = self.mesh_structure()
-        reg_pt = ms.face_region[st.point_faces]
-        chosen = np.zeros(ms.num_regions, bool)
-        chosen[reg_pt[idx[lab == 1]]] = True  # a negative click cannot undo a positive one
-        return chosen[ms.face_region], chosen[reg_pt]
-
-    def _snap(self, face_mask: np.ndarray, mask: np.ndarray, positives: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-        st = self._need()
-        ms = self.mesh_structure()
-        reg_pt = ms.face_region[st.point_faces]
-        cnt = np.bincount(reg_pt, minlength=ms.num_regions)
-        inside = np.bincount(reg_pt, weights=mask, minlength=ms.num_regions)
-        frac = np.divide(inside, cnt, out=np.full(ms.num_regions, -1.0), where=cnt > 0)
-        fill = frac >= self.settings.snap_high
-        clear = (frac >= 0) & (frac <= self.settings.snap_low)
-        clear[reg_pt[positives]] = False  # the clicked region is never cleared
-        fm = face_mask.copy()
-        fm[fill[ms.face_region]] = True
-        fm[clear[ms.face_region]] = False
-        pm = mask.copy()
-        pm[fill[reg_pt]] = True
-        pm[clear[reg_pt]] = False
-        return fm, pm
+        return PredictResult(point_probs=p, point_mask=p >= self.settings.mask_threshold,
+                             quality=float(quality[0]), face_mask=None, scale=s)
 
     # ------------------------------------------------------------------ automatic
     def segment_all(self, scale: float | None = None,
                     settings: SegmentAllSettings | None = None) -> SegmentAllResult:
-        """Label every point (and face) at one scale; see :func:`core.automatic.segment_all`."""
-        from .automatic import segment_all
+        """Label every point (and face) at one scale.
 
-        return segment_all(self, scale=scale, settings=settings)
+        Meshes: the merge tree's cut at ``scale`` (:meth:`core.merge_tree.MergeTree.cut`);
+        point clouds: the mask pipeline of :mod:`core.automatic`.
+
+        Args:
+            scale: None (the natural parts) or the fraction in [0, 1] of the object a part
+                should cover.
+            settings: :class:`core.automatic.SegmentAllSettings` (defaults when None).
+
+        Returns:
+            :class:`core.automatic.SegmentAllResult`; every point and face gets a label.
+        """
+        s = settings if settings is not None else SegmentAllSettings()
+        check_settings(s)
+        sc = check_scale(scale)
+        st = self._need()
+        if st.faces is not None:
+            return self.mesh_parts().segment(sc, s.min_part_fraction)
+        return segment_points(self, sc, s)
 
     def count_parts(self, scale: float | None = None,
                     settings: SegmentAllSettings | None = None) -> int:
-        """How many parts :meth:`segment_all` gives at ``scale`` (None = no scale)."""
-        return int(self.segment_all(scale=scale, settings=settings).num_parts)
+        """How many parts :meth:`segment_all` gives at ``scale`` (instant on meshes once
+        the tree exists; point clouds run Segment All)."""
+        s = settings if settings is not None else SegmentAllSettings()
+        check_settings(s)
+        sc = check_scale(scale)
+        if self._need().faces is not None:
+            return self.mesh_parts().count(sc, s.min_part_fraction)
+        return int(segment_points(self, sc, s).num_parts)
 
     def hierarchy(self, scales: list[float],
                   settings: SegmentAllSettings | None = None) -> list[SegmentAllResult]:
-        """Nested segmentations, one per scale; see :func:`core.automatic.hierarchy`."""
-        from .automatic import hierarchy
+        """Nested segmentations, one per scale (any order; returned in that order): every
+        part of a finer level lies in exactly one part of each coarser level.
 
-        return hierarchy(self, scales, settings=settings)
+        Meshes: nested cuts of the one merge tree; point clouds: see
+        :func:`core.automatic.hierarchy_points`.
+        """
+        s = settings if settings is not None else SegmentAllSettings()
+        check_settings(s)
+        checked = check_scales(scales)
+        if self._need().faces is not None:
+            return self.mesh_parts().hierarchy(checked, s.min_part_fraction)
+        return hierarchy_points(self, checked, s)

@@ -1,8 +1,9 @@
-"""Predictor caching, Segment All, mesh-aware regions and hierarchies.
+"""Predictor caching, Segment All and hierarchies (mesh and point-cloud paths).
 
 The bundled weights (trained or not) drive the end-to-end tests; a geometric stand-in
 backend (tests/core_infer_fake.py) drives the tests of the combination rules, whose
-outcome must not depend on what the weights happen to have learned.
+outcome must not depend on what the weights happen to have learned. The merge tree's own
+rules are tested in tests/test_core_merge_tree.py.
 """
 
 from __future__ import annotations
@@ -106,10 +107,19 @@ def test_point_cloud_bundled_weights(real):
 
 # ----------------------------------------------------------------- predictor caching
 def test_click_reuses_encoder_and_condition(monkeypatch):
+    """Point clouds: a click at an unchanged scale only decodes; meshes never decode (the
+    merge tree answers)."""
     seg = make_segmenter(monkeypatch)
     v, f, _ = boxes(THREE)
     seg.set_mesh(v, f, n_points=800)
+    seg.predict([(0, True)], scale=0.2)
+    seg.segment_all(scale=0.2)
+    assert seg.backend.calls == {"encode": 1}
+    pts = seg.points.copy()
+    seg.set_points(pts)
     calls = seg.backend.calls
+    calls.clear()
+    calls["encode"] = 1
     seg.predict([(0, True)], scale=0.2)
     seg.predict([(5, True)], scale=0.2)  # new click, same scale: decode only
     assert calls == {"encode": 1, "condition": 1, "decode": 2}
@@ -117,28 +127,10 @@ def test_click_reuses_encoder_and_condition(monkeypatch):
     assert calls == {"encode": 1, "condition": 2, "decode": 3}
     seg.predict([(7, True)], scale=0.2)  # an earlier scale is still cached
     assert calls["condition"] == 2
-    seg.set_mesh(v, f, n_points=800)  # a new object drops the cache
+    seg.set_points(pts)  # a new object drops the cache
     seg.predict([(7, True)], scale=0.2)
     assert calls == {"encode": 2, "condition": 3, "decode": 5}
 
-
-def test_region_snap_fills_and_clears_regions(monkeypatch):
-    seg = make_segmenter(monkeypatch)
-    v, f, owner = boxes([(0, 0, 0), (1.3, 0, 0), (6, 0, 0)], subdivide=2)
-    seg.set_mesh(v, f, n_points=1500)
-    po = owner[seg.point_faces]
-    # a ball on the middle box that covers nearly all of it and leaks into box 0
-    i = seg.nearest_point([1.3, 0.5, 0.0])
-    seg.settings.region_snap = False
-    raw = seg.predict([(i, True)], scale=0.15)
-    seg.settings.region_snap = True
-    snapped = seg.predict([(i, True)], scale=0.15)
-    assert 0.8 <= raw.point_mask[po == 1].mean() < 1.0
-    assert 0.0 < raw.point_mask[po == 0].mean() <= 0.2
-    assert (snapped.point_mask == (po == 1)).all()
-    assert (snapped.face_mask == (owner == 1)).all()
-    # the raw probabilities are not changed by snapping
-    np.testing.assert_array_equal(raw.point_probs, snapped.point_probs)
 
 
 # ----------------------------------------------------------------- mesh-aware rules
@@ -157,151 +149,14 @@ def _thirds(xyz, scale):
     return np.digitize(xyz[:, 0], [-1 / 3, 1 / 3])
 
 
-def test_good_model_splits_a_welded_component(monkeypatch):
-    seg = _oracle(monkeypatch, _thirds)
-    v, f = _long_bar()  # one connected piece; the "model" knows it is three parts
-    seg.set_mesh(v, f, n_points=3000)
-    res = seg.segment_all(scale=1 / 3)
-    assert res.num_parts == 3
-    cx = v[f].mean(axis=1)[:, 0]
-    truth = np.digitize(cx, [-1.0, 1.0])
-    away = np.abs(np.abs(cx) - 1.0) > 0.3  # faces away from the cuts
-    pairs = np.unique(np.stack([truth[away], res.face_labels[away]], 1), axis=0)
-    assert len(pairs) == 3  # one label per third, different labels for different thirds
 
 
-def test_unstable_masks_do_not_split_a_region(monkeypatch):
-    """Confident masks that change with every click (small soft balls around each click)
-    cannot cut a piece of a multi-piece mesh: no two prompts reproduce the same piece.
-    (A one-piece mesh is the exception, see the next test; here the bar is one of two
-    pieces, 2/3 of the surface, below ``cut_one_piece``.)"""
-    seg = make_segmenter(monkeypatch, quality=0.95)
-    v, f = _long_bar()
-    v2, f2, _ = boxes([(0.0, 3.0, 0.0)], extents=(3.0, 1.0, 1.0), subdivide=3)
-    seg.set_mesh(np.vstack([v, v2]), np.vstack([f, f2 + len(v)]), n_points=2000)
-    for scale in (None, 0.05, 0.1):
-        res = seg.segment_all(scale=scale)
-        assert len(np.unique(res.face_labels[: len(f)])) == 1  # the bar stays whole
 
 
-def test_one_piece_mesh_takes_the_models_grouping(monkeypatch):
-    """A one-piece mesh (welded, like AI-generated or remeshed ones) has no regions to
-    start from: Segment All cuts it by the model's own grouping even when the model is
-    cautious (quality 0.35 passes none of the split gates); with cut_one_piece=None it
-    stays one part; with a scale the piece is cut only when it exceeds cut_scale_factor x
-    the scale."""
-    seg = _oracle(monkeypatch, _thirds, quality=0.35)
-    v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=3000)
-    res = seg.segment_all(scale=1 / 3)
-    assert res.num_parts == 3
-    cx = v[f].mean(axis=1)[:, 0]
-    truth = np.digitize(cx, [-1.0, 1.0])
-    away = np.abs(np.abs(cx) - 1.0) > 0.3
-    pairs = np.unique(np.stack([truth[away], res.face_labels[away]], 1), axis=0)
-    assert len(pairs) == 3
-    assert seg.segment_all(scale=None).num_parts == 3
-    off = SegmentAllSettings(cut_one_piece=None)
-    assert seg.segment_all(scale=1 / 3, settings=off).num_parts == 1
-    assert seg.segment_all(scale=0.6).num_parts == 1  # 1.0 < 2 x 0.6: may be one part
-    with pytest.raises(Exception, match="cut_one_piece"):
-        seg.segment_all(settings=SegmentAllSettings(cut_one_piece=1.5))
 
 
-def test_good_model_merges_separate_pieces(monkeypatch):
-    # four touching cubes in a row; the "model" says cubes 0+1 and 2+3 are two parts
-    seg = _oracle(monkeypatch, lambda xyz, s: (xyz[:, 0] > 0).astype(int))
-    v, f, owner = boxes([(1.01 * i, 0, 0) for i in range(4)])
-    seg.set_mesh(v, f, n_points=2000)
-    settings = SegmentAllSettings(scale_merge=False)
-    res = seg.segment_all(scale=None, settings=settings)
-    assert res.num_parts == 2
-    lab = [res.face_labels[owner == b][0] for b in range(4)]
-    assert lab[0] == lab[1] != lab[2] == lab[3]
-    # a requested scale of one cube forbids the merge
-    assert seg.segment_all(scale=0.25, settings=settings).num_parts == 4
 
 
-def test_unconfident_masks_keep_regions_whole(monkeypatch):
-    """A weak model degrades to the connected components."""
-    seg = make_segmenter(monkeypatch, quality=0.3)
-    v, f, owner = boxes(THREE)
-    seg.set_mesh(v, f, n_points=1500)
-    for scale in (None, 0.05, 0.33):
-        res = seg.segment_all(scale=scale)
-        assert res.num_parts == 3
-        assert all(len(np.unique(res.face_labels[owner == b])) == 1 for b in range(3))
-
-
-def test_confident_masks_merge_touching_pieces_within_scale(monkeypatch):
-    # two small boxes almost touching, far from a third one
-    seg = make_segmenter(monkeypatch, quality=0.95)
-    v, f, owner = boxes([(0, 0, 0), (1.001, 0, 0), (8, 0, 0)])
-    seg.set_mesh(v, f, n_points=3000)
-    settings = SegmentAllSettings(scale_merge=False)
-    big = seg.segment_all(scale=0.7, settings=settings)
-    assert big.face_labels[owner == 0][0] == big.face_labels[owner == 1][0]
-    assert big.face_labels[owner == 2][0] != big.face_labels[owner == 0][0]
-    # at a scale of one box the merged pair would be far too large: kept apart
-    small = seg.segment_all(scale=0.3, settings=settings)
-    assert small.face_labels[owner == 0][0] != small.face_labels[owner == 1][0]
-
-
-def test_scale_merge_joins_small_neighbours_up_to_the_scale(monkeypatch):
-    seg = make_segmenter(monkeypatch, quality=0.0)  # no confident masks at all
-    offs = [(1.01 * i, 0, 0) for i in range(4)] + [(20, 0, 0)]
-    v, f, owner = boxes(offs)  # four small touching cubes in a row + one far away
-    seg.set_mesh(v, f, n_points=2000)
-    on = SegmentAllSettings(scale_merge=True)
-    # each cube is 1/5 of the area; at scale 0.5 cubes (< 0.5 × scale) pair up
-    merged = seg.segment_all(scale=0.5, settings=on)
-    assert merged.num_parts == 3
-    area = np.bincount(merged.face_labels, weights=seg.mesh_structure().face_area)
-    assert area.max() <= 0.5 * 1.25 * area.sum()  # never beyond scale × (1 + slack)
-    assert merged.face_labels[owner == 4][0] not in merged.face_labels[owner < 4]
-    off = SegmentAllSettings(scale_merge=False)
-    assert seg.segment_all(scale=0.5, settings=off).num_parts == 5
-    res = seg.segment_all(scale=0.2, settings=on)  # scale of one cube: nothing to merge
-    assert res.num_parts == 5
-
-
-def test_tiny_fragments_are_absorbed(monkeypatch):
-    # the "model" cuts a thin slice off the end of a bar: below min_part_fraction
-    seg = _oracle(monkeypatch, lambda xyz, s: (xyz[:, 0] > 0.9).astype(int))
-    v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=3000)
-    loose = SegmentAllSettings(min_part_fraction=0.0, split_min_fraction=0.01)
-    assert seg.segment_all(scale=None, settings=loose).num_parts == 2
-    strict = SegmentAllSettings(min_part_fraction=0.1, split_min_fraction=0.01)
-    res = seg.segment_all(scale=None, settings=strict)
-    assert res.num_parts == 1
-
-
-def test_points_only_path_on_meshes_labels_every_face(monkeypatch):
-    seg = make_segmenter(monkeypatch, quality=0.95)
-    v, f, owner = boxes(THREE)
-    seg.set_mesh(v, f, n_points=1500)
-    res = seg.segment_all(scale=0.1, settings=SegmentAllSettings(use_mesh_regions=False))
-    assert (res.face_labels >= 0).all() and res.face_labels.shape == (len(f),)
-
-
-def test_hierarchy_nesting_with_crossing_levels(monkeypatch):
-    """Levels whose raw partitions cross each other still come out nested."""
-    def parts(xyz, scale):  # thirds at fine scales, halves at coarse: they cross
-        return _thirds(xyz, scale) if scale is not None and scale < 0.4 else (xyz[:, 0] > 0)
-
-    seg = _oracle(monkeypatch, lambda xyz, s: np.asarray(parts(xyz, s), int))
-    v, f = _long_bar()
-    seg.set_mesh(v, f, n_points=3000)
-    fine_alone = seg.segment_all(scale=1 / 3)
-    levels = seg.hierarchy([1 / 3, 0.5])
-    assert levels[1].num_parts == 2
-    assert _nested(levels[0], levels[1]) and not _nested(fine_alone, levels[1])
-    assert levels[0].num_parts == 4  # the middle third is cut by the coarse boundary
-    # point clouds nest too
-    seg.set_points(seg.points.copy())
-    pl = seg.hierarchy([1 / 3, 0.5])
-    assert _nested(pl[0], pl[1])
 
 
 def test_settings_validation(monkeypatch):
@@ -312,8 +167,10 @@ def test_settings_validation(monkeypatch):
 
     with pytest.raises(InvalidPromptError, match="num_prompts"):
         seg.segment_all(settings=SegmentAllSettings(num_prompts=0))
-    with pytest.raises(InvalidPromptError, match="merge_cover"):
-        seg.segment_all(settings=SegmentAllSettings(merge_cover=2.0))
+    with pytest.raises(InvalidPromptError, match="min_part_fraction"):
+        seg.segment_all(settings=SegmentAllSettings(min_part_fraction=2.0))
+    with pytest.raises(InvalidPromptError, match="min_part_fraction"):
+        seg.count_parts(0.2, settings=SegmentAllSettings(min_part_fraction=-1.0))
 
 
 def test_fake_backends_are_not_shipped():
@@ -390,7 +247,7 @@ def test_inference_chain_runs_with_numpy_onnxruntime_scipy_only(repo_root):
 
 
 def test_scale_change_reruns_only_scale_dependent_onnx_graphs():
-    """Counts ONNX Runtime session runs of the real backend: the encoder and the
+    """Counts ONNX Runtime session runs of the real backend on a point cloud: the encoder and the
     scale-independent decoder base run once per object; a new click runs only the prompt
     graph; a scale change runs the scale conditioning + the prompt graph."""
     from collections import Counter
@@ -412,7 +269,10 @@ def test_scale_change_reruns_only_scale_dependent_onnx_graphs():
     for name in list(sessions):
         sessions[name] = Counted(name, sessions[name])
     v, f, _ = boxes(THREE)
-    seg.set_mesh(v, f, n_points=1000)
+    from core.geometry import sample_surface
+
+    pts, _ = sample_surface(v, f, 1000, seed=0)
+    seg.set_points(pts)  # point clouds decode; meshes are answered by the merge tree
     assert runs == {ENCODER_ONNX: 1}
     seg.predict([(3, True)], scale=0.2)
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 1, PROMPT_ONNX: 1}
@@ -423,28 +283,6 @@ def test_scale_change_reruns_only_scale_dependent_onnx_graphs():
     seg.predict([(40, True)], scale=None)  # the no-scale mode is one more "scale"
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 3, PROMPT_ONNX: 4}
 
-
-def test_several_positive_and_negative_clicks(monkeypatch):
-    """Two positive clicks on two pieces select both; a negative click carves its
-    neighbourhood out of a positive one's mask (raw model mask, no region snapping)."""
-    seg = make_segmenter(monkeypatch, quality=0.9)
-    seg.settings.region_snap = False
-    v, f = _long_bar()  # x in [-3, 3]: model frame x in [-1, 1]
-    seg.set_mesh(v, f, n_points=3000)
-    x = seg.points_normalized[:, 0]
-    left, right = seg.nearest_point([-2.9, 0, 0]), seg.nearest_point([2.9, 0, 0])
-    one = seg.predict([(left, True)], scale=0.1).point_mask
-    two = seg.predict([(left, True), (right, True)], scale=0.1).point_mask
-    assert one[x < -0.95].all() and not one[x > 0.95].any()
-    assert two[x < -0.95].all() and two[x > 0.95].all()
-    assert two.sum() > 1.8 * one.sum()
-    big = seg.predict([(left, True)], scale=0.4).point_mask
-    mid = seg.nearest_point([-1.5, 0, 0])
-    carved = seg.predict([(left, True), (mid, False)], scale=0.4).point_mask
-    assert big[np.abs(x + 0.5) < 0.05].all()  # around the negative click: in the mask
-    assert not carved[np.abs(x + 0.5) < 0.05].any()  # ... until it is clicked negative
-    assert carved[x < -0.95].all()  # the positive click's own part stays
-    assert (carved <= big).all()
 
 
 def test_inputs_are_never_modified(monkeypatch):
@@ -487,36 +325,7 @@ def test_tiny_unsampled_pieces_join_the_nearest_part(monkeypatch):
     res = seg.segment_all()
     assert res.num_parts == 2
     assert (res.face_labels[len(big_f):] == res.face_labels[0]).all()  # joined box 0
-    keep = seg.segment_all(settings=SegmentAllSettings(min_region_fraction=0.0))
-    assert keep.num_parts == 22
 
-
-def test_low_quality_click_selects_the_clicked_piece(monkeypatch):
-    """No-scale clicks with a low-quality mask fall back to the clicked welded piece; clicks
-    with a scale keep the model's (region-snapped) mask by default, so the scale slider
-    still changes the selection; both thresholds are settings."""
-    v, f, owner = boxes(THREE, subdivide=1)
-    weak = make_segmenter(monkeypatch, quality=0.3)
-    weak.set_mesh(v, f, n_points=1500)
-    i = weak.nearest_point([3.0, 0.5, 0.0])
-    neg = weak.nearest_point([6.0, 0.5, 0.0])
-    r = weak.predict([(i, True), (neg, False)], scale=None)
-    assert r.fallback and (r.face_mask == (owner == 1)).all()
-    assert (r.point_mask == (owner[weak.point_faces] == 1)).all()
-    small = weak.predict([(i, True)], scale=0.05)  # with a scale: the model's small mask
-    big = weak.predict([(i, True)], scale=0.6)
-    assert not small.fallback and not big.fallback
-    assert 0 < small.face_mask.sum() < (owner == 1).sum() < big.face_mask.sum()
-    strong = make_segmenter(monkeypatch, quality=0.9)
-    strong.set_mesh(v, f, n_points=1500)
-    r2 = strong.predict([(i, True)], scale=None)
-    assert not r2.fallback
-    # the settings turn the fallback off (no scale) and on (with a scale)
-    weak.settings.region_fallback_quality = 0.0
-    assert not weak.predict([(i, True)], scale=None).fallback
-    weak.settings.region_fallback_quality_scale = 0.5
-    r3 = weak.predict([(i, True)], scale=0.05)
-    assert r3.fallback and (r3.face_mask == (owner == 1)).all()
 
 
 def test_cautious_quality_head_still_splits_a_point_cloud(monkeypatch):

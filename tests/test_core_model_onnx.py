@@ -115,11 +115,10 @@ def test_segmenter_end_to_end_same_on_both_backends(exported):
     """
     from core_infer_fake import boxes
 
-    from core import PredictSettings, Segmenter
+    from core import Segmenter
 
-    raw = PredictSettings(region_snap=False, region_fallback_quality=0.0)  # the model's masks
-    segs = [Segmenter(TorchBackend(exported, device="cpu"), raw),
-            Segmenter(OnnxBackend(exported, num_threads=1), raw)]
+    segs = [Segmenter(TorchBackend(exported, device="cpu")),
+            Segmenter(OnnxBackend(exported, num_threads=1))]
     v, f, _ = boxes([(0, 0, 0), (3, 0, 0), (6, 0, 0)], subdivide=1)
     for s in segs:
         s.set_mesh(v, f, n_points=4000, seed=0)
@@ -127,6 +126,12 @@ def test_segmenter_end_to_end_same_on_both_backends(exported):
     np.testing.assert_array_equal(o.points, t.points)
     assert min(_most_per_cell(t.points_normalized, t.config)) >= 20
     np.testing.assert_allclose(o.features, t.features, atol=TOL, rtol=TOL)
+    for scale in (None, 0.3):  # meshes: the merge tree over the same features
+        a_t, a_o = t.segment_all(scale=scale), o.segment_all(scale=scale)
+        assert (a_t.face_labels >= 0).all() and a_t.face_labels.shape == (len(f),)
+        np.testing.assert_array_equal(a_o.face_labels, a_t.face_labels)
+    for s in segs:  # the decoder itself answers clicks on point clouds
+        s.set_points(t.points.copy())
     pos, neg = t.nearest_point([0.5, 0.0, 0.0]), t.nearest_point([3.0, 0.5, 0.0])
     for scale in (None, 0.1, 0.4):
         r_t = t.predict([(pos, True), (neg, False)], scale=scale)
@@ -134,10 +139,6 @@ def test_segmenter_end_to_end_same_on_both_backends(exported):
         np.testing.assert_allclose(r_o.point_probs, r_t.point_probs, atol=TOL)
         assert abs(r_o.quality - r_t.quality) < TOL
         _assert_same_masks(r_o.point_probs, r_t.point_probs)
-    for scale in (None, 0.3):
-        a_t, a_o = t.segment_all(scale=scale), o.segment_all(scale=scale)
-        assert (a_t.face_labels >= 0).all() and a_t.face_labels.shape == (len(f),)
-        np.testing.assert_array_equal(a_o.face_labels, a_t.face_labels)
 
 
 def test_scale_reaches_the_onnx_output(backends):

@@ -1,0 +1,328 @@
+"""One merge tree (dendrogram) over superfaces, and every answer read from it.
+
+Built once per mesh by greedy agglomeration: the two neighbouring clusters whose shared
+boundary has the lowest mean *dissimilarity* (the affinity model's probability that the
+two sides belong to different parts, averaged over the boundary, weighted by its length)
+merge first. Leaves ``0..S-1`` are superfaces; node ``S + k`` is the k-th merge; the last
+node is the root. Pieces with no graph edge between them merge last, nearest first, with
+dissimilarity 1.
+
+Queries (all nested by construction, all O(S) or less):
+
+* :meth:`MergeTree.cut` — Segment All: an optimal tree cut balancing the requested scale
+  against the dissimilarities of the boundaries it keeps or cuts (dynamic programming);
+  without a scale only the dissimilarities count (the *natural* cut: boundaries with a
+  dissimilarity above one half are cut).
+* :meth:`MergeTree.node_for` — click + scale: the node on the clicked leaf's path to the
+  root whose share is closest to the scale in log ratio, with a bonus for natural nodes
+  (formed cheaply, separated dearly); monotone in the scale, so the slider walks the path.
+  Without a scale: the natural-cut node on the path.
+* negative clicks exclude every node that holds them.
+* :meth:`MergeTree.nested_cuts` — hierarchy: each finer cut is taken inside the parts of
+  the coarser one.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+#: dissimilarity given to merges of clusters with no graph edge between them.
+DISCONNECTED = 1.0
+
+
+@dataclass
+class TreeSettings:
+    """How the tree is read. Shares are fractions of the surface area.
+
+    Attributes:
+        size_weight: Segment All with a scale s: weight of the size mismatch
+            share × |log(share / s)| of each part against the boundary costs (a cut of a
+            boundary with dissimilarity p costs (1 − p) × the smaller side's share, keeping
+            it costs p × that share). 0 = the scale is ignored.
+        natural_bonus: click + scale: bonus, in units of |log(share / s)|, for a node's
+            naturalness (parent's merge dissimilarity − its own).
+        compactness: building: the merge order key is the boundary's mean dissimilarity
+            + this × Ward's increase of the clusters' spread, sa·sb/(sa+sb)·|ca − cb|²
+            (shares s, centroids c in units of √(total area)), so where the
+            dissimilarities do not decide, clusters grow compact, small ones first
+            (0 = pure average linkage over the boundary).
+    """
+
+    size_weight: float = 1.0
+    natural_bonus: float = 1.0
+    compactness: float = 0.0
+
+
+@dataclass
+class MergeTree:
+    """A binary merge tree over ``num_leaves`` superfaces.
+
+    Attributes:
+        num_leaves: S.
+        children: (2S-1, 2) int64 children of each node (-1, -1 for leaves).
+        parent: (2S-1,) int64 parent of each node (-1 for the root).
+        share: (2S-1,) float64 area share of each node's superfaces.
+        height: (2S-1,) float64 dissimilarity of the merge that formed the node (0 for
+            leaves), in [0, 1].
+        settings: :class:`TreeSettings` used by the queries.
+    """
+
+    num_leaves: int
+    children: np.ndarray
+    parent: np.ndarray
+    share: np.ndarray
+    height: np.ndarray
+    settings: TreeSettings
+
+    @property
+    def root(self) -> int:
+        return len(self.parent) - 1
+
+    def _weight(self) -> np.ndarray:
+        """(2S-1,) smaller child's share of each merge (0 for leaves)."""
+        w = np.zeros(len(self.parent))
+        inner = self.children[:, 0] >= 0
+        c = self.children[inner]
+        w[inner] = np.minimum(self.share[c[:, 0]], self.share[c[:, 1]])
+        return w
+
+    def path(self, leaf: int) -> np.ndarray:
+        """Nodes from ``leaf`` up to the root (inclusive)."""
+        out = [int(leaf)]
+        while self.parent[out[-1]] >= 0:
+            out.append(int(self.parent[out[-1]]))
+        return np.asarray(out, np.int64)
+
+    def leaves_under(self, node: int) -> np.ndarray:
+        """Leaf ids (superfaces) under ``node``."""
+        stack, out = [int(node)], []
+        while stack:
+            n = stack.pop()
+            if self.children[n, 0] < 0:
+                out.append(n)
+            else:
+                stack.extend(int(c) for c in self.children[n])
+        return np.asarray(sorted(out), np.int64)
+
+    def leaf_mask(self, nodes: np.ndarray | list[int]) -> np.ndarray:
+        """(S,) bool, leaves under any of ``nodes``."""
+        m = np.zeros(self.num_leaves, bool)
+        for n in nodes:
+            m[self.leaves_under(int(n))] = True
+        return m
+
+    # ------------------------------------------------------------------ Segment All
+    def cut(self, scale: float | None, within: int | None = None) -> np.ndarray:
+        """Nodes of the best cut (sorted), under ``within`` (default: the root).
+
+        Args:
+            scale: target part share in (0, 1], or None for the natural cut.
+            within: cut only the subtree of this node.
+        """
+        top = self.root if within is None else int(within)
+        w = self._weight()
+        h = self.height
+        mu = 0.0 if scale is None else float(self.settings.size_weight)
+        s = max(float(scale), 1e-6) if scale is not None else 1.0
+        order = _postorder(self.children, top)
+        inner_cost = np.zeros(len(self.parent))  # cost of keeping everything inside n
+        best = np.zeros(len(self.parent))
+        split = np.zeros(len(self.parent), bool)
+        for n in order:
+            size = mu * self.share[n] * abs(np.log(max(self.share[n], 1e-12) / s))
+            a, b = self.children[n]
+            if a < 0:
+                best[n] = size
+                continue
+            inner_cost[n] = inner_cost[a] + inner_cost[b] + h[n] * w[n]
+            keep = size + inner_cost[n]
+            sp_ = best[a] + best[b] + (1.0 - h[n]) * w[n]
+            split[n] = sp_ < keep
+            best[n] = min(keep, sp_)
+        out, stack = [], [top]
+        while stack:
+            n = stack.pop()
+            if self.children[n, 0] >= 0 and split[n]:
+                stack.extend(int(c) for c in self.children[n])
+            else:
+                out.append(n)
+        return np.asarray(sorted(out), np.int64)
+
+    def labels_of_cut(self, nodes: np.ndarray) -> np.ndarray:
+        """(S,) part index of every leaf for a cut given as nodes (0..len(nodes)-1)."""
+        lab = np.full(self.num_leaves, -1, np.int64)
+        for i, n in enumerate(nodes):
+            lab[self.leaves_under(int(n))] = i
+        return lab
+
+    def nested_cuts(self, scales: list[float]) -> list[np.ndarray]:
+        """Cuts for several scales, each finer one inside the parts of the coarser ones;
+        returned in the order of ``scales``."""
+        order = np.argsort(-np.asarray(scales, float), kind="stable")
+        out: dict[int, np.ndarray] = {}
+        prev = np.asarray([self.root], np.int64)
+        for i in order:
+            nodes = np.concatenate([self.cut(float(scales[i]), within=int(p)) for p in prev])
+            out[int(i)] = np.sort(nodes)
+            prev = out[int(i)]
+        return [out[i] for i in range(len(scales))]
+
+    # ------------------------------------------------------------------ clicks
+    def node_for(self, positives: list[int], negatives: list[int] | None = None,
+                 scale: float | None = None) -> int:
+        """The node answering a click (leaves = superfaces of the clicked points).
+
+        Args:
+            positives: leaves of the positive clicks (at least one).
+            negatives: leaves of the negative clicks; nodes holding one are excluded.
+            scale: target share, or None for the natural node.
+
+        Returns:
+            A node holding every positive leaf and no negative leaf when one exists on the
+            path, else the lowest such path node (the common ancestor's path is used for
+            several positives; when even that holds a negative, the first positive's own
+            path is used).
+        """
+        neg = set(int(x) for x in (negatives or []))
+        path = self._common_path([int(p) for p in positives])
+        cand = [n for n in path if not (neg and self._holds_any(n, neg))]
+        if not cand:
+            path = self.path(int(positives[0]))
+            cand = [n for n in path if not (neg and self._holds_any(n, neg))] or [path[0]]
+        cand = np.asarray(cand, np.int64)
+        if scale is None:
+            natural = set(self.cut(None).tolist())
+            on = [n for n in cand if n in natural]
+            if on:
+                return int(on[0])
+            # the natural part holds a negative click: the largest candidate below it
+            return int(cand[-1])
+        par = self.parent[cand]
+        hp = np.where(par >= 0, self.height[np.maximum(par, 0)], DISCONNECTED)
+        natural = hp - self.height[cand]
+        s = max(float(scale), 1e-6)
+        cost = np.abs(np.log(np.maximum(self.share[cand], 1e-12) / s))
+        cost = cost - self.settings.natural_bonus * natural
+        return int(cand[int(np.argmin(cost))])
+
+    def _common_path(self, leaves: list[int]) -> np.ndarray:
+        paths = [self.path(x) for x in leaves]
+        common = set(paths[0].tolist())
+        for p in paths[1:]:
+            common &= set(p.tolist())
+        return np.asarray([n for n in paths[0] if n in common], np.int64)
+
+    def _holds_any(self, node: int, leaves: set[int]) -> bool:
+        return bool(set(self.leaves_under(node).tolist()) & leaves)
+
+
+def _postorder(children: np.ndarray, top: int) -> list[int]:
+    out, stack = [], [(int(top), False)]
+    while stack:
+        n, done = stack.pop()
+        if done or children[n, 0] < 0:
+            out.append(n)
+            continue
+        stack.append((n, True))
+        stack.extend((int(c), False) for c in children[n])
+    return out
+
+
+def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.ndarray,
+                     dissimilarity: np.ndarray, centroid: np.ndarray,
+                     settings: TreeSettings | None = None) -> MergeTree:
+    """Agglomerate ``num`` superfaces into a binary tree.
+
+    Args:
+        num: number of superfaces S (≥ 1).
+        share: (S,) area share of each superface.
+        pairs: (G, 2) graph edges (superface pairs).
+        weight: (G,) positive weight of each edge in the boundary averages (e.g. the
+            shared boundary length).
+        dissimilarity: (G,) probability in [0, 1] that an edge separates two parts.
+        centroid: (S, 3) superface centroids in units of √(total area) (compactness term;
+            orders the merges of unconnected pieces).
+        settings: :class:`TreeSettings` stored with the tree for its queries.
+    """
+    n_nodes = 2 * num - 1
+    children = np.full((n_nodes, 2), -1, np.int64)
+    parent = np.full(n_nodes, -1, np.int64)
+    sh = np.zeros(n_nodes)
+    sh[:num] = share
+    height = np.zeros(n_nodes)
+    cen = np.zeros((n_nodes, 3))
+    cen[:num] = centroid
+    nb: list[dict[int, list[float]]] = [dict() for _ in range(n_nodes)]
+    for (a, b), w, p in zip(pairs.tolist(), np.maximum(weight, 1e-12).tolist(),
+                            np.clip(dissimilarity, 0.0, 1.0).tolist()):
+        if a == b:
+            continue
+        acc = nb[a].setdefault(b, [0.0, 0.0])
+        acc[0] += w * p
+        acc[1] += w
+        nb[b][a] = acc
+    st = settings if settings is not None else TreeSettings()
+    lam = float(st.compactness)
+
+    def key(acc: list[float], a: int, b: int) -> float:
+        if lam == 0.0:
+            return acc[0] / acc[1]
+        d = cen[a] - cen[b]
+        ward = sh[a] * sh[b] / max(sh[a] + sh[b], 1e-12) * float(d @ d)
+        return acc[0] / acc[1] + lam * ward
+
+    heap = [(key(acc, a, b), a, b) for a in range(num) for b, acc in nb[a].items() if a < b]
+    heapq.heapify(heap)
+    alive = np.zeros(n_nodes, bool)
+    alive[:num] = True
+    nxt = num
+
+    def merge(a: int, b: int, h: float) -> None:
+        nonlocal nxt
+        m = nxt
+        nxt += 1
+        children[m] = (a, b)
+        parent[a] = parent[b] = m
+        sh[m] = sh[a] + sh[b]
+        height[m] = h
+        cen[m] = (cen[a] * max(sh[a], 1e-12) + cen[b] * max(sh[b], 1e-12)) / max(
+            sh[a] + sh[b], 2e-12)
+        alive[a] = alive[b] = alive[m] = False
+        alive[m] = True
+        merged: dict[int, list[float]] = {}
+        for old in (a, b):
+            for c, acc in nb[old].items():
+                if c in (a, b):
+                    continue
+                tgt = merged.setdefault(c, [0.0, 0.0])
+                tgt[0] += acc[0]
+                tgt[1] += acc[1]
+                del nb[c][old]
+            nb[old] = {}
+        nb[m] = merged
+        for c, acc in merged.items():
+            nb[c][m] = acc
+            heapq.heappush(heap, (key(acc, c, m), min(c, m), max(c, m)))
+
+    while heap:
+        h, a, b = heapq.heappop(heap)
+        if not (alive[a] and alive[b]):
+            continue
+        acc = nb[a].get(b)
+        if acc is None or abs(key(acc, a, b) - h) > 1e-12:
+            continue
+        merge(a, b, acc[0] / acc[1])
+    rest = [int(i) for i in np.flatnonzero(alive[:nxt])]
+    while len(rest) > 1:  # unconnected pieces: nearest centroids first
+        c = cen[rest]
+        d = np.linalg.norm(c[:, None] - c[None, :], axis=2)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        a, b = rest[i], rest[j]
+        merge(a, b, DISCONNECTED)
+        rest = [x for x in rest if x not in (a, b)] + [nxt - 1]
+    return MergeTree(num_leaves=num, children=children, parent=parent, share=sh,
+                     height=height, settings=st)

@@ -1,0 +1,425 @@
+"""Superfaces: a partition of a mesh into nearly pure regions, and their adjacency graph.
+
+The unit of work of the mesh path (see the README's design section). Pure numpy (+ the
+SciPy pieces that ``s2am3d_blender/scipy_lite.py`` also provides), object frame throughout.
+
+1. **Crease regions** — faces of the welded mesh are joined across every edge whose
+   *unsigned* dihedral angle (the angle between the two faces' normal lines, so flipped
+   or double-sided faces count as flat) is below ``crease_angle_deg``. Every pair of faces
+   sharing an edge is considered (a non-manifold edge chains its faces), so duplicated
+   and double-sided faces stay together. Material (face-group) changes also separate.
+2. **Size control** — a region holding no sampled point or less than ``min_share`` of the
+   surface is absorbed by the neighbour it shares the longest boundary with (isolated
+   specks join the spatially nearest region); a region above ``max_share`` is split into
+   compact *chunks* of about ``chunk_share`` by a graph Voronoi over face adjacency whose
+   edge lengths grow across concave folds (so chunk borders settle in valleys, where
+   parts of a smooth one-piece mesh meet).
+3. **Graph** — edges between superfaces that share mesh edges (boundary length,
+   dihedral statistics, convex/concave shares where the orientation is consistent,
+   non-manifold share), plus *proximity* edges between superfaces of different welded
+   pieces whose sampled points come within ``proximity_gap`` (gap distance, contact).
+   Per-superface descriptors: area share, centroid, PCA extents, normal spread, and the
+   encoder's features pooled over the superface's sampled points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from .geometry import farthest_point_sampling
+from .mesh_regions import MeshStructure, _components, _face_normals
+
+
+@dataclass
+class SuperfaceSettings:
+    """How superfaces are made. Shares are fractions of the total surface area.
+
+    Attributes:
+        crease_angle_deg: faces are joined across edges whose unsigned dihedral angle is
+            below this (degrees). 60 keeps the regions nearly pure on real assets (oracle
+            leaf mIoU 86.8 on the dev set with a median of ~70 regions per object).
+        split_by_face_groups: when face groups (material ids) are given, a group change
+            also separates regions.
+        min_share: regions below this share (or without any sampled point) are absorbed.
+        max_share: regions above this share are split into chunks.
+        chunk_share: target share of one chunk of a split region.
+        concave_penalty: chunking edge length multiplier per radian of concave fold
+            (1 + penalty × angle), so chunk borders prefer valleys.
+        proximity_gap: separate welded pieces whose sampled points come closer than this
+            (model frame: the bounding box's longest side spans 2.0) are graph neighbours.
+        max_relax_iterations: cap on the graph-Voronoi relaxation sweeps.
+    """
+
+    crease_angle_deg: float = 60.0
+    split_by_face_groups: bool = True
+    min_share: float = 0.0005
+    max_share: float = 0.02
+    chunk_share: float = 0.006
+    concave_penalty: float = 4.0
+    proximity_gap: float = 0.03
+    max_relax_iterations: int = 2000
+
+
+@dataclass
+class EdgeGeometry:
+    """Per mesh-adjacency pair (rows of ``MeshStructure.adjacency``).
+
+    Attributes:
+        angle: (E,) unsigned dihedral angle in radians, in [0, π/2].
+        signed: (E,) signed bend in radians: > 0 concave, < 0 convex, 0 where the two
+            faces' orientations disagree (a flipped face) or the edge is non-manifold.
+        consistent: (E,) bool, orientation consistent and the edge manifold.
+        nonmanifold: (E,) bool, the edge is shared by more than two faces.
+    """
+
+    angle: np.ndarray
+    signed: np.ndarray
+    consistent: np.ndarray
+    nonmanifold: np.ndarray
+
+
+def edge_geometry(mesh: MeshStructure) -> EdgeGeometry:
+    """Dihedral angles and convexity of every adjacency pair of ``mesh``."""
+    wf = mesh.welded_faces
+    a, b = mesh.adjacency[:, 0], mesh.adjacency[:, 1]
+    nrm = _face_normals(mesh.vertices, mesh.faces)
+    cos = np.clip((nrm[a] * nrm[b]).sum(axis=1), -1.0, 1.0)
+    angle = np.arccos(np.abs(cos))
+    fa, fb = wf[a], wf[b]
+    eq = fa[:, :, None] == fb[:, None, :]  # (E, 3, 3): corner i of a equals corner j of b
+    in_b = eq.any(axis=2)  # corners of a shared with b
+    in_a = eq.any(axis=1)
+    # a traverses the shared edge u -> v when the corner after u is v
+    shared_a = in_b & np.roll(in_b, -1, axis=1)  # corner i and i+1 both shared
+    i_u = np.argmax(shared_a, axis=1)
+    ok = shared_a.any(axis=1) & (in_b.sum(axis=1) == 2)
+    rows = np.arange(len(a))
+    u = fa[rows, i_u]
+    v = fa[rows, (i_u + 1) % 3]
+    # consistent when b traverses v -> u: the corner after v in b is u
+    j_v = np.argmax(fb == v[:, None], axis=1)
+    consistent = ok & (fb[rows, (j_v + 1) % 3] == u)
+    # non-manifold: the edge (u, v) appears in more than one adjacency pair of face a or b
+    n_v = len(mesh.vertices)
+    key = np.minimum(u, v) * n_v + np.maximum(u, v)
+    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    nonmanifold = cnt[inv.reshape(-1)] > 1
+    consistent &= ~nonmanifold
+    w = fb[rows, np.argmax(~in_a, axis=1)]  # b's corner off the shared edge
+    side = ((mesh.vertices[w] - mesh.vertices[u]) * nrm[a]).sum(axis=1)
+    bend = np.arccos(cos)  # 0 = flat, π = folded back, for consistent orientation
+    signed = np.where(consistent, np.sign(side) * bend, 0.0)
+    return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
+                        nonmanifold=nonmanifold)
+
+
+@dataclass
+class Superfaces:
+    """A partition of a mesh into superfaces and its adjacency graph.
+
+    Attributes:
+        face_sf: (F,) int64 superface of every face, 0..S-1.
+        num: S, the number of superfaces.
+        area: (S,) float64 area (object units²); ``share`` = area / total.
+        component: (S,) int64 welded connected piece each superface lies in.
+        crease_region: (S,) int64 crease region (before chunking) of each superface.
+        centroid: (S, 3) float64 area-weighted centroid (object frame).
+        extents: (S, 3) float64 square roots of the PCA eigenvalues of the superface's
+            sampled points (descending, object units; zeros when it has < 3 points).
+        normal_spread: (S,) float64 in [0, 1], 1 − largest eigenvalue of the
+            area-weighted normal scatter (0 = flat).
+        point_count: (S,) int64 sampled points in each superface.
+        features: (S, D) float32 mean encoder feature of the superface's points (zeros
+            without points), or None when no features were given.
+        pairs: (G, 2) int64 superface pairs (a < b), the graph's edges.
+        boundary: (G,) float64 shared boundary length (object units; 0 for proximity).
+        angle_mean / angle_max: (G,) unsigned dihedral angle (radians) over the boundary.
+        concave / convex: (G,) share of the boundary that bends concave / convex by more
+            than 10° (orientation-consistent edges only).
+        consistent: (G,) share of the boundary with consistent orientation.
+        nonmanifold: (G,) share of the boundary on non-manifold edges.
+        gap: (G,) float64 smallest distance between the two superfaces' points (model
+            frame; 0 where they share an edge).
+        contact: (G,) float64 proximity contact (point pairs within the gap × the area per
+            point, object units²; 0 for mesh-adjacent pairs).
+        perimeter: (S,) float64 boundary length of each superface with its neighbours.
+        point_sf: (N,) int64 superface of every sampled point.
+        total_area: float, object units².
+    """
+
+    face_sf: np.ndarray
+    num: int
+    area: np.ndarray
+    component: np.ndarray
+    crease_region: np.ndarray
+    centroid: np.ndarray
+    extents: np.ndarray
+    normal_spread: np.ndarray
+    point_count: np.ndarray
+    features: np.ndarray | None
+    pairs: np.ndarray
+    boundary: np.ndarray
+    angle_mean: np.ndarray
+    angle_max: np.ndarray
+    concave: np.ndarray
+    convex: np.ndarray
+    consistent: np.ndarray
+    nonmanifold: np.ndarray
+    gap: np.ndarray
+    contact: np.ndarray
+    perimeter: np.ndarray
+    point_sf: np.ndarray
+    total_area: float
+
+    @property
+    def share(self) -> np.ndarray:
+        """(S,) area share of each superface."""
+        return self.area / max(self.total_area, 1e-300)
+
+
+def crease_regions(mesh: MeshStructure, eg: EdgeGeometry, crease_angle_deg: float,
+                   face_groups: np.ndarray | None = None) -> np.ndarray:
+    """(F,) crease region of every face (numbered from 0), see the module docstring."""
+    keep = eg.angle < np.radians(crease_angle_deg)
+    if face_groups is not None:
+        g = np.asarray(face_groups).reshape(-1)
+        keep &= g[mesh.adjacency[:, 0]] == g[mesh.adjacency[:, 1]]
+    return _components(len(mesh.faces), mesh.adjacency[keep])
+
+
+def _boundary_matrix(label: np.ndarray, mesh: MeshStructure, n: int) -> sp.csr_matrix:
+    a, b = label[mesh.adjacency[:, 0]], label[mesh.adjacency[:, 1]]
+    x = a != b
+    w = mesh.edge_length[x]
+    return sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([a[x], b[x]]),
+                          np.concatenate([b[x], a[x]]))), shape=(n, n)).tocsr()
+
+
+def _absorb(label: np.ndarray, mesh: MeshStructure, point_faces: np.ndarray,
+            min_area: float, centroids: np.ndarray) -> np.ndarray:
+    """Regions without points or below ``min_area`` join their longest-boundary neighbour
+    (or, with no neighbour at all, the nearest region that stays)."""
+    for _ in range(8):
+        _, label = np.unique(label, return_inverse=True)
+        n = int(label.max()) + 1
+        area = np.bincount(label, weights=mesh.face_area, minlength=n)
+        pts = np.bincount(label[point_faces], minlength=n)
+        small = (pts == 0) | (area < min_area)
+        if not small.any() or small.all():
+            break
+        bm = _boundary_matrix(label, mesh, n).tocoo()
+        target = np.arange(n)
+        sel = small[bm.row]
+        r, c, w = bm.row[sel], bm.col[sel], bm.data[sel]
+        # longest boundary first; among ties the larger neighbour
+        order = np.lexsort((-area[c], -w, r))
+        r, c = r[order], c[order]
+        first = np.ones(len(r), bool)
+        first[1:] = r[1:] != r[:-1]
+        target[r[first]] = c[first]
+        lonely = small & (target == np.arange(n))
+        if lonely.any():
+            stay = np.flatnonzero(~small)
+            cen = np.zeros((n, 3))
+            np.add.at(cen, label, centroids * mesh.face_area[:, None])
+            cen /= np.maximum(area, 1e-300)[:, None]
+            target[lonely] = stay[cKDTree(cen[stay]).query(cen[lonely])[1]]
+        # resolve chains (a -> b -> c) by linking everything and taking components
+        link = np.stack([np.arange(n), target], axis=1)[small]
+        comp = _components(n, link)
+        label = comp[label]
+    _, label = np.unique(label, return_inverse=True)
+    return label.astype(np.int64)
+
+
+def _chunk(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry, centroids: np.ndarray,
+           s: SuperfaceSettings, seed: int) -> np.ndarray:
+    """Split regions above ``max_share`` into compact chunks (graph Voronoi)."""
+    n = int(label.max()) + 1
+    area = np.bincount(label, weights=mesh.face_area, minlength=n)
+    total = float(area.sum())
+    big = np.flatnonzero(area > s.max_share * total)
+    if len(big) == 0:
+        return label
+    n_faces = len(label)
+    dist = np.full(n_faces, np.inf)
+    owner = np.full(n_faces, -1, np.int64)
+    next_id = n
+    for r in big:
+        faces = np.flatnonzero(label == r)
+        k = int(np.clip(round(area[r] / (s.chunk_share * total)), 2, len(faces)))
+        seeds = faces[farthest_point_sampling(centroids[faces], k, seed=seed)]
+        dist[seeds] = 0.0
+        owner[seeds] = next_id + np.arange(len(seeds))
+        next_id += len(seeds)
+    a, b = mesh.adjacency[:, 0], mesh.adjacency[:, 1]
+    inside = (label[a] == label[b]) & np.isin(label[a], big)
+    a, b = a[inside], b[inside]
+    step = np.linalg.norm(centroids[a] - centroids[b], axis=1)
+    step = step * (1.0 + s.concave_penalty * np.maximum(eg.signed[inside], 0.0))
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    w = np.concatenate([step, step])
+    for _ in range(s.max_relax_iterations):
+        cand = dist[src] + w
+        better = cand < dist[dst]
+        if not better.any():
+            break
+        cs, cd, cv = src[better], dst[better], cand[better]
+        order = np.lexsort((cv, cd))  # per target, the best candidate first
+        cd, cs, cv = cd[order], cs[order], cv[order]
+        first = np.ones(len(cd), bool)
+        first[1:] = cd[1:] != cd[:-1]
+        dist[cd[first]] = cv[first]
+        owner[cd[first]] = owner[cs[first]]
+    out = label.copy()
+    got = owner >= 0
+    out[got] = owner[got]
+    # chunks may come out disconnected where the relaxation raced around a hole
+    _, out = np.unique(out, return_inverse=True)
+    same = out[mesh.adjacency[:, 0]] == out[mesh.adjacency[:, 1]]
+    pieces = _components(n_faces, mesh.adjacency[same])
+    _, pieces = np.unique(pieces * (int(out.max()) + 1) + out, return_inverse=True)
+    return pieces.astype(np.int64)
+
+
+def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: np.ndarray,
+                     features: np.ndarray | None = None,
+                     face_groups: np.ndarray | None = None,
+                     settings: SuperfaceSettings | None = None, seed: int = 0) -> Superfaces:
+    """Partition ``mesh`` into superfaces and build their graph.
+
+    Args:
+        mesh: welded structure of the mesh (:meth:`MeshStructure.build`).
+        point_faces: (N,) face of every sampled point.
+        points_norm: (N, 3) the sampled points in the model frame ([-1, 1]³ box).
+        features: optional (N, D) encoder features of the points (pooled per superface).
+        face_groups: optional (F,) material id per face.
+        settings: :class:`SuperfaceSettings` (defaults when None).
+        seed: seed of the chunk seeds (farthest-point sampling).
+    """
+    s = settings if settings is not None else SuperfaceSettings()
+    pf = np.asarray(point_faces, np.int64)
+    eg = edge_geometry(mesh)
+    groups = face_groups if s.split_by_face_groups else None
+    centroids = mesh.vertices[mesh.faces].mean(axis=1)
+    label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
+    # a crease region never spans two welded pieces (edges only join faces of one piece)
+    label = _absorb(label, mesh, pf, s.min_share * mesh.total_area, centroids)
+    region = label
+    label = _chunk(label, mesh, eg, centroids, s, seed)
+    label = _absorb(label, mesh, pf, 0.0, centroids)  # chunks without points
+    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap)
+
+
+def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
+              eg: EdgeGeometry, pf: np.ndarray, points_norm: np.ndarray,
+              features: np.ndarray | None, gap: float) -> Superfaces:
+    n = int(face_sf.max()) + 1
+    fa = mesh.face_area
+    area = np.bincount(face_sf, weights=fa, minlength=n)
+    first_face = np.zeros(n, np.int64)
+    first_face[face_sf[::-1]] = np.arange(len(face_sf))[::-1]
+    component = mesh.components[first_face]
+    # region of the chunk: most chunks lie in one crease region; take the first face's
+    crease = region[first_face]
+    cent_f = mesh.vertices[mesh.faces].mean(axis=1)
+    centroid = np.zeros((n, 3))
+    np.add.at(centroid, face_sf, cent_f * fa[:, None])
+    centroid /= np.maximum(area, 1e-300)[:, None]
+    nrm = _face_normals(mesh.vertices, mesh.faces)
+    scatter = np.zeros((n, 3, 3))
+    np.add.at(scatter, face_sf, nrm[:, :, None] * nrm[:, None, :] * fa[:, None, None])
+    scatter /= np.maximum(area, 1e-300)[:, None, None]
+    normal_spread = 1.0 - np.linalg.eigvalsh(scatter)[:, -1]
+    point_sf = face_sf[pf]
+    count = np.bincount(point_sf, minlength=n)
+    pts = points_norm.astype(np.float64)
+    mean = np.zeros((n, 3))
+    np.add.at(mean, point_sf, pts)
+    mean /= np.maximum(count, 1)[:, None]
+    d = pts - mean[point_sf]
+    cov = np.zeros((n, 3, 3))
+    np.add.at(cov, point_sf, d[:, :, None] * d[:, None, :])
+    cov /= np.maximum(count, 1)[:, None, None]
+    ext = np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[:, ::-1], 0.0))
+    ext[count < 3] = 0.0
+    feats = None
+    if features is not None:
+        f = np.asarray(features, np.float32)
+        feats = np.zeros((n, f.shape[1]), np.float32)
+        np.add.at(feats, point_sf, f)
+        feats /= np.maximum(count, 1)[:, None].astype(np.float32)
+    # ---- mesh-adjacent pairs
+    a, b = face_sf[mesh.adjacency[:, 0]], face_sf[mesh.adjacency[:, 1]]
+    x = a != b
+    lo, hi = np.minimum(a[x], b[x]), np.maximum(a[x], b[x])
+    key = lo * n + hi
+    uk, inv = np.unique(key, return_inverse=True)
+    inv = inv.reshape(-1)
+    length = mesh.edge_length[x]
+    g = len(uk)
+
+    def wmean(v: np.ndarray) -> np.ndarray:
+        return np.bincount(inv, weights=v * length, minlength=g) / np.maximum(
+            np.bincount(inv, weights=length, minlength=g), 1e-300)
+
+    boundary = np.bincount(inv, weights=length, minlength=g)
+    ang = eg.angle[x]
+    angle_mean = wmean(ang)
+    angle_max = np.zeros(g)
+    np.maximum.at(angle_max, inv, ang)
+    bend = np.radians(10.0)
+    concave = wmean((eg.signed[x] > bend).astype(float))
+    convex = wmean((eg.signed[x] < -bend).astype(float))
+    consistent = wmean(eg.consistent[x].astype(float))
+    nonman = wmean(eg.nonmanifold[x].astype(float))
+    pairs = np.stack([uk // n, uk % n], axis=1)
+    perimeter = np.bincount(pairs.ravel(), weights=np.repeat(boundary, 2), minlength=n)
+    # ---- proximity pairs between different welded pieces
+    gap_pairs, gap_d, gap_c = _proximity(point_sf, component, pts, mesh.total_area,
+                                         len(pts), set(uk.tolist()), n, gap)
+    z = np.zeros(len(gap_pairs))
+    return Superfaces(
+        face_sf=face_sf, num=n, area=area, component=component, crease_region=crease,
+        centroid=centroid, extents=ext, normal_spread=normal_spread, point_count=count,
+        features=feats,
+        pairs=np.concatenate([pairs, gap_pairs]).astype(np.int64),
+        boundary=np.concatenate([boundary, z]),
+        angle_mean=np.concatenate([angle_mean, z]), angle_max=np.concatenate([angle_max, z]),
+        concave=np.concatenate([concave, z]), convex=np.concatenate([convex, z]),
+        consistent=np.concatenate([consistent, z]), nonmanifold=np.concatenate([nonman, z]),
+        gap=np.concatenate([np.zeros(g), gap_d]),
+        contact=np.concatenate([np.zeros(g), gap_c]),
+        perimeter=perimeter, point_sf=point_sf, total_area=float(mesh.total_area),
+    )
+
+
+def _proximity(point_sf: np.ndarray, component: np.ndarray, pts: np.ndarray,
+               total_area: float, n_points: int, adjacent: set, n: int,
+               gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Superface pairs of different welded pieces whose points come within ``gap``."""
+    pp = cKDTree(pts).query_pairs(gap, output_type="ndarray")
+    empty = (np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0))
+    if len(pp) == 0:
+        return empty
+    sa, sb = point_sf[pp[:, 0]], point_sf[pp[:, 1]]
+    keep = component[sa] != component[sb]
+    if not keep.any():
+        return empty
+    sa, sb = sa[keep], sb[keep]
+    dd = np.linalg.norm(pts[pp[keep, 0]] - pts[pp[keep, 1]], axis=1)
+    lo, hi = np.minimum(sa, sb), np.maximum(sa, sb)
+    key = lo * n + hi
+    uk, inv = np.unique(key, return_inverse=True)
+    inv = inv.reshape(-1)
+    dmin = np.full(len(uk), np.inf)
+    np.minimum.at(dmin, inv, dd)
+    contact = np.bincount(inv, minlength=len(uk)) * (total_area / max(n_points, 1))
+    keep_u = np.array([k not in adjacent for k in uk.tolist()], bool)
+    pairs = np.stack([uk // n, uk % n], axis=1)[keep_u]
+    return pairs, dmin[keep_u], contact[keep_u]

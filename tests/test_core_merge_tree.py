@@ -1,0 +1,114 @@
+"""The merge tree: how it is built, and every answer read from it (cuts, clicks, slider,
+negative clicks, hierarchies, part counts) through the public Segmenter API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from core_infer_fake import boxes, make_segmenter
+
+from core.merge_tree import TreeSettings, build_merge_tree
+
+ROW = [(3.0 * i, 0, 0) for i in range(8)]  # eight separate boxes in a row
+
+
+def _chain_tree(size_weight=0.1):
+    """Four leaves in a chain, equal shares; the middle boundary is strong."""
+    pairs = np.array([[0, 1], [1, 2], [2, 3]])
+    dis = np.array([0.1, 0.9, 0.2])
+    cen = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], float)
+    return build_merge_tree(4, np.full(4, 0.25), pairs, np.ones(3), dis, cen,
+                            TreeSettings(size_weight=size_weight))
+
+
+def test_weakest_boundaries_merge_first_and_the_natural_cut_keeps_the_strong_one():
+    t = _chain_tree()
+    assert t.children[4].tolist() == [0, 1] and t.height[4] == pytest.approx(0.1)
+    assert t.children[5].tolist() == [2, 3] and t.height[5] == pytest.approx(0.2)
+    assert t.height[6] == pytest.approx(0.9) and t.share[6] == pytest.approx(1.0)
+    assert t.cut(None).tolist() == [4, 5]  # two natural parts
+    assert t.cut(0.25).tolist() == [4, 5]  # a weak scale pull does not cut cheap borders
+    strong = _chain_tree(size_weight=TreeSettings().size_weight)
+    assert strong.cut(0.25).tolist() == [0, 1, 2, 3]  # the default one does
+    assert strong.cut(1.0).tolist() == [6]
+
+
+def test_unconnected_pieces_still_form_one_tree():
+    t = build_merge_tree(3, np.full(3, 1 / 3), np.zeros((0, 2), np.int64), np.zeros(0),
+                         np.zeros(0), np.array([[0, 0, 0], [1, 0, 0], [5, 0, 0]], float))
+    assert t.share[t.root] == pytest.approx(1.0)
+    assert t.children[3].tolist() == [0, 1]  # nearest first
+    assert t.cut(None).tolist() == [0, 1, 2]  # unconnected = dissimilarity 1
+
+
+def test_segment_all_on_separate_boxes_follows_the_scale(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, owner = boxes(ROW, subdivide=1)
+    seg.set_mesh(v, f, n_points=4000)
+    natural = seg.segment_all()
+    assert natural.num_parts == 8
+    for b in range(8):  # every box is one part
+        assert len(np.unique(natural.face_labels[owner == b])) == 1
+    counts = [seg.count_parts(s) for s in (1 / 8, 0.25, 0.5, 1.0)]
+    assert counts[0] == 8 and counts[-1] == 1
+    assert counts == sorted(counts, reverse=True)
+    for s in (1 / 8, 0.5):
+        assert seg.count_parts(s) == seg.segment_all(scale=s).num_parts
+
+
+def test_click_and_slider_walk_one_path(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, owner = boxes(ROW, subdivide=1)
+    seg.set_mesh(v, f, n_points=4000)
+    i = seg.nearest_point([0.0, 0.0, 0.5])
+    r0 = seg.predict([(i, True)])
+    assert (r0.face_mask == (owner == 0)).all()  # no scale: the natural part, box 0
+    masks = [seg.predict([(i, True)], scale=s).face_mask for s in np.linspace(0.01, 1, 30)]
+    for small, big in zip(masks, masks[1:]):
+        assert (small <= big).all()  # the slider grows the selection monotonically
+    assert masks[0].sum() < (owner == 0).sum() and masks[-1].all()
+    r = seg.predict([(i, True)], scale=0.25)
+    assert abs(r.face_mask.mean() - 0.25) <= 0.13  # about two of the eight boxes
+    assert 0.0 <= r.quality <= 1.0 and r.node is not None
+
+
+def test_negative_and_several_positive_clicks(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, owner = boxes(ROW, subdivide=1)
+    seg.set_mesh(v, f, n_points=4000)
+    a = seg.nearest_point([0.0, 0.0, 0.5])
+    b = seg.nearest_point([3.0, 0.0, 0.5])
+    big = seg.predict([(a, True)], scale=0.5).face_mask
+    assert big[owner == 1].all()
+    cut = seg.predict([(a, True), (b, False)], scale=0.5).face_mask
+    assert not cut[owner == 1].any() and cut[owner == 0].all()  # the negative box is out
+    both = seg.predict([(a, True), (seg.nearest_point([9.0, 0, 0.5]), True)]).face_mask
+    assert both[owner == 0].all() and both[owner == 3].all()
+
+
+def test_hierarchy_is_nested_cuts_of_one_tree(monkeypatch):
+    seg = make_segmenter(monkeypatch)
+    v, f, _ = boxes(ROW, subdivide=1)
+    seg.set_mesh(v, f, n_points=4000)
+    levels = seg.hierarchy([0.05, 0.5, 0.2])
+    assert [lv.scale for lv in levels] == [0.05, 0.5, 0.2]
+    order = [levels[1], levels[2], levels[0]]  # coarse to fine
+    for coarse, fine in zip(order, order[1:]):
+        pairs = np.unique(np.stack([fine.face_labels, coarse.face_labels], 1), axis=0)
+        assert len(np.unique(pairs[:, 0])) == len(pairs)
+        assert fine.num_parts >= coarse.num_parts
+
+
+def test_tiny_parts_are_absorbed_only_when_asked(monkeypatch):
+    from core import SegmentAllSettings
+
+    seg = make_segmenter(monkeypatch)
+    big, fb, _ = boxes([(0, 0, 0)], subdivide=1)
+    small, fs, _ = boxes([(0.553, 0, 0)], extents=(0.1, 0.1, 0.1), subdivide=1)
+    v = np.concatenate([big, small])
+    f = np.concatenate([fb, fs + len(big)])
+    seg.set_mesh(v, f, n_points=4000)
+    keep = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.0))
+    assert keep.num_parts == 2
+    merged = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.05))
+    assert merged.num_parts == 1
