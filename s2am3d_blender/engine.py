@@ -337,9 +337,11 @@ class SegmentJob:
                     self.errors[geom.name] = describe_error(exc)
         finally:
             self.done.set()
+            _RUNNING.discard(self)
 
     def start(self) -> threading.Thread:
         self.thread = threading.Thread(target=self.run, name="s2am3d-segment-all", daemon=True)
+        _RUNNING.add(self)
         self.thread.start()
         return self.thread
 
@@ -347,6 +349,15 @@ class SegmentJob:
     def running(self) -> bool:
         """A worker thread is still segmenting (the cache's segmenters are in use)."""
         return self.thread is not None and not self.done.is_set()
+
+
+#: Jobs whose worker thread is running (their segmenters must not be used meanwhile).
+_RUNNING: set = set()
+
+
+def job_running() -> bool:
+    """True while a Segment All worker thread runs."""
+    return bool(_RUNNING)
 
 
 def describe_error(exc: BaseException) -> str:

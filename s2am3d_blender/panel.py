@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 
 import bpy
 
@@ -12,6 +13,58 @@ from .props import prefs_of
 
 #: Meshes larger than this are not hashed on every redraw of the panel.
 _STATUS_HASH_LIMIT = 300_000
+
+
+#: Part counts shown by the panel, per (mesh key, scale, use scale, overrides); bounded.
+_COUNTS: OrderedDict[tuple, int | None] = OrderedDict()
+_COUNTS_MAX = 256
+
+
+def _cached_segmenter(obj, n_points: int):
+    """(mesh key, segmenter) of the active mesh's current state when the encoder cache
+    already holds it, else (key or None, None). Never encodes."""
+    if obj is None or obj.type != "MESH" or obj.mode == "EDIT" or not len(obj.data.vertices):
+        return None, None
+    if len(obj.data.vertices) > _STATUS_HASH_LIMIT:
+        return None, None
+    from .mesh_io import geometry_of
+
+    key = geometry_of(obj).key
+    return key, engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
+
+
+def part_count(obj, settings, n_points: int) -> int | None:
+    """How many parts Segment All would give the active mesh at the panel's scale, when its
+    encoder result is cached (``None`` otherwise, or while Segment All runs in the
+    background: the panel never encodes and never shares a segmenter with the worker).
+    Counts are memoised per (mesh state, scale, use scale, prompts, min part size)."""
+    if engine.job_running():
+        return None
+    key, seg = _cached_segmenter(obj, n_points)
+    if seg is None:
+        return None
+    scale = round(float(settings.scale), 6) if settings.use_scale else None
+    overrides = {}
+    if settings.num_prompts > 0:
+        overrides["num_prompts"] = int(settings.num_prompts)
+    if settings.min_part_size > 0:
+        overrides["min_part_fraction"] = float(settings.min_part_size)
+    ck = (key, scale, bool(settings.use_scale), tuple(sorted(overrides.items())))
+    if ck in _COUNTS:
+        _COUNTS.move_to_end(ck)
+        return _COUNTS[ck]
+    try:
+        if overrides:
+            n = int(seg.count_parts(scale, engine.SegmentOptions(overrides=overrides)
+                                    .core_settings()))
+        else:
+            n = int(seg.count_parts(scale))
+    except (ValueError, ArithmeticError, engine.errors().S2AM3DError):
+        n = None  # a NaN scale or similar: Segment All itself reports why
+    _COUNTS[ck] = n
+    while len(_COUNTS) > _COUNTS_MAX:
+        _COUNTS.popitem(last=False)
+    return n
 
 
 def _encoder_status(obj, prefs) -> str:
@@ -63,6 +116,10 @@ class S2AM3D_PT_parts(bpy.types.Panel):
         row = col.row()
         row.enabled = settings.use_scale
         row.prop(settings, "scale", slider=True)
+        n = part_count(obj, settings, settings.n_points or prefs.default_points)
+        if n is not None:
+            at = f"scale {settings.scale:.2f}" if settings.use_scale else "no scale"
+            col.label(text=f"Segment All at {at}: {engine.plural(n)}", icon="MOD_EXPLODE")
 
         layout.operator("s2am3d.pick_parts", icon="RESTRICT_SELECT_OFF")
         layout.operator("s2am3d.segment_all", icon="MOD_EXPLODE")
@@ -77,6 +134,7 @@ class S2AM3D_PT_parts(bpy.types.Panel):
             adv.prop(settings, "num_prompts")
             adv.prop(settings, "min_part_size")
             adv.prop(settings, "hierarchy")
+            adv.prop(settings, "include_parts")
 
         if obj is not None and obj.type == "MESH":
             n = len(wr.tracked_groups(obj))

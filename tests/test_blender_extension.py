@@ -2,8 +2,9 @@
 its registered operators in real Blender (bpy 5.0), in processes that see only Blender's
 own Python modules (bpy + numpy): everything else must come from the zip's wheels.
 
-One zip is built per test session (``python build.py --platform linux-x64``; wheels are
-cached in ``.cache/wheels``) and installed once with
+The linux-x64 zips are built once per test session (``python build.py --platform
+linux-x64``: one zip per Python ABI; wheels are cached in ``.cache/wheels``); the cp311 one
+(Blender 4.2-5.0) is installed once with
 ``bpy.ops.extensions.package_install_files``; each scenario then runs in a fresh process
 and prints one ``RESULT <json>`` line that the tests check.
 """
@@ -118,60 +119,87 @@ def settings(**kw):
 """
 
 
-def _shim(tmp: Path) -> Path:
+def _shim(tmp: Path, site: Path = SITE) -> Path:
+    """A folder exposing only ``site``'s bpy and numpy (what Blender's own Python has)."""
     shim = tmp / "blender_like_site"
     shim.mkdir(exist_ok=True)
     for name in ("bpy", "numpy", "numpy.libs"):
-        if (SITE / name).exists() and not (shim / name).exists():
-            (shim / name).symlink_to(SITE / name)
+        if (site / name).exists() and not (shim / name).exists():
+            (shim / name).symlink_to(site / name)
     return shim
+
+
+_ZIPS: dict[str, Path] = {}
+
+
+def linux_zips(out: Path) -> dict[str, Path]:
+    """``{"py311": zip, "py313": zip}``: the linux-x64 zips, built into ``out`` once per
+    pytest process (the version-matrix tests share them)."""
+    if not _ZIPS:
+        proc = subprocess.run([sys.executable, "build.py", "--platform", "linux-x64",
+                               "--out", str(out)], cwd=REPO, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        for z in out.glob("s2am3d-*-linux-x64-py3*.zip"):
+            _ZIPS[z.stem.rsplit("-", 1)[1]] = z
+    assert sorted(_ZIPS) == ["py311", "py313"], _ZIPS
+    return dict(_ZIPS)
 
 
 @pytest.fixture(scope="session")
 def built_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "build.py", "--platform", "linux-x64", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    zips = list(out.glob("s2am3d-*-linux-x64.zip"))
-    assert len(zips) == 1
-    return zips[0]
+    """The zip for Python 3.11 (Blender 4.2-5.0), which this venv's bpy 5.0 installs."""
+    return linux_zips(tmp_path_factory.getbasetemp() / "dist")["py311"]
 
 
-@pytest.fixture(scope="session")
-def blender_env(built_zip, tmp_path_factory):
-    """A temporary Blender user folder with the zip installed; returns (env, run)."""
-    tmp = tmp_path_factory.mktemp("blender_user")
+def install_env(zip_path: Path, tmp: Path, python: str = sys.executable, site: Path = SITE,
+                must_install: bool = True):
+    """Install ``zip_path`` into a fresh Blender user folder under ``tmp`` with the Blender
+    (bpy module) of ``python`` whose site-packages is ``site``. Returns ``(env, run, tmp)``:
+    ``run(body)`` executes a scenario in a Blender-like process of that Python and returns
+    its RESULT dict. With ``must_install`` False, the install's own RESULT is returned as
+    ``env["install_result"]`` instead of being asserted."""
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp / "resources"),
                OMP_NUM_THREADS="2", PYTHONPATH="")
-    shim = _shim(tmp)
+    shim = _shim(tmp, site)
     install = f"""
 import sys
-SITE = {str(SITE)!r}
+SITE = {str(site)!r}
 sys.path = [p for p in sys.path if not p.startswith(SITE)] + [{str(shim)!r}]
 import bpy, json
 bpy.ops.wm.read_factory_settings(use_empty=True)
-r = bpy.ops.extensions.package_install_files(filepath={str(built_zip)!r}, repo="user_default",
-                                             enable_on_install=True)
-print("RESULT " + json.dumps({{"install": sorted(r),
+try:
+    r = sorted(bpy.ops.extensions.package_install_files(
+        filepath={str(zip_path)!r}, repo="user_default", enable_on_install=True))
+except RuntimeError as exc:
+    r = ["ERROR", str(exc).strip()]
+print("RESULT " + json.dumps({{"install": r, "blender": bpy.app.version_string,
       "addons": sorted(bpy.context.preferences.addons.keys())}}))
 """
-    res = _run(install, env, tmp)
-    assert res["install"] == ["FINISHED"], res
-    assert MODULE in res["addons"]
+    res = _run(install, env, tmp, python)
+    if must_install:
+        assert res["install"] == ["FINISHED"], res
+        assert MODULE in res["addons"]
+    env["install_result"] = json.dumps(res)
 
     def run(body: str) -> dict:
-        code = PRELUDE.format(site=str(SITE), repo=str(REPO), shim=str(shim), module=MODULE,
+        code = PRELUDE.format(site=str(site), repo=str(REPO), shim=str(shim), module=MODULE,
                               scripts=str(REPO / "scripts"))
-        return _run(code + textwrap.dedent(body) + "\nemit()\n", env, tmp)
+        return _run(code + textwrap.dedent(body) + "\nemit()\n", env, tmp, python)
 
     return env, run, tmp
 
 
-def _run(code: str, env: dict, cwd: Path) -> dict:
+@pytest.fixture(scope="session")
+def blender_env(built_zip, tmp_path_factory):
+    """A temporary Blender user folder with the zip installed; returns (env, run, tmp)."""
+    return install_env(built_zip, tmp_path_factory.mktemp("blender_user"))
+
+
+def _run(code: str, env: dict, cwd: Path, python: str = sys.executable) -> dict:
     script = cwd / "scenario.py"
     script.write_text(code)
-    proc = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True,
+    proc = subprocess.run([python, str(script)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, (proc.stdout[-4000:] + "\n" + proc.stderr[-4000:])
@@ -340,7 +368,7 @@ def output_modes(blender_env):
         settings(original_mode="REPLACE")
         activate(ob)
         bpy.ops.s2am3d.segment_all()
-        RESULT["replace_objects"] = sorted(o.name for o in bpy.data.objects)
+        RESULT["replace_objects"] = sorted(o.name for o in bpy.context.scene.objects)
         # attribute mode on the second table
         t2 = bpy.data.objects["table2"]
         bpy.ops.s2am3d.clear_parts() if False else None
@@ -381,7 +409,7 @@ def test_clear_parts_removes_part_objects_and_shows_original(output_modes):
     assert not any(".Part." in m for m in r["meshes_left"])
 
 
-def test_replace_mode_removes_the_original(output_modes):
+def test_replace_mode_takes_the_original_out_of_the_scene(output_modes):
     names = output_modes["replace_objects"]
     assert "table" not in names and any(n.startswith("table.Part.") for n in names)
 
@@ -502,7 +530,7 @@ def bad_inputs(blender_env, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case,words", [
-    ("no_active", "No active object"),
+    ("no_active", "No active or selected object"),
     ("not_mesh", "not a mesh"),
     ("empty_mesh", "empty mesh"),
     ("linked", "linked from a library"),
@@ -837,9 +865,11 @@ def test_zip_holds_the_add_on_vendored_core_models_and_wheels_only(built_zip):
     assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
     assert "network" not in manifest.get("permissions", {})
     assert manifest["platforms"] == ["linux-x64"] and manifest["blender_version_min"] == "4.2.0"
+    # one Python ABI per zip (Blender 4.2.0 installs every wheel it is given, whatever its
+    # Python tag) and the Blender range that embeds that Python
+    assert manifest["blender_version_max"] == "5.1.0"
     wheels = sorted(w.split("/")[-1] for w in manifest["wheels"])
-    assert [w.split("-")[:3] for w in wheels] == [["onnxruntime", "1.23.2", "cp311"],
-                                                  ["onnxruntime", "1.23.2", "cp313"]]
+    assert [w.split("-")[:3] for w in wheels] == [["onnxruntime", "1.23.2", "cp311"]]
     assert all(f"wheels/{w}" in names for w in wheels)
     # no torch, no SciPy, no generic top-level modules such as core / training
     assert not [n for n in names if "torch" in n.lower() or n.endswith(".safetensors")]
@@ -930,6 +960,13 @@ def pick_modal(blender_env):
         out["slider_decoded"] = [round(s.state.scale, 3), len(s.decode_ms) - n]
         out["middle"] = modal(op, ev("MIDDLEMOUSE"))
         out["header"] = headers[-1]
+        # the slider moves while the mouse rests: the tool's timer event picks it up
+        n = len(s.decode_ms)
+        st.scale = 0.4
+        out["timer"] = modal(op, ev("TIMER", "NOTHING"))
+        out["timer_decoded"] = [round(s.state.scale, 3), len(s.decode_ms) - n,
+                                int(s.mask.sum()) if s.mask is not None else 0]
+        out["timer_header"] = headers[-1]
         out["esc"] = modal(op, ev("ESC"))
         out["slider_restored"] = round(st.scale, 3)
         out["esc_same"] = state_of(ob) == before
@@ -963,6 +1000,8 @@ def test_pick_modal_syncs_scale_with_the_panel_slider(pick_modal):
     assert r["wheel"] == ["RUNNING_MODAL"] and r["slider_after_wheel"] == 0.25
     assert r["move"] == ["PASS_THROUGH"] and r["slider_decoded"] == [0.6, 1]
     assert "scale 0.60" in r["header"] and "Esc: cancel" in r["header"]
+    assert r["timer"] == ["PASS_THROUGH"] and r["timer_decoded"][:2] == [0.4, 1]
+    assert r["timer_decoded"][2] > 0 and "scale 0.40" in r["timer_header"]
 
 
 def test_pick_modal_esc_restores_and_enter_keeps(pick_modal):
