@@ -95,6 +95,30 @@ def test_batch_bad_arguments_exit_2(tmp_path):
     assert proc.returncode == 2 and "--scale must be in [0, 1]" in proc.stderr
     proc = _run([str(SCRIPT), "--", "--preview-size", "big"], tmp_path)
     assert proc.returncode == 2 and "--preview-size must be WxH" in proc.stderr
+    # refused at parsing, before any import or model load (was a per-object failure, exit 1)
+    proc = _run([str(SCRIPT), "--", "--points", "300000"], tmp_path)
+    assert proc.returncode == 2
+    assert "--points must be between 64 and 200000, got 300000" in proc.stderr
+    proc = _run([str(SCRIPT), "--", "--hierarchy", "0.05,abc"], tmp_path)
+    assert proc.returncode == 2 and "--hierarchy: 'abc' is not a number" in proc.stderr
+
+
+def test_batch_warns_about_a_truncated_obj_and_still_segments_it(tmp_path):
+    v, f, _ = sample_meshes.table()
+    obj = tmp_path / "cut.obj"
+    sample_meshes.write_obj(obj, v, f)
+    data = obj.read_bytes()
+    obj.write_bytes(data[: data.rindex(b"\nf ") + 5])  # ends inside the last face record
+    rep_path = tmp_path / "r.json"
+    proc = _run([str(SCRIPT), "--", "--input", str(obj), "--points", "2048",
+                 "--report", str(rep_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    warn = [ln for ln in proc.stderr.splitlines() if ln.startswith("s2am3d-batch: warning:")]
+    assert warn and "cut.obj: the file looks truncated" in warn[0], proc.stderr[-3000:]
+    rep = json.loads(rep_path.read_text())
+    assert rep["warnings"] and rep["objects"][0]["parts"] >= 1
+    # the report's part count is what was written (polygons, not triangles)
+    assert len(rep["objects"][0]["created"]) == rep["objects"][0]["parts"]
 
 
 def _write_stl(path, vertices, quads):
