@@ -41,8 +41,11 @@ from training.psb_report import psb_section, psb_table, quoted_table
 
 #: The model's weights are untrained (``metadata["trained"] is False``).
 UNTRAINED = "untrained weights"
-#: Objects of the dev set shown in the picture grid (first six found are used).
-PREFERRED_PICTURE_IDS = ("179", "148", "102145", "100015", "102622", "10211")
+#: Objects shown in the picture grid (the first six found in the data are used):
+#: partnet-mobility-dev, then psb-dev (one per category: Human, Chair, Airplane, FourLeg,
+#: Hand, Cup).
+PREFERRED_PICTURE_IDS = ("179", "148", "102145", "100015", "102622", "10211",
+                         "psb_3", "psb_105", "psb_63", "psb_384", "psb_184", "psb_22")
 COLUMNS = (
     ("interactive_iou_scale", "Interactive +scale"),
     ("interactive_iou_noscale", "Interactive no scale"),
@@ -359,7 +362,11 @@ def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     first = next(iter(next(iter(results.values())).values()))
-    md = ["# Evaluation summary", "", f"Command: `{_command(argv)}`", "", *model_lines(first)]
+    md = ["# Evaluation summary", "", f"Command: `{_command(argv)}`", "",
+          "Layout: one report per data set and protocol, "
+          + ("`<data set>/<protocol>/report.md`" if len(results) > 1 else "`<protocol>/report.md`")
+          + " (with `report.json` and the pictures beside it); this file collects their main "
+          "tables.", "", *model_lines(first)]
     if wall_s is not None:
         per = ", ".join(f"{d} {p}: {r['wall_s']:.0f} s" for d, rs in results.items()
                         for p, r in rs.items())
