@@ -168,3 +168,95 @@ def test_real_assets_are_drawn_with_their_licence(tmp_path):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError):
         next(labelled_meshes(n=1, kinds=("melted",)))
+
+
+# --- the shard builder's union kind and mesh records -------------------------------------
+
+def _points_on_their_faces(obj) -> bool:
+    v, f = obj["mesh_vertices"].astype(np.float64), obj["mesh_faces"].astype(np.int64)
+    tri = v[f[obj["mesh_point_face"]]]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    dist = np.abs(((obj["points"] - tri[:, 0]) * n).sum(1))
+    diag = float(np.linalg.norm(np.ptp(v, axis=0)))
+    return bool(np.quantile(dist, 0.99) < 1e-4 * diag)
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    pairs = np.unique(np.stack([a, b], 1), axis=0)
+    return len(pairs) == len(np.unique(a)) == len(np.unique(b))
+
+
+def test_builder_makes_union_objects_at_the_configured_fraction(tmp_path):
+    from training.data.build import BuildConfig, build
+    from training.data.shards import ShardDataset
+
+    base = BuildConfig(n_points=300, shard_size=8, fused_fraction=0.2, union_fraction=0.0)
+    cfg = BuildConfig(n_points=300, shard_size=8, fused_fraction=0.2, union_fraction=0.4,
+                      store_meshes=True, mesh_max_faces=10**7)
+    meta = build(tmp_path / "u", 40, seed=5, cfg=cfg, workers=1)
+    build(tmp_path / "b", 40, seed=5, cfg=base, workers=1)
+    u, b = ShardDataset(tmp_path / "u"), ShardDataset(tmp_path / "b")
+    kinds = [str(u[i]["kind"]) for i in range(40)]
+    assert meta["kinds"] == {k: kinds.count(k) for k in ("separate", "voxel", "union")}
+    assert 8 <= kinds.count("union") <= 24  # 40 × 0.4 = 16 expected (binomial, fixed seed)
+    assert meta["meshes"] == 40
+    for i in range(40):
+        x, y = u[i], b[i]
+        assert bool(x["fused"]) == (kinds[i] == "voxel") and x["has_mesh"]
+        if kinds[i] != "union":  # every other object is the one built without unions
+            np.testing.assert_array_equal(x["points"], y["points"])
+            np.testing.assert_array_equal(x["labels"], y["labels"])
+        else:
+            assert _is_closed_welded(x["mesh_vertices"].astype(np.float64), x["mesh_faces"])
+        assert str(y["kind"]) != "union" and not y["has_mesh"]
+        assert _points_on_their_faces(x)
+        nl = int(x["num_levels"])
+        fl = x["mesh_face_labels"]
+        assert fl.shape == (x["labels"].shape[0], len(x["mesh_faces"])) and levels_nest(fl[:nl])
+        for lvl in range(nl):  # face labels give the points' labels (up to renumbering)
+            assert _same_partition(fl[lvl][x["mesh_point_face"]], x["labels"][lvl])
+
+
+def test_builder_union_of_real_assets_and_the_cli_flags(tmp_path):
+    from training.data.__main__ import main
+    from training.data.shards import ShardDataset
+
+    cache = _toy_cache(tmp_path)
+    args = ["build", "--out", str(tmp_path / "r"), "--objects", "4", "--points", "400",
+            "--shard-size", "2", "--workers", "1", "--assets", str(cache),
+            "--quality-weights", "", "--real-fraction", "1", "--fused-fraction", "0",
+            "--union-fraction", "1", "--store-meshes"]
+    assert main(args) == 0
+    ds = ShardDataset(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())
+    assert meta["kinds"]["union"] == 4 and meta["config"]["union_fraction"] == 1.0
+    with pytest.raises(SystemExit):  # voxel + union shares above 1
+        main(args[:-4] + ["--fused-fraction", "0.9", "--union-fraction", "0.2"])
+    for i in range(4):
+        x = ds[i]
+        assert str(x["kind"]) == "union" and str(x["source"]) == "pybullet:toy/toy"
+        assert x["has_mesh"] and _points_on_their_faces(x)
+        assert face_components(x["mesh_faces"], len(x["mesh_vertices"])).max() == 0
+        for lvl in range(int(x["num_levels"])):  # same parts as the points (ids may differ)
+            assert _same_partition(x["mesh_face_labels"][lvl][x["mesh_point_face"]],
+                                   x["labels"][lvl])
+
+
+def test_old_shards_without_kind_or_meshes_still_load(tmp_path):
+    from training.data.shards import ShardDataset
+
+    rng = np.random.default_rng(0)
+    k, n, lv = 3, 20, 2
+    np.savez(tmp_path / "shard_00000.npz",  # the format written before the union kind
+             points=rng.normal(size=(k, n, 3)).astype(np.float32),
+             normals=np.zeros((k, n, 3), np.float32),
+             labels=rng.integers(0, 3, (k, lv, n)).astype(np.int16),
+             num_levels=np.full(k, lv, np.int16), family=np.array(["a", "b", "c"]),
+             source=np.array(["procedural:a"] * k), fused=np.array([True, False, False]),
+             fractions=np.zeros((k, lv, 3), np.float32))
+    ds = ShardDataset(tmp_path)
+    assert [str(ds[i]["kind"]) for i in range(k)] == ["voxel", "separate", "separate"]
+    assert not any(ds[i]["has_mesh"] for i in range(k))
+    assert ds[1]["points"].shape == (n, 3) and "mesh_faces" not in ds[1]
+    assert len(next(ds.iter_shards())["points"]) == k

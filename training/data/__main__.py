@@ -1,4 +1,4 @@
-"""Command line: ``python -m training.data {build,stats,fetch-assets,add-meshes,train-quality,bench}`` (see ``--help``)."""
+"""Command line: ``python -m training.data {build,stats,fetch-assets,add-meshes,train-quality,union-check,bench}`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--shard-size", type=int, default=64, help="objects per shard")
     b.add_argument("--real-fraction", type=float, default=0.25,
                    help="share of real-mesh objects (needs --assets)")
-    b.add_argument("--fused-fraction", type=float, default=0.2, help="share of fused objects")
+    b.add_argument("--fused-fraction", type=float, default=0.2,
+                   help="share of voxel-fused objects (kind 'voxel')")
+    b.add_argument("--union-fraction", type=float, default=0.15,
+                   help="share of objects made one welded surface by the exact boolean union "
+                   "of their parts (kind 'union'; 0 = builds as before the union kind)")
+    b.add_argument("--store-meshes", action="store_true",
+                   help="also store each object's mesh with per-face labels of every level")
+    b.add_argument("--mesh-max-faces", type=int, default=60_000,
+                   help="with --store-meshes: objects with more triangles get no mesh record")
     b.add_argument("--families", default="", help="comma-separated procedural families (all)")
     b.add_argument("--assets", default=".cache/assets",
                    help="asset cache from fetch-assets ('' = procedural only)")
@@ -54,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--clean-pass", type=float, default=0.95,
                    help="share of clean validation labellings the threshold keeps")
     q.add_argument("--threads", type=int, default=1)
+    uc = sub.add_parser("union-check", help="share of objects whose parts union cleanly "
+                        "(exact boolean union, training/data/union.py)")
+    uc.add_argument("--objects", type=int, default=200)
+    uc.add_argument("--seed", type=int, default=7)
+    uc.add_argument("--real-fraction", type=float, default=0.0,
+                    help="share of real-mesh draws (needs --assets)")
+    uc.add_argument("--assets", default=".cache/assets")
     bm = sub.add_parser("bench", help="CPU seconds per object, by kind (medians)")
     bm.add_argument("--objects", type=int, default=30, help="objects per kind")
     bm.add_argument("--assets", default=".cache/assets")
@@ -65,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--objects, --workers and --levels must be >= 1 and --points >= 16")
         if not 0 <= args.real_fraction <= 1 or not 0 <= args.fused_fraction <= 1:
             ap.error("--real-fraction and --fused-fraction must lie in [0, 1]")
+        if not 0 <= args.union_fraction <= 1 - args.fused_fraction:
+            ap.error("--union-fraction must lie in [0, 1 - --fused-fraction]")
         from .build import BuildConfig, build
         from .procedural import FAMILIES
         from .quality import resolve_filter
@@ -81,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = BuildConfig(
             n_points=args.points, max_levels=args.levels, shard_size=args.shard_size,
             real_fraction=args.real_fraction if assets else 0.0,
-            fused_fraction=args.fused_fraction,
+            fused_fraction=args.fused_fraction, union_fraction=args.union_fraction,
+            store_meshes=args.store_meshes, mesh_max_faces=args.mesh_max_faces,
             families=tuple(x for x in args.families.split(",") if x),
             asset_cache=assets, quality_weights=qw, quality_threshold=qt,
         )
@@ -93,6 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         from .stats import print_stats
 
         print_stats(args.dir, args.png or args.dir / "contact.png", args.n_show)
+        return 0
+    if args.cmd == "union-check":
+        from .meshset import MeshSetConfig, union_check
+
+        assets = args.assets if args.assets and Path(args.assets).is_dir() else None
+        rep = union_check(args.objects, args.seed, MeshSetConfig(
+            real_fraction=args.real_fraction if assets else 0.0, asset_cache=assets))
+        for src, (ok, n) in sorted(rep["by_source"].items()):
+            print(f"{src:12s} {ok:5d} / {n:5d} unioned ({100 * ok / max(n, 1):.1f} %)")
+        print(f"all          {rep['ok']:5d} / {rep['objects']:5d} unioned "
+              f"({100 * rep['ok'] / max(rep['objects'], 1):.1f} %); parts repaired: "
+              f"{rep['repaired']}; {rep['cpu_s_per_object']:.3f} CPU s per union")
         return 0
     if args.cmd == "bench":
         import torch

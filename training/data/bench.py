@@ -16,14 +16,18 @@ from .build import BuildConfig, make_sample, procedural_sample, real_library
 
 
 def bench(cfg: BuildConfig, n: int = 30, seed: int = 123) -> dict[str, float]:
-    """Median CPU seconds per object for procedural / fused procedural / real / fused real
-    objects (real ones only when ``cfg.asset_cache`` is set). Asset parsing is warmed up
+    """Median CPU seconds per object for procedural / voxel-fused / union procedural and
+    real / voxel-fused / union real objects (real ones only when ``cfg.asset_cache`` is set). Asset parsing is warmed up
     first (each worker parses every asset once per build)."""
-    kinds = {"procedural": replace(cfg, fused_fraction=0.0),
-             "procedural_fused": replace(cfg, fused_fraction=1.0)}
+    sep, vox, uni = (dict(fused_fraction=0.0, union_fraction=0.0),
+                     dict(fused_fraction=1.0, union_fraction=0.0),
+                     dict(fused_fraction=0.0, union_fraction=1.0))
+    kinds = {"procedural": replace(cfg, **sep), "procedural_fused": replace(cfg, **vox),
+             "procedural_union": replace(cfg, **uni)}
     if cfg.asset_cache:
-        kinds["real"] = replace(cfg, fused_fraction=0.0, real_fraction=1.0)
-        kinds["real_fused"] = replace(cfg, fused_fraction=1.0, real_fraction=1.0)
+        kinds["real"] = replace(cfg, real_fraction=1.0, **sep)
+        kinds["real_fused"] = replace(cfg, real_fraction=1.0, **vox)
+        kinds["real_union"] = replace(cfg, real_fraction=1.0, **uni)
         lib = real_library(kinds["real"])
         for row in lib.rows:  # warm-up: parse and load every asset once
             lib.posed_part(row, np.random.default_rng(0))

@@ -20,9 +20,10 @@ from tqdm import tqdm
 from core.geometry import sample_surface
 
 from .fuse import FuseSettings, fuse_mesh
-from .parts import flatten, nest_levels, tree_levels
+from .parts import Part, flatten, nest_levels, tree_levels
 from .procedural import FAMILIES, make_object
-from .shards import ObjectSample, write_meta, write_shard
+from .shards import KINDS, ObjectSample, write_meta, write_shard
+from .union import UnionError, UnionSettings, union_parts
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,18 @@ class BuildConfig:
         shard_size: objects per shard (K).
         real_fraction: share of objects drawn from real multi-part meshes (needs the asset
             cache; falls back to procedural objects when the cache is absent).
-        fused_fraction: share of objects remeshed into one surface (:mod:`.fuse`).
+        fused_fraction: share of objects remeshed into one surface by voxel fusion
+            (:mod:`.fuse`; kind "voxel").
+        union_fraction: share of objects made one welded surface by the exact boolean
+            union of their parts (:mod:`.union`; kind "union": parts meet at creases,
+            labels exact per triangle). Drawn from the same uniform number as
+            ``fused_fraction`` (voxel below it, union in the next ``union_fraction``), so
+            ``union_fraction=0`` reproduces builds made before the union kind.
+        union_attempts: draws of a union object (a part that cannot be made manifold means
+            a fresh object) before it is kept as separate parts.
+        store_meshes: also store each object's mesh with per-face labels of every level
+            (the shards' optional mesh records, :mod:`.shards`).
+        mesh_max_faces: objects with more triangles get no mesh record (keeps shards small).
         deform_strength: scale of the random deformation of procedural objects (0 = none).
         p_y_up: probability of storing an object y-up instead of z-up (assets use both).
         p_random_rotation: probability of a uniformly random 3D rotation.
@@ -52,6 +64,10 @@ class BuildConfig:
     shard_size: int = 64
     real_fraction: float = 0.25
     fused_fraction: float = 0.2
+    union_fraction: float = 0.15
+    union_attempts: int = 3
+    store_meshes: bool = False
+    mesh_max_faces: int = 60_000
     deform_strength: float = 1.0
     p_y_up: float = 0.3
     p_random_rotation: float = 0.1
@@ -60,6 +76,79 @@ class BuildConfig:
     quality_weights: str | None = None
     quality_threshold: float = 0.5
     fuse: FuseSettings = field(default_factory=FuseSettings)
+    union: UnionSettings = field(default_factory=UnionSettings)
+
+
+UNION_STATS = {"union_failed": 0}  # per process; _build_shard reports the increments
+
+
+def draw_kind(u: float, cfg: BuildConfig) -> str:
+    """Object kind from one uniform number ``u`` in [0, 1): "voxel" below
+    ``fused_fraction``, "union" in the next ``union_fraction``, else "separate"."""
+    if u < cfg.fused_fraction:
+        return "voxel"
+    return "union" if u < cfg.fused_fraction + cfg.union_fraction else "separate"
+
+
+def try_union(root: Part, cfg: BuildConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(vertices, faces, face_leaf)`` of the exact union of ``root``'s leaves (leaf ids
+    as in :func:`~.parts.flatten`), or None (counted) when a part is not manifold."""
+    try:
+        u = union_parts([(lf.mesh.vertices, lf.mesh.faces) for lf in root.leaves()], cfg.union)
+    except UnionError:
+        UNION_STATS["union_failed"] += 1
+        return None
+    return u.vertices, u.faces, u.face_part
+
+
+def mesh_record(v: np.ndarray, f: np.ndarray, face_labels: np.ndarray, point_face: np.ndarray,
+                rotation: np.ndarray, cfg: BuildConfig) -> dict:
+    """ObjectSample fields of the optional mesh record (empty when not stored).
+
+    Args:
+        v, f: the mesh the points were sampled on (object frame before ``rotation``).
+        face_labels: (L_obj, F) per-face part ids; point_face: (N,) face of each point.
+        rotation: (3, 3) the rotation applied to the points.
+    """
+    if not cfg.store_meshes or len(f) > cfg.mesh_max_faces:
+        return {}
+    return {"mesh_vertices": (np.asarray(v, np.float64) @ rotation.T).astype(np.float32),
+            "mesh_faces": np.asarray(f, np.int32),
+            "mesh_face_labels": nest_levels(face_labels),
+            "point_face": np.asarray(point_face, np.int32)}
+
+
+def face_labels_from_points(v: np.ndarray, f: np.ndarray, face_leaf: np.ndarray,
+                            points: np.ndarray, point_face: np.ndarray, labels: np.ndarray
+                            ) -> np.ndarray:
+    """Per-face labels (L, F) from point labels (L, N) whose levels were computed on
+    points (real meshes: area-ratio levels, filter, DBSCAN): a face with a point takes its
+    first point's labels, any other face those of the nearest point of the same leaf
+    (the nearest point at all when its leaf has none).
+
+    Args:
+        v, f: the mesh; face_leaf: (F,) leaf of each face; points: (N, 3) the samples in
+        the mesh's frame; point_face: (N,) face of each sample; labels: (L, N).
+    """
+    from scipy.spatial import cKDTree
+
+    f = np.asarray(f, np.int64)
+    out = np.empty((labels.shape[0], len(f)), np.int64)
+    hit, first = np.unique(point_face, return_index=True)
+    out[:, hit] = labels[:, first]
+    rest = np.setdiff1d(np.arange(len(f)), hit)
+    if len(rest):
+        cent = np.asarray(v, np.float64)[f[rest]].mean(1)
+        pts = np.asarray(points, np.float64)
+        big = 4.0 * float(np.ptp(np.asarray(v), axis=0).max() + 1.0)
+        pleaf, fleaf = face_leaf[point_face], face_leaf[rest]
+        tree = cKDTree(np.column_stack([pts, pleaf * big]))
+        _, nn = tree.query(np.column_stack([cent, fleaf * big]))
+        same = pleaf[nn] == fleaf
+        if not same.all():  # leaves without points: nearest point anywhere
+            _, nn[~same] = cKDTree(pts).query(cent[~same])
+        out[:, rest] = labels[:, nn]
+    return out
 
 
 def _rotation(rng: np.random.Generator, cfg: BuildConfig) -> np.ndarray:
@@ -81,7 +170,14 @@ def _limit_levels(labels: np.ndarray, max_levels: int) -> np.ndarray:
     return np.concatenate([labels[: max_levels - 1], labels[-1:]])
 
 
-def sample_labeled(
+def sample_labeled(vertices: np.ndarray, faces: np.ndarray, face_leaf: np.ndarray,
+                   leaf_levels: np.ndarray, n_points: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`sample_labeled_faces` without the face index of each point."""
+    return sample_labeled_faces(vertices, faces, face_leaf, leaf_levels, n_points, seed)[:3]
+
+
+def sample_labeled_faces(
     vertices: np.ndarray,
     faces: np.ndarray,
     face_leaf: np.ndarray,
@@ -99,29 +195,43 @@ def sample_labeled(
 
     Returns:
         points float32 (N, 3), unit face normals float32 (N, 3), labels int64 (L, N) with
-        parts numbered by size rank per level (0 = largest) and nesting enforced.
+        nesting enforced (ids renumbered 0..P-1), and the face index int64 (N,) of each point.
     """
     pts, fi = sample_surface(vertices, faces, n_points, seed=seed)
     tri = np.asarray(vertices, np.float64)[np.asarray(faces)[fi]]
     nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
     labels = nest_levels(leaf_levels[:, face_leaf[fi]])
-    return pts, nrm.astype(np.float32), labels
+    return pts, nrm.astype(np.float32), labels, fi
+
+
+def _procedural_root(rng: np.random.Generator, cfg: BuildConfig) -> tuple[str, Part]:
+    fams = list(cfg.families) or sorted(FAMILIES)
+    family = fams[int(rng.integers(len(fams)))]
+    return family, make_object(family, int(rng.integers(2**62)), cfg.deform_strength)
 
 
 def procedural_sample(index: int, seed: int, cfg: BuildConfig) -> ObjectSample:
-    """Object ``index`` of the build when it is procedural (possibly fused)."""
+    """Object ``index`` of the build when it is procedural (any kind, :func:`draw_kind`)."""
     rng = np.random.default_rng([seed, index, 1])
-    fams = list(cfg.families) or sorted(FAMILIES)
-    family = fams[int(rng.integers(len(fams)))]
-    root = make_object(family, int(rng.integers(2**62)), cfg.deform_strength)
+    family, root = _procedural_root(rng, cfg)
+    kind = draw_kind(rng.random(), cfg)
+    united = None
+    if kind == "union":
+        for attempt in range(cfg.union_attempts):
+            if attempt:  # the previous object had a part that is not manifold
+                family, root = _procedural_root(rng, cfg)
+            united = try_union(root, cfg)
+            if united is not None:
+                break
+        kind = kind if united is not None else "separate"
     flat = flatten(root)
     levels = _limit_levels(tree_levels(flat), cfg.max_levels)
-    v, f, fl = flat.vertices, flat.faces, flat.face_leaf
-    fused = rng.random() < cfg.fused_fraction
-    if fused:
+    v, f, fl = united if united is not None else (flat.vertices, flat.faces, flat.face_leaf)
+    if kind == "voxel":
         v, f, fl = fuse_mesh(v, f, fl, seed=int(rng.integers(2**31)), settings=cfg.fuse)
-    pts, nrm, labels = sample_labeled(v, f, fl, levels, cfg.n_points, int(rng.integers(2**31)))
+    pts, nrm, labels, fi = sample_labeled_faces(v, f, fl, levels, cfg.n_points,
+                                                int(rng.integers(2**31)))
     r = _rotation(rng, cfg)
     return ObjectSample(
         points=(pts @ r.T).astype(np.float32),
@@ -129,7 +239,9 @@ def procedural_sample(index: int, seed: int, cfg: BuildConfig) -> ObjectSample:
         labels=labels,
         family=family,
         source=f"procedural:{family}",
-        fused=fused,
+        fused=kind == "voxel",
+        kind=kind,
+        **mesh_record(v, f, levels[:, fl], fi, r, cfg),
     )
 
 
@@ -161,8 +273,9 @@ def real_library(cfg: BuildConfig):
 def _build_shard(args) -> dict:
     out, s, start, stop, seed, cfg = args
     before = dict(real_library(cfg).stats) if cfg.asset_cache else {}
+    union_before = UNION_STATS["union_failed"]
     samples = [make_sample(i, seed, cfg) for i in range(start, stop)]
-    after = real_library(cfg).stats if cfg.asset_cache else {}
+    after = dict(real_library(cfg).stats) if cfg.asset_cache else {}
     write_shard(Path(out) / f"shard_{s:05d}.npz", samples, cfg.max_levels)
     return {
         "shard": s,
@@ -170,6 +283,9 @@ def _build_shard(args) -> dict:
         "families": [x.family for x in samples],
         "sources": [x.source.split(":")[0] for x in samples],
         "fused": int(sum(x.fused for x in samples)),
+        "kinds": [x.object_kind for x in samples],
+        "meshes": int(sum(x.has_mesh for x in samples)),
+        "union_failed": UNION_STATS["union_failed"] - union_before,
         "parts": [[int(lab.max()) + 1 for lab in x.labels] for x in samples],
         "filter": {k: after[k] - before.get(k, 0) for k in after},
     }
@@ -215,6 +331,9 @@ def build(out: Path | str, n_objects: int, seed: int, cfg: BuildConfig, workers:
         "families": dict(sorted(fams.items())),
         "sources": dict(sorted(srcs.items())),
         "fused": int(sum(r["fused"] for r in results)),
+        "kinds": {k: int(sum(r["kinds"].count(k) for r in results)) for k in KINDS},
+        "union_failed_draws": int(sum(r["union_failed"] for r in results)),
+        "meshes": int(sum(r["meshes"] for r in results)),
         "quality_filter": {k: int(sum(r["filter"].get(k, 0) for r in results))
                            for k in ("levels_scored", "levels_rejected", "redraws")},
         "config": json.loads(json.dumps(asdict(cfg))),

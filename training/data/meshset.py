@@ -310,3 +310,40 @@ def labelled_meshes(n: int, seed: int = 0, kinds: Sequence[str] = ("union", "sep
         return
     with mp.get_context("fork").Pool(workers) as pool:
         yield from pool.imap(_job, jobs, chunksize=4)
+
+
+def union_check(n: int, seed: int, cfg: MeshSetConfig) -> dict:
+    """Try the exact union on ``n`` drawn objects (one draw each, no redraw).
+
+    Returns ``{"objects", "ok", "by_source": {tag: (ok, n)}, "repaired": {how: parts},
+    "failures": {reason: n}, "cpu_s_per_object"}``; ``tag`` is "procedural" or the
+    asset's package tag.
+    """
+    import time
+    from collections import Counter
+
+    cache = Path(cfg.asset_cache) if cfg.asset_cache else REPO / ".cache" / "assets"
+    by: dict[str, list[int]] = {}
+    repaired: Counter = Counter()
+    failures: Counter = Counter()
+    t0, done = time.process_time(), 0
+    for i in range(n):
+        d = _draw(i, np.random.default_rng([seed, i, 3]), cfg, cache)
+        if d is None:
+            continue
+        tag = d.source.split(":")[0]
+        done += 1
+        row = by.setdefault(tag, [0, 0])
+        row[1] += 1
+        try:
+            u = union_parts([(lf.mesh.vertices, lf.mesh.faces) for lf in d.root.leaves()],
+                            cfg.union)
+        except UnionError as exc:
+            failures[exc.reason] += 1
+            continue
+        row[0] += 1
+        repaired.update(u.repaired)
+    return {"objects": done, "ok": sum(r[0] for r in by.values()),
+            "by_source": {k: tuple(v) for k, v in by.items()}, "repaired": dict(repaired),
+            "failures": dict(failures),
+            "cpu_s_per_object": (time.process_time() - t0) / max(done, 1)}

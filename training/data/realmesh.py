@@ -1,7 +1,9 @@
 """Training objects from real multi-part meshes (the assets listed by ``fetch-assets``).
 
 Each draw picks a usable asset uniformly, poses it at a random joint configuration (URDF),
-applies a mild random deformation, optionally fuses it into one surface, samples points
+applies a mild random deformation, optionally fuses it into one surface (voxel fusion or
+the exact boolean union of :mod:`.union`; an asset with a part that is not manifold is
+redrawn for a union object), samples points
 and annotates them with the paper's pipeline: area-ratio levels from the asset's leaf parts
 (merging prefers geometric contact, then kinematic parent/child links), the quality filter
 (levels it rejects are dropped; an object with no passing level is redrawn), and
@@ -105,15 +107,23 @@ class RealLibrary:
         draws all fail the quality filter."""
         rng = np.random.default_rng([seed, index, 2])
         cfg = self.cfg
+        from .build import draw_kind, try_union
+
         for _attempt in range(4):
             row = self.rows[int(rng.integers(len(self.rows)))]
             part = self.posed_part(row, rng)
             deform(part, rng, 0.5)
             flat = flatten(part)
             v, f, fl = flat.vertices, flat.faces, flat.face_leaf
-            fused = bool(rng.random() < cfg.fused_fraction)
+            kind = draw_kind(rng.random(), cfg)
+            fused = kind == "voxel"
             if fused:
                 v, f, fl = fuse_mesh(v, f, fl, seed=int(rng.integers(2**31)), settings=cfg.fuse)
+            if kind == "union":
+                united = try_union(part, cfg)
+                if united is None:  # a part is not manifold: draw another asset (counted)
+                    continue
+                v, f, fl = united
             pts, fi = sample_surface(v, f, cfg.n_points, seed=int(rng.integers(2**31)))
             leaf = fl[fi]
             levels = area_ratio_levels(pts, leaf, self.pipeline, rng=rng,
@@ -140,7 +150,7 @@ class RealLibrary:
             tri = v[f[fi]]
             nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
-            from .build import _rotation
+            from .build import _rotation, face_labels_from_points, mesh_record
 
             r = _rotation(rng, cfg)
             name = asset_name(row["id"])
@@ -151,5 +161,8 @@ class RealLibrary:
                 family=f"{row['tag']}:{name}",
                 source=row["id"],
                 fused=fused,
+                kind=kind,
+                **(mesh_record(v, f, face_labels_from_points(v, f, fl, pts, fi, levels), fi,
+                               r, cfg) if cfg.store_meshes else {}),
             )
         return None

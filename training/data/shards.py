@@ -10,7 +10,19 @@
 * ``family`` (K,) str, ``source`` (K,) str ("procedural:<family>", "pybullet:<asset>", ...),
   ``fused`` (K,) bool;
 * ``fractions`` float32 (K, L, P) — fraction of the object's points in each part id
-  (P = max parts per level in the shard, zero-padded): the paper's scale of each part.
+  (P = max parts per level in the shard, zero-padded): the paper's scale of each part;
+* ``kind`` (K,) str: "separate" (parts as modelled), "voxel" (fused by :mod:`.fuse`) or
+  "union" (exact boolean union, :mod:`.union`). Shards written before the union kind have
+  no ``kind`` array; :class:`ShardDataset` derives it from ``fused``.
+
+Optional mesh records (builds with ``--store-meshes``; objects above the face cap have
+none): ``mesh_vertex_offsets`` / ``mesh_face_offsets`` int64 (K+1,) ranges into
+``mesh_vertices`` float32 (sum V, 3) (object frame, same rotation as ``points``) and
+``mesh_faces`` int32 (sum F, 3) (indices local to the object), ``mesh_face_labels`` int16
+(L, sum F) (per-face part ids per level, padded like ``labels``; ids are the mesh's own),
+``mesh_point_face`` int32 (K, N) (the face each point was sampled on, -1 without a mesh).
+``ShardDataset[i]`` slices them into ``mesh_vertices`` (V, 3), ``mesh_faces`` (F, 3),
+``mesh_face_labels`` (L, F) and ``mesh_point_face`` (N,), with ``has_mesh`` bool.
 
 Plus ``DIR/meta.json`` (counts, seed, N, L, build command).
 """
@@ -26,6 +38,9 @@ import numpy as np
 
 SHARD_GLOB = "shard_*.npz"
 KEYS = ("points", "normals", "labels", "num_levels", "family", "source", "fused")
+KINDS = ("separate", "voxel", "union")
+RAGGED = ("mesh_vertex_offsets", "mesh_face_offsets", "mesh_vertices", "mesh_faces",
+          "mesh_face_labels")
 
 
 @dataclass
@@ -38,7 +53,12 @@ class ObjectSample:
         labels: int (L_obj, N) nested part ids, finest first.
         family: family / category name.
         source: "procedural:<family>", "pybullet:<asset>", "genesis:<asset>", ...
-        fused: True when the surface was remeshed into one piece.
+        fused: True when the surface was remeshed into one piece by voxel fusion.
+        kind: "separate", "voxel" or "union" ("" = derived from ``fused``).
+        mesh_vertices: optional float32 (V, 3) mesh the points were sampled on (object
+            frame, like ``points``); mesh_faces: int (F, 3);
+        mesh_face_labels: int (L_obj, F) nested per-face part ids, finest first;
+        point_face: int (N,) face of each point.
     """
 
     points: np.ndarray
@@ -47,6 +67,20 @@ class ObjectSample:
     family: str
     source: str
     fused: bool = False
+    kind: str = ""
+    mesh_vertices: np.ndarray | None = None
+    mesh_faces: np.ndarray | None = None
+    mesh_face_labels: np.ndarray | None = None
+    point_face: np.ndarray | None = None
+
+    @property
+    def object_kind(self) -> str:
+        """``kind``, or "voxel" / "separate" from ``fused`` when unset."""
+        return self.kind or ("voxel" if self.fused else "separate")
+
+    @property
+    def has_mesh(self) -> bool:
+        return self.mesh_faces is not None
 
 
 def pad_levels(labels: np.ndarray, n_levels: int) -> np.ndarray:
@@ -87,6 +121,7 @@ def write_shard(path: Path | str, samples: list[ObjectSample], n_levels: int) ->
     fractions = np.zeros((len(samples), n_levels, p), np.float32)
     for i, f in enumerate(fr):
         fractions[i, :, : f.shape[1]] = f
+    extra = _mesh_arrays(samples, n_levels) if any(s.has_mesh for s in samples) else {}
     np.savez(
         path,
         points=np.stack([s.points for s in samples]).astype(np.float32),
@@ -97,7 +132,30 @@ def write_shard(path: Path | str, samples: list[ObjectSample], n_levels: int) ->
         source=np.array([s.source for s in samples]),
         fused=np.array([s.fused for s in samples], bool),
         fractions=fractions,
+        kind=np.array([s.object_kind for s in samples]),
+        **extra,
     )
+
+
+def _mesh_arrays(samples: list[ObjectSample], n_levels: int) -> dict[str, np.ndarray]:
+    """The optional mesh records of a shard (see the module doc)."""
+    n = samples[0].points.shape[0]
+    nv = [len(s.mesh_vertices) if s.has_mesh else 0 for s in samples]
+    nf = [len(s.mesh_faces) if s.has_mesh else 0 for s in samples]
+    with_mesh = [s for s in samples if s.has_mesh]
+    point_face = np.full((len(samples), n), -1, np.int32)
+    for i, s in enumerate(samples):
+        if s.has_mesh:
+            point_face[i] = s.point_face
+    return {
+        "mesh_vertex_offsets": np.concatenate([[0], np.cumsum(nv)]).astype(np.int64),
+        "mesh_face_offsets": np.concatenate([[0], np.cumsum(nf)]).astype(np.int64),
+        "mesh_vertices": np.concatenate([s.mesh_vertices for s in with_mesh]).astype(np.float32),
+        "mesh_faces": np.concatenate([s.mesh_faces for s in with_mesh]).astype(np.int32),
+        "mesh_face_labels": np.concatenate(
+            [pad_levels(s.mesh_face_labels, n_levels) for s in with_mesh], axis=1),
+        "mesh_point_face": point_face,
+    }
 
 
 def write_meta(directory: Path | str, meta: dict) -> None:
@@ -109,8 +167,10 @@ class ShardDataset:
     """Random access to every object of a shard folder.
 
     ``len(ds)`` objects; ``ds[i]`` is a dict with the shard keys for one object
-    (``labels`` (L, N) int16, ``points`` (N, 3) float32, ...). Shards are loaded lazily and
-    the most recent one is cached, so iterating in order reads each file once.
+    (``labels`` (L, N) int16, ``points`` (N, 3) float32, ``kind`` str, ``has_mesh`` bool,
+    and the object's mesh record when it has one; see the module doc). Shards are loaded
+    lazily and the most recent one is cached, so iterating in order reads each file once.
+    Shards written before ``kind`` and mesh records existed load unchanged.
     """
 
     def __init__(self, directory: Path | str):
@@ -139,6 +199,8 @@ class ShardDataset:
             return self._cache[1]
         with np.load(self.paths[s]) as z:
             data = {k: z[k] for k in z.files}
+        if "kind" not in data:  # shards from before the union kind
+            data["kind"] = np.where(data["fused"], "voxel", "separate")
         self._cache = (s, data)
         return data
 
@@ -150,9 +212,21 @@ class ShardDataset:
         s = int(np.searchsorted(self.offsets, i, side="right") - 1)
         data = self.load_shard(s)
         j = i - int(self.offsets[s])
-        return {k: v[j] for k, v in data.items()}
+        out = {k: v[j] for k, v in data.items() if k not in RAGGED}
+        out["has_mesh"] = False
+        if "mesh_face_offsets" in data:
+            vo, fo = data["mesh_vertex_offsets"], data["mesh_face_offsets"]
+            if fo[j + 1] > fo[j]:
+                out["has_mesh"] = True
+                out["mesh_vertices"] = data["mesh_vertices"][vo[j]:vo[j + 1]]
+                out["mesh_faces"] = data["mesh_faces"][fo[j]:fo[j + 1]]
+                out["mesh_face_labels"] = data["mesh_face_labels"][:, fo[j]:fo[j + 1]]
+        if not out["has_mesh"]:
+            out.pop("mesh_point_face", None)
+        return out
 
     def iter_shards(self) -> Iterator[dict[str, np.ndarray]]:
-        """Yield each shard's arrays in file order."""
+        """Yield each shard's arrays in file order (mesh records, when present, are the
+        shard's concatenated arrays; use ``ds[i]`` for one object's mesh)."""
         for s in range(len(self.paths)):
             yield self.load_shard(s)
