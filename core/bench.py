@@ -17,6 +17,11 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   taking cores away; CPU time is much less affected, so it tells what a run costs when
   the load average is high (on a 2-core machine wall time is at least cpu_ms / 2).
 
+* ``blender``: the Blender add-on's Segment All (mesh read, encode, segment, vertex
+  groups written) on Suzanne subdivided to 2,015,232 polygons, in real Blender:
+  ``segment_s`` and ``peak_rss_mb`` of that process (``python -m core.bench_labels
+  --blender``; ``--blender-faces 0`` skips it).
+
 Workers run with ``OMP_WAIT_POLICY=PASSIVE`` unless set (see ``main``). The 1-minute load
 average before and after is included: on a shared machine other
 processes inflate wall times, so compare numbers taken under similar load.
@@ -155,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=5, help="timed runs per measurement (>= 5)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads per backend")
     ap.add_argument("--backends", default="torch,onnx", help="comma-separated backends")
+    ap.add_argument("--blender-faces", type=int, default=2_000_000,
+                    help="polygons of the Blender add-on measurement (0 = skip it)")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.runs < 5:
@@ -179,6 +186,10 @@ def main(argv: list[str] | None = None) -> None:
             result[name] = {"error": proc.stderr.strip().splitlines()[-1:]}
         else:
             result[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if args.blender_faces > 0:
+        from core.bench_labels import blender_run
+
+        result["blender"] = blender_run(args.blender_faces, args.threads)
     result["load_avg_1min_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=None if args.json else 2))
 

@@ -12,6 +12,15 @@ loads the bundled weights, and reports:
 * ``peak_rss_mb``: peak resident memory of the process (includes the mesh itself,
   ``mesh_mb``).
 
+``python -m core.bench_labels --blender --faces 2000000`` measures the add-on's own path
+instead, in real Blender (the ``bpy`` module of this environment): Suzanne subdivided
+(Subdivision Surface applied) to at least ``--faces`` polygons (level 6: 2,015,232) is
+saved to a temporary .blend, then a fresh process opens it and runs Segment All into vertex
+groups through ``s2am3d_blender.runner.run_sync`` (mesh read, encode, segment, write), and
+reports ``segment_s``, ``rss_after_open_mb`` (Blender + the mesh, before the add-on runs)
+and ``peak_rss_mb`` of that process. ``core`` itself never imports bpy: the Blender code
+runs in the subprocesses only. ``make bench`` includes it (``python -m core.bench``).
+
 This is a script, not a test: speed targets live here, not in timed tests.
 """
 
@@ -19,10 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +95,59 @@ def run(faces: int, runs: int, threads: int, backend: str) -> dict:
     return out
 
 
+_MAKE_SUZANNE = """
+import bpy, sys
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_monkey_add()
+ob = bpy.context.active_object
+ob.name = "Suzanne"
+mod = ob.modifiers.new("subdivide", "SUBSURF")
+mod.levels = mod.render_levels = int(sys.argv[1])
+bpy.ops.object.modifier_apply(modifier=mod.name)
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])
+"""
+
+_SEGMENT_SUZANNE = """
+import json, resource, sys, time
+import bpy
+sys.path.insert(0, sys.argv[3])
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+from s2am3d_blender import engine, runner
+def mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = mb()
+ob = bpy.data.objects["Suzanne"]
+spec = runner.RunSpec(engine.ModelOptions(num_threads=int(sys.argv[2])),
+                      engine.SegmentOptions(scale=0.2, n_points=10000), mode="groups")
+t = time.perf_counter()
+rows, failed = runner.run_sync([ob], spec, bpy.context.evaluated_depsgraph_get())
+out = {"faces": len(ob.data.polygons), "segment_s": round(time.perf_counter() - t, 1),
+       "parts": rows[0]["parts"] if rows else None, "failed": failed,
+       "rss_after_open_mb": round(base, 1), "peak_rss_mb": round(mb(), 1)}
+print("RESULT " + json.dumps(out), flush=True)
+"""
+
+
+def blender_run(faces: int, threads: int) -> dict:
+    """Segment All on Suzanne subdivided to at least ``faces`` polygons, in real Blender
+    (two subprocesses of this Python, which needs the ``bpy`` module); see the docstring."""
+    level, n = 1, 1968  # Suzanne's polygons after one subdivision level; x4 per level
+    while n < faces:
+        level, n = level + 1, n * 4
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        blend = os.path.join(tmp, "suzanne.blend")
+        subprocess.run([sys.executable, "-c", _MAKE_SUZANNE, str(level), blend], check=True,
+                       capture_output=True, env=env)
+        proc = subprocess.run([sys.executable, "-c", _SEGMENT_SUZANNE, blend, str(threads),
+                               repo], capture_output=True, text=True, env=env, cwd=repo)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["no result"])[-1]}
+    return {"subdivision_level": level, **json.loads(lines[-1][7:])}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--faces", type=int, default=5_000_000, help="triangles in the mesh")
@@ -89,10 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2, help="backend CPU threads")
     ap.add_argument("--backend", default="onnx", help="auto, onnx or torch")
     ap.add_argument("--json", action="store_true", help="compact JSON")
+    ap.add_argument("--blender", action="store_true",
+                    help="the add-on's path in real Blender on subdivided Suzanne (bpy module)")
     a = ap.parse_args(argv)
     if a.runs < 5:
         ap.error("--runs must be >= 5 (medians)")
-    out = run(a.faces, a.runs, a.threads, a.backend)
+    if a.blender:
+        out = blender_run(a.faces, a.threads)
+    else:
+        out = run(a.faces, a.runs, a.threads, a.backend)
     json.dump(out, sys.stdout, indent=None if a.json else 2)
     sys.stdout.write("\n")
 

@@ -37,8 +37,9 @@ class ModelOptions:
 class Geometry:
     """A mesh (or vertex-only point cloud) ready for the model.
 
-    ``vertices`` (V, 3) float64 object frame; ``triangles`` (T, 3) int64 (Blender's loop
-    triangles; empty for a point cloud); ``tri_poly`` (T,) the polygon of each triangle;
+    ``vertices`` (V, 3) float object frame (float32 from Blender); ``triangles`` (T, 3)
+    int (Blender's loop triangles, int32; empty for a point cloud); ``tri_poly`` (T,) the
+    polygon of each triangle;
     ``n_polys`` the polygon count of the Blender mesh; ``face_groups`` (T,) optional id
     per triangle (the material index) that Segment All may treat as region boundaries.
     """

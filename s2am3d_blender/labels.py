@@ -15,14 +15,15 @@ import numpy as np
 
 
 def mesh_key(vertices: np.ndarray, triangles: np.ndarray) -> str:
-    """Hash of a mesh state (vertex positions as float32 + triangle indices).
+    """Hash of a mesh state (vertex positions as float32 + triangle indices as int32).
 
     Two calls give the same key exactly when the geometry the model would see is the same;
     the encoder cache uses it to know when the mesh changed.
     """
     h = hashlib.blake2b(digest_size=16)
     v = np.ascontiguousarray(np.asarray(vertices, np.float32))
-    t = np.ascontiguousarray(np.asarray(triangles, np.int64))
+    # hashed as int32 (Blender's own index type: no copy of a huge index array)
+    t = np.ascontiguousarray(np.asarray(triangles).astype(np.int32, copy=False))
     h.update(np.asarray(v.shape, np.int64).tobytes())
     h.update(v.tobytes())
     h.update(np.asarray(t.shape, np.int64).tobytes())

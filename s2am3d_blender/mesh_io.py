@@ -55,19 +55,22 @@ def check_object(obj) -> None:
 
 
 def _positions(me) -> np.ndarray:
+    """Vertex positions (V, 3) float32, as Blender stores them (no float64 copy: ``core``
+    makes the one it needs; on a 2M-face mesh each extra copy is ~50 MB)."""
     co = np.empty(len(me.vertices) * 3, np.float32)
     me.vertices.foreach_get("co", co)
-    return co.reshape(-1, 3).astype(np.float64)
+    return co.reshape(-1, 3)
 
 
 def _triangles(me) -> tuple[np.ndarray, np.ndarray]:
+    """Loop triangles (T, 3) and their polygon (T,), int32 as Blender stores them."""
     me.calc_loop_triangles()
     n = len(me.loop_triangles)
     tri = np.empty(n * 3, np.int32)
     me.loop_triangles.foreach_get("vertices", tri)
     poly = np.empty(n, np.int32)
     me.loop_triangles.foreach_get("polygon_index", poly)
-    return tri.reshape(-1, 3).astype(np.int64), poly.astype(np.int64)
+    return tri.reshape(-1, 3), poly
 
 
 def geometry_of(obj, depsgraph=None) -> Geometry:
@@ -92,7 +95,7 @@ def geometry_of(obj, depsgraph=None) -> Geometry:
         mat = np.empty(len(me.polygons), np.int32)
         me.polygons.foreach_get("material_index", mat)
         if len(np.unique(mat)) > 1:
-            groups = mat[poly].astype(np.int64)
+            groups = mat[poly]
     return Geometry(obj.name, verts, tri, poly, len(me.polygons), groups)
 
 
@@ -102,7 +105,7 @@ def evaluated_triangles(obj, depsgraph) -> tuple[np.ndarray, np.ndarray]:
     ev = obj.evaluated_get(depsgraph)
     em = ev.to_mesh()
     try:
-        return _positions(em), _triangles(em)[0]
+        return _positions(em).astype(np.float64), _triangles(em)[0]
     finally:
         ev.to_mesh_clear()
 
@@ -114,7 +117,7 @@ def geometry_hash(obj) -> str:
 
     me = obj.data
     h = hashlib.blake2b(digest_size=16)
-    h.update(_positions(me).astype(np.float32).tobytes())
+    h.update(_positions(me).tobytes())
     corners = np.empty(len(me.loops), np.int32)
     me.loops.foreach_get("vertex_index", corners)
     h.update(corners.tobytes())
