@@ -5,7 +5,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint build train eval bench clean
+.PHONY: demo test lint build train eval bench clean blender-matrix
 
 $(STAMP): requirements.txt
 	@test -x $(VPY) || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m ruff check .
 	$(VPY) -m pytest -q
+
+# the Blender version matrix alone (bpy 4.2.0 and 5.2.3 in .venv-bpy42 / .venv-bpy52, made
+# by the test on first use); `make test` runs it too
+blender-matrix: $(STAMP)
+	$(VPY) -m pytest -q tests/test_blender_versions.py
 
 lint: $(STAMP)
 	$(VPY) -m ruff check .

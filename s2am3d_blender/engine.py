@@ -346,11 +346,6 @@ class SegmentJob:
         self.thread.start()
         return self.thread
 
-    @property
-    def running(self) -> bool:
-        """A worker thread is still segmenting (the cache's segmenters are in use)."""
-        return self.thread is not None and not self.done.is_set()
-
 
 #: Jobs whose worker thread is running (their segmenters must not be used meanwhile).
 _RUNNING: set = set()

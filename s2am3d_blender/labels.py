@@ -25,9 +25,9 @@ def mesh_key(vertices: np.ndarray, triangles: np.ndarray) -> str:
     # hashed as int32 (Blender's own index type: no copy of a huge index array)
     t = np.ascontiguousarray(np.asarray(triangles).astype(np.int32, copy=False))
     h.update(np.asarray(v.shape, np.int64).tobytes())
-    h.update(v.tobytes())
+    h.update(v.reshape(-1).view(np.uint8))  # hashes the buffer in place (no bytes copy)
     h.update(np.asarray(t.shape, np.int64).tobytes())
-    h.update(t.tobytes())
+    h.update(t.reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 

@@ -182,3 +182,7 @@ def test_only_prompts_and_min_part_size_can_be_overridden():
                  if f.name not in engine.OVERRIDABLE)
     with pytest.raises(ValueError, match="unknown Segment All setting"):
         engine.SegmentOptions(overrides={field: 1}).core_settings()
+
+
+def test_part_counts_read_as_english():
+    assert [engine.plural(n) for n in (0, 1, 2)] == ["0 parts", "1 part", "2 parts"]
