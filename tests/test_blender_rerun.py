@@ -298,3 +298,32 @@ def test_panel_shows_the_part_count_once_encoded_and_never_encodes(env):
     assert r["after"] == [f"Segment All at scale 0.20: {p(r['groups_02'])}"]
     assert r["at_07"] == [f"Segment All at scale 0.70: {p(r['groups_07'])}"]
     assert r["no_scale"] == [f"Segment All at no scale: {p(r['groups_none'])}"]
+
+
+def test_parts_split_on_request_and_clear_parts_removes_every_level(env):
+    """With Segment Part Objects on, the user's selected parts are cut themselves; Clear
+    Parts on the original then removes both levels and shows everything hidden again."""
+    _, run, _ = env
+    r = run("""
+        ob = make_table()
+        name = ob.name
+        activate(ob)
+        settings(scale=0.2, output_mode="OBJECTS", original_mode="HIDE", include_parts=False)
+        before = state_of(ob)
+        data0 = sorted(o.name for o in bpy.data.objects)
+        meshes0 = sorted(m.name for m in bpy.data.meshes)
+        bpy.ops.s2am3d.segment_all()
+        parts = [o for o in bpy.data.objects if o.get("s2am3d_part_of") == name]
+        settings(include_parts=True, scale=0.5)
+        activate(parts[0], parts[1:])
+        RESULT["nested_op"] = sorted(bpy.ops.s2am3d.segment_all())
+        RESULT["nested"] = sorted(o.name for o in bpy.data.objects if o.name.count("Part.") > 1)
+        settings(include_parts=False)
+        activate(bpy.data.objects[name])
+        RESULT["clear"] = sorted(bpy.ops.s2am3d.clear_parts())
+        RESULT["same"] = state_of(bpy.data.objects[name]) == before
+        RESULT["data_same"] = sorted(o.name for o in bpy.data.objects) == data0
+        RESULT["meshes_same"] = sorted(m.name for m in bpy.data.meshes) == meshes0
+    """)
+    assert r["nested_op"] == ["FINISHED"] and r["nested"]  # the user asked: parts were cut
+    assert r["clear"] == ["FINISHED"] and r["same"] and r["data_same"] and r["meshes_same"]
