@@ -11,12 +11,15 @@ from .shards import ShardDataset
 
 
 def collect_stats(directory: Path | str) -> dict:
-    """Counts over a shard folder: objects, sources, families, fused share, parts per level,
+    """Counts over a shard folder: objects, sources, families, fused share, kinds
+    (separate / voxel / union), mesh records, parts per level,
     and the distribution of part sizes (fraction of an object's points)."""
     ds = ShardDataset(directory)
     fams: Counter = Counter()
     srcs: Counter = Counter()
     fused = 0
+    kinds: Counter = Counter()
+    meshes = 0
     parts_per_level: dict[int, list[int]] = {}
     levels: Counter = Counter()
     sizes = []
@@ -24,6 +27,9 @@ def collect_stats(directory: Path | str) -> dict:
         fams.update(str(x) for x in sh["family"])
         srcs.update(str(x).split(":")[0] for x in sh["source"])
         fused += int(sh["fused"].sum())
+        kinds.update(str(x) for x in sh["kind"])
+        if "mesh_face_offsets" in sh:
+            meshes += int((np.diff(sh["mesh_face_offsets"]) > 0).sum())
         for lab, nl in zip(sh["labels"], sh["num_levels"]):
             levels[int(nl)] += 1
             for lvl in range(int(nl)):
@@ -37,6 +43,8 @@ def collect_stats(directory: Path | str) -> dict:
         "sources": dict(srcs),
         "families": dict(sorted(fams.items())),
         "fused": fused,
+        "kinds": dict(sorted(kinds.items())),
+        "meshes": meshes,
         "levels_per_object": dict(sorted(levels.items())),
         "parts_per_level": {lvl: (float(np.mean(v)), int(np.median(v)), int(np.max(v)), len(v))
                             for lvl, v in sorted(parts_per_level.items())},
@@ -80,7 +88,7 @@ def contact_sheet(directory: Path | str, png: Path | str, n_show: int = 24, leve
             ax.set_xlim(c[0] - h, c[0] + h)
             ax.set_ylim(c[1] - h, c[1] + h)
             ax.set_zlim(c[2] - h, c[2] + h)
-            tag = "fused " if bool(obj["fused"]) else ""
+            tag = "" if str(obj["kind"]) == "separate" else f"{obj['kind']} "
             ax.set_title(f"{tag}{obj['source']}\nlevel {lvl}: {len(np.unique(lab))} parts",
                          fontsize=6)
     fig.tight_layout()
@@ -92,6 +100,8 @@ def print_stats(directory: Path | str, png: Path | str, n_show: int = 24) -> dic
     """Print :func:`collect_stats` and write the contact sheet to ``png``."""
     st = collect_stats(directory)
     print(f"objects: {st['objects']}  fused: {st['fused']}  parts total: {st['n_parts_total']}")
+    print("kinds:", ", ".join(f"{k} {v}" for k, v in st["kinds"].items()),
+          f" mesh records: {st['meshes']}")
     print("sources:", ", ".join(f"{k} {v}" for k, v in sorted(st["sources"].items())))
     print("families:", ", ".join(f"{k} {v}" for k, v in st["families"].items()))
     print("levels per object:", st["levels_per_object"])
