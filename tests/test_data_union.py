@@ -69,6 +69,24 @@ def test_open_part_is_capped_and_a_fin_is_refused():
     assert err.value.reason == "part_not_manifold"
 
 
+def test_part_of_solids_touching_along_an_edge_is_split_into_bodies_and_rejoined():
+    a, b = _box([1, 1, 1], at=(0.5, 0.5, 0.5)), _box([1, 1, 1], at=(1.5, 1.5, 0.5))
+    v = np.concatenate([a[0], b[0]])  # one part; after welding an edge has four faces
+    f = np.concatenate([a[1], b[1] + len(a[0])])
+    tiny_v = np.array([[3.0, 3.0, 3.0], [3.001, 3.0, 3.0], [3.0, 3.001, 3.0]])
+    f_fin = np.concatenate([f, [[len(v), len(v) + 1, len(v) + 2]]])  # a stray open sliver
+    v_fin = np.concatenate([v, tiny_v])
+    u = union_parts([(v, f), _box([0.5, 0.5, 0.5], at=(0.5, 0.5, 1.0))])
+    assert u.repaired[0] == "bodies" and _is_closed_welded(u.vertices, u.faces)
+    area = face_areas(u.vertices, u.faces)
+    # two unit cubes (12) + the small box's four sides above the top face (4 × 0.5 × 0.25)
+    assert area.sum() == pytest.approx(12.5)
+    assert set(np.unique(u.face_part)) == {0, 1}
+    t = union_parts([(v_fin, f_fin)])
+    assert t.repaired == ["trimmed"] and face_areas(t.vertices, t.faces).sum() == \
+        pytest.approx(12.0)
+
+
 def test_weld_within_parts_never_merges_across_parts_and_split_pieces():
     a, b = _box([1, 1, 1]), _box([1, 1, 1], at=(1, 0, 0))  # touching along a face
     v = np.concatenate([a[0], b[0]])
