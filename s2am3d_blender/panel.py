@@ -20,27 +20,26 @@ _COUNTS: OrderedDict[tuple, int | None] = OrderedDict()
 _COUNTS_MAX = 256
 
 
-def _cached_segmenter(obj, n_points: int):
-    """(mesh key, segmenter) of the active mesh's current state when the encoder cache
-    already holds it, else (key or None, None). Never encodes."""
+def mesh_key(obj) -> str | None:
+    """The encoder-cache key of the active mesh's current state (hashed once per draw), or
+    ``None`` for no mesh, Edit Mode, an empty mesh or one too large to hash per redraw."""
     if obj is None or obj.type != "MESH" or obj.mode == "EDIT" or not len(obj.data.vertices):
-        return None, None
+        return None
     if len(obj.data.vertices) > _STATUS_HASH_LIMIT:
-        return None, None
+        return None
     from .mesh_io import geometry_of
 
-    key = geometry_of(obj).key
-    return key, engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
+    return geometry_of(obj).key
 
 
-def part_count(obj, settings, n_points: int) -> int | None:
+def part_count(key: str | None, settings, n_points: int) -> int | None:
     """How many parts Segment All would give the active mesh at the panel's scale, when its
     encoder result is cached (``None`` otherwise, or while Segment All runs in the
     background: the panel never encodes and never shares a segmenter with the worker).
     Counts are memoised per (mesh state, scale, use scale, prompts, min part size)."""
-    if engine.job_running():
+    if key is None or engine.job_running():
         return None
-    key, seg = _cached_segmenter(obj, n_points)
+    seg = engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
     if seg is None:
         return None
     scale = round(float(settings.scale), 6) if settings.use_scale else None
@@ -67,18 +66,16 @@ def part_count(obj, settings, n_points: int) -> int | None:
     return n
 
 
-def _encoder_status(obj, prefs) -> str:
-    """One line: is the active mesh's current state encoded (and with how many points)."""
+def _encoder_status(obj, key: str | None) -> str:
+    """One line: is the active mesh's current state (``key``) encoded, with how many
+    points."""
     if obj is None or obj.type != "MESH" or obj.mode == "EDIT":
         return "no mesh"
     if len(obj.data.vertices) > _STATUS_HASH_LIMIT:
         return "large mesh (checked when run)"
-    from .mesh_io import geometry_of
-
-    geom = geometry_of(obj)
-    for key in list(engine.CACHE._items):
-        if key[0] == geom.key:
-            return f"Encoder cached: {key[2]} points sampled"
+    for k in list(engine.CACHE._items):
+        if k[0] == key:
+            return f"Encoder cached: {k[2]} points sampled"
     return "Not encoded yet (encodes on first use)"
 
 
@@ -109,14 +106,15 @@ class S2AM3D_PT_parts(bpy.types.Panel):
         box = layout.box()
         box.label(text=_model_status(), icon="MODIFIER")
         box.label(text=f"Points per object: {settings.n_points or prefs.default_points}")
-        box.label(text=_encoder_status(obj, prefs))
+        key = mesh_key(obj)
+        box.label(text=_encoder_status(obj, key))
 
         col = layout.column(align=True)
         col.prop(settings, "use_scale")
         row = col.row()
         row.enabled = settings.use_scale
         row.prop(settings, "scale", slider=True)
-        n = part_count(obj, settings, settings.n_points or prefs.default_points)
+        n = part_count(key, settings, settings.n_points or prefs.default_points)
         if n is not None:
             at = f"scale {settings.scale:.2f}" if settings.use_scale else "no scale"
             col.label(text=f"Segment All at {at}: {engine.plural(n)}", icon="MOD_EXPLODE")
