@@ -97,9 +97,13 @@ def reruns(env):
             out["after_second"] = scene_state()
             out["tracked_second"] = list(bpy.data.objects[name].get("s2am3d_groups", []))
             select_everything()
+            bpy.ops.ed.undo_push(message="before Clear Parts")
             out["clear"] = op("clear_parts")
+            bpy.ops.ed.undo_push(message="Clear Parts")
             out["after_clear"] = state_of(bpy.data.objects[name])
             out["scene_after_clear"] = scene_state()
+            bpy.ops.ed.undo()  # Clear Parts is undoable too
+            out["clear_undone"] = scene_state()
             RESULT[case] = out
         RESULT["flags"] = {{c.__name__: sorted(c.bl_options)
                             for c in sub("operators").classes}}
@@ -130,10 +134,11 @@ def test_clear_parts_after_two_runs_leaves_exactly_the_users_scene(reruns, case)
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_undo_and_redo_of_segment_all(reruns, case):
+def test_undo_and_redo_of_segment_all_and_undo_of_clear_parts(reruns, case):
     r = reruns[case]
     assert r["undone"] == r["scene_before"] and r["undone_state"] == r["before"]
     assert r["redone"] == r["after_first"]
+    assert r["clear_undone"] == r["after_second"]
 
 
 def test_replace_keeps_the_original_in_the_file_but_out_of_the_scene(reruns):
@@ -183,6 +188,7 @@ def reasons(env):
             "nan_vertex": lambda o, v: v.__setitem__((3, 0), np.nan),
             "huge_vertex": lambda o, v: v.__setitem__((3, 0), 3.4e38),
             "degenerate": lambda o, v: v.__setitem__(slice(None), 0.5),
+            "no_area": lambda o, v: v.__setitem__((slice(None), slice(1, 3)), 0.0),
             "nan_object_scale": lambda o, v: setattr(o, "scale", (np.nan, 1.0, 1.0)),
         }
         for key, edit in cases.items():
@@ -215,6 +221,7 @@ def reasons(env):
                     "beyond 1e+12"),
     ("degenerate", "'degenerate': its mesh cannot be segmented: vertices have fewer than 3 "
                    "distinct positions"),
+    ("no_area", "'no_area': its mesh cannot be segmented: every face has zero area"),
     ("nan_object_scale", "'nan_object_scale' has a NaN or infinite location, rotation or scale"),
 ])
 def test_a_bad_setting_or_object_gives_one_line_in_the_users_words(reasons, case, words):
@@ -222,7 +229,7 @@ def test_a_bad_setting_or_object_gives_one_line_in_the_users_words(reasons, case
     assert status == "ERROR" and words in msg, msg
     assert "\n" not in msg and "Error" not in msg  # no traceback, no exception class names
     assert "Model problem" not in msg
-    if case in ("nan_vertex", "huge_vertex", "degenerate", "nan_object_scale"):
+    if case in ("nan_vertex", "huge_vertex", "degenerate", "no_area", "nan_object_scale"):
         assert reasons[case + "_untouched"]
     else:
         assert reasons["settings_untouched"]
