@@ -134,3 +134,48 @@ def test_the_zip_of_the_other_python_is_refused_by_blender(target, tmp_path_fact
     res = json.loads(env["install_result"])
     assert res["blender"].startswith(target.version)
     assert MODULE not in res["addons"], res
+
+
+def _dual_abi_zip(zips: dict[str, Path], out: Path) -> Path:
+    """What build.py used to make: one zip carrying both Pythons' wheels, no upper bound."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(zips["py313"]) as z313:
+        w313 = next(n for n in z313.namelist() if n.startswith("wheels/"))
+        w313_data = z313.read(w313)
+    with zipfile.ZipFile(zips["py311"]) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "blender_manifest.toml":
+                text = re.sub(r"blender_version_max = .*\n", "", data.decode())
+                text = text.replace('.whl"]', f'.whl", "./{w313}"]')
+                data = text.encode()
+            dst.writestr(item, data)
+        dst.writestr(w313, w313_data)
+    return out
+
+
+def test_a_zip_with_both_pythons_wheels_breaks_blender_4_2_0_in_one_line(tmp_path_factory):
+    """Why there is one zip per Python: Blender 4.2.0 installs both ABIs' wheels and the
+    cp313 ONNX Runtime lands over the cp311 one. Segment All then says so in one line (what
+    to install) instead of a traceback."""
+    target = MATRIX[0]
+    py, site = ensure_venv(target)
+    zips = linux_zips(tmp_path_factory.getbasetemp() / "dist")
+    tmp = tmp_path_factory.mktemp("dual_abi")
+    dual = _dual_abi_zip(zips, tmp / "s2am3d-dual.zip")
+    (tmp / "user").mkdir()
+    _, run, _ = install_env(dual, tmp / "user", python=py, site=site)
+    r = run("""
+        ob = make_table()
+        activate(ob)
+        settings(scale=0.2)
+        try:
+            RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
+        except RuntimeError as exc:
+            RESULT["op"] = str(exc).strip()
+    """)
+    msg = r["op"]
+    assert isinstance(msg, str) and "ONNX Runtime cannot be loaded" in msg, msg
+    assert "Python 3.11" in msg and "py311" in msg and "\n" not in msg
