@@ -1,8 +1,11 @@
 """Operators: Pick Parts (modal), Segment All (worker thread + timer), Clear Parts.
 
 Every operator is undoable (``bl_options`` has ``UNDO``) and returns ``CANCELLED`` with a
-report naming the problem for: no active object, a non-mesh object, an empty mesh,
-linked or library-override data, Edit Mode, and a missing or corrupt model file.
+one-line report naming the problem for: nothing active or selected, a non-mesh object, an
+empty mesh, linked or library-override data, Edit Mode, a NaN transform, a mesh ``core``
+refuses (NaN/huge coordinates, no area), a setting that is not usable (the field named),
+a missing or corrupt model file, and an ONNX Runtime that cannot be imported. Part objects
+the add-on made stand for their source object unless Segment Part Objects is on.
 """
 
 from __future__ import annotations
