@@ -11,6 +11,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -309,11 +310,12 @@ def build(out: Path | str, n_objects: int, seed: int, cfg: BuildConfig, workers:
                 results.append(_build_shard(j))
                 bar.update(results[-1]["n"])
         else:
-            ctx = mp.get_context("fork")
-            with ctx.Pool(workers) as pool:
-                for r in pool.imap_unordered(_build_shard, jobs):
-                    results.append(r)
-                    bar.update(r["n"])
+            # a worker that dies (e.g. native code crashing) raises BrokenProcessPool here
+            # instead of leaving the build waiting forever, as a multiprocessing.Pool would
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                for fut in as_completed([pool.submit(_build_shard, j) for j in jobs]):
+                    results.append(fut.result())
+                    bar.update(results[-1]["n"])
     results.sort(key=lambda r: r["shard"])
     fams: dict[str, int] = {}
     srcs: dict[str, int] = {}

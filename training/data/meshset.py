@@ -28,6 +28,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import sys
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -308,8 +309,9 @@ def labelled_meshes(n: int, seed: int = 0, kinds: Sequence[str] = ("union", "sep
         for j in jobs:
             yield _job(j)
         return
-    with mp.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_job, jobs, chunksize=4)
+    # ProcessPoolExecutor: a worker that dies raises BrokenProcessPool instead of hanging
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        yield from pool.map(_job, jobs, chunksize=4)
 
 
 def union_check(n: int, seed: int, cfg: MeshSetConfig) -> dict:
