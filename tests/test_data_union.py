@@ -170,13 +170,14 @@ def _toy_cache(tmp_path: Path) -> Path:
         '<sphere radius="0.12"/></geometry></visual></link>' + "".join(legs) + "</robot>")
     row = {"id": "pybullet:toy/toy", "package": "test", "tag": "pybullet",
            "path": "pybullet/toy/toy.urdf", "kind": "urdf", "licence": "zlib", "usable": True}
-    (tmp_path / "cache" / "manifest.json").write_text(json.dumps([row]))
+    evaluation = dict(row, id="genesis:urdf/3763/mobility", path="genesis/urdf/3763/x.urdf")
+    (tmp_path / "cache" / "manifest.json").write_text(json.dumps([row, evaluation]))
     return tmp_path / "cache"
 
 
-def test_real_assets_are_drawn_with_their_licence(tmp_path):
+def test_real_assets_are_drawn_with_their_licence_never_evaluation_data(tmp_path):
     cfg = MeshSetConfig(real_fraction=1.0, asset_cache=str(_toy_cache(tmp_path)))
-    items = list(labelled_meshes(n=2, seed=0, kinds=("union", "separate"), config=cfg))
+    items = list(labelled_meshes(n=6, seed=0, kinds=("union", "separate"), config=cfg))
     for item in items:
         _check_item(item)
         assert item.source == "pybullet:toy/toy" and item.licence == "zlib"

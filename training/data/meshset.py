@@ -126,7 +126,9 @@ _LIBRARY: dict[str, object] = {}
 
 
 def asset_rows(cache: Path) -> list[dict]:
-    """Usable rows of the asset manifest (empty when the cache is missing)."""
+    """Usable rows of the asset manifest (empty when the cache is missing); rows that name
+    genesis' ``urdf/3763`` (evaluation data) are refused even if a manifest lists them
+    (:class:`~training.data.realmesh.RealLibrary`)."""
     lib = _library(cache)
     return lib.rows if lib is not None else []
 

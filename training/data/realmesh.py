@@ -19,7 +19,7 @@ import numpy as np
 
 from core.geometry import sample_surface
 
-from .assets import articulated_part, joint_configuration, load_any, parse_urdf
+from .assets import EVAL_EXCLUDE, articulated_part, joint_configuration, load_any, parse_urdf
 from .fuse import fuse_mesh
 from .mjcf import parse_mjcf, pose_mjcf
 from .parts import Part, flatten
@@ -69,7 +69,9 @@ class RealLibrary:
         self.pipeline = pipeline or PipelineSettings()
         manifest = self.cache / "manifest.json"
         rows = json.loads(manifest.read_text()) if manifest.exists() else []
-        self.rows = [r for r in rows if r.get("usable")]
+        # evaluation data (genesis urdf/3763) is refused even if a manifest lists it
+        self.rows = [r for r in rows if r.get("usable") and not EVAL_EXCLUDE.search(r["path"])
+                     and not EVAL_EXCLUDE.search(r["id"])]
         self._parsed: dict[str, object] = {}
         self._filter = None
         self.stats = {"levels_scored": 0, "levels_rejected": 0, "redraws": 0}
