@@ -105,8 +105,9 @@ def psb_section(result: dict) -> list[str]:
         "label of the sampled point nearest each face's centroid). Rows in *italics* are "
         f"measured in this run as references (protocol-independent; {ps['reference_s']:.0f} s "
         "with the human-pair comparisons). Rm = D(method ⇒ human)/A, Rf = D(human ⇒ "
-        "method)/A: one segment has Rm = 0; for Human (each human scored against every "
-        "other) the mean Rm equals the mean Rf.",
+        "method)/A: Rm grows when the method splits what the humans keep together, Rf when it "
+        "merges what they split (one segment: Rm = 0); for Human (each human scored against "
+        "every other) the mean Rm equals the mean Rf.",
         "",
         psb_table(result),
         "",
