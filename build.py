@@ -60,6 +60,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.affinity import AFFINITY_FILE
 from core.backends import ONNX_FILES, ONNX_MANIFEST
 from core.checkpoint import CONFIG_FILE
 
@@ -113,7 +114,7 @@ PYTHON_TARGETS = (PythonTarget("3.11", "4.2.0", "5.1.0"), PythonTarget("3.13", "
 PYTHON_VERSIONS = tuple(t.python for t in PYTHON_TARGETS)
 #: Model files shipped (model.safetensors is torch-only and stays out of the zip).
 #: Taken from core's own list so a new ONNX file can never be left out of the zip.
-MODEL_FILES = (CONFIG_FILE, *ONNX_FILES, ONNX_MANIFEST)
+MODEL_FILES = (CONFIG_FILE, *ONNX_FILES, ONNX_MANIFEST, AFFINITY_FILE)
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,8 @@ def export_models(no_export: bool) -> Path:
     subprocess.run([sys.executable, "-m", "core.export", "--weights", str(WEIGHTS_SRC),
                     "--out", str(out)], check=True, cwd=REPO,
                    env=dict(os.environ, OMP_NUM_THREADS="2"))
+    if (WEIGHTS_SRC / AFFINITY_FILE).is_file():  # not an export product: ship it as is
+        shutil.copy2(WEIGHTS_SRC / AFFINITY_FILE, out / AFFINITY_FILE)
     return out
 
 

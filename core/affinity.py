@@ -23,6 +23,9 @@ import numpy as np
 from .errors import ModelFileError
 from .superfaces import Superfaces
 
+#: file name of a trained dissimilarity model inside a weights folder.
+AFFINITY_FILE = "affinity.json"
+
 #: names of the columns of :func:`pair_features`, in order.
 FEATURE_NAMES = (
     "mesh_adjacent", "boundary_rel", "boundary_norm", "angle_mean", "angle_max",
@@ -147,7 +150,7 @@ def load_affinity(folder: str | Path | None) -> AffinityModel | None:
     """The ``affinity.json`` of a weights folder, or None when there is none."""
     if folder is None:
         return None
-    path = Path(folder) / "affinity.json"
+    path = Path(folder) / AFFINITY_FILE
     if not path.is_file():
         return None
     try:

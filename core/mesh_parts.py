@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .affinity import AffinityModel, dissimilarity
 from .automatic import SegmentAllResult
+from .geometry import Normalization
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings, build_merge_tree
 from .mesh_regions import MeshStructure
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
@@ -44,13 +45,14 @@ class MeshParts:
         face_groups: (F,) material ids, or None.
         affinity: a trained :class:`core.affinity.AffinityModel`, or None for the rule.
         superface_settings, tree_settings: see their classes.
+        norm: the object → model frame map of ``points_norm``.
         seed: chunking seed.
     """
 
     def __init__(self, mesh: MeshStructure, point_faces: np.ndarray, points_norm: np.ndarray,
                  features: np.ndarray | None, face_groups: np.ndarray | None,
                  affinity: AffinityModel | None, superface_settings: SuperfaceSettings,
-                 tree_settings: TreeSettings, seed: int = 0) -> None:
+                 tree_settings: TreeSettings, norm: Normalization, seed: int = 0) -> None:
         self.sf: Superfaces = build_superfaces(mesh, point_faces, points_norm, features,
                                                face_groups, superface_settings, seed)
         sf = self.sf
@@ -60,7 +62,17 @@ class MeshParts:
                                                 self.dissimilarity,
                                                 sf.centroid / np.sqrt(max(sf.total_area, 1e-300)),
                                                 tree_settings)
+        # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
+        region_share = np.bincount(sf.crease_region, weights=sf.share)
+        self.tree.smooth = region_share[sf.crease_region] > tree_settings.natural_max_share
         self._cuts: dict = {}
+        self._adj: list | None = None
+        self.points_norm = np.asarray(points_norm, np.float64)
+        self.point_faces = np.asarray(point_faces, np.int64)
+        self.face_area = mesh.face_area
+        # face centroids in the model frame (the frame of points_norm)
+        self.face_centroid_norm = (mesh.vertices[mesh.faces].mean(axis=1) - norm.center
+                                   ) / norm.half_extent
 
     # ------------------------------------------------------------------ clicks
     def answer(self, idx: np.ndarray, lab: np.ndarray, scale: float | None) -> MeshAnswer:
@@ -69,10 +81,82 @@ class MeshParts:
         leaf = self.sf.point_sf
         pos = [int(x) for x in leaf[idx[lab == 1]]]
         neg = [int(x) for x in leaf[idx[lab == 0]] if int(x) not in pos]
+        st = self.tree.settings
+        if st.click_mode not in ("growth", "path"):
+            raise ValueError(f"TreeSettings.click_mode must be 'growth' or 'path', "
+                             f"got {st.click_mode!r}")
+        if scale is not None and st.click_mode == "growth":
+            face = self._grow(idx[lab == 1], pos, neg, scale, st.growth_penalty)
+            node = self.tree.node_for(pos, neg, scale)
+            return MeshAnswer(face_mask=face, point_mask=face[self.point_faces], node=node,
+                              quality=self._quality(np.asarray([node]))[0])
         node = self.tree.node_for(pos, neg, scale)
         keep = self.tree.leaf_mask([node])
         return MeshAnswer(face_mask=keep[self.sf.face_sf], point_mask=keep[leaf], node=node,
                           quality=self._quality(np.asarray([node]))[0])
+
+    def _grow(self, idx_pos: np.ndarray, pos: list[int], neg: list[int], scale: float,
+              penalty: float) -> np.ndarray:
+        """(F,) bool faces: superfaces in order of d + penalty × B, where d is the distance
+        from the nearest positive click to the superface's nearest sampled point (model
+        frame) and B the smallest sum of edge dissimilarities on a graph path from a
+        clicked superface (Dijkstra); the prefix whose share is closest to ``scale``, the
+        last superface cut by distance to the click so the share matches; what a negative
+        click excludes (:meth:`MergeTree.excluded_by`) is never entered."""
+        import heapq
+
+        sf = self.sf
+        if self._adj is None:
+            self._adj = [[] for _ in range(sf.num)]
+            for (a, b), p in zip(sf.pairs.tolist(), self.dissimilarity.tolist()):
+                self._adj[a].append((b, p))
+                self._adj[b].append((a, p))
+        blocked = set()
+        for x in neg:
+            blocked.update(int(y) for y in self.tree.excluded_by(x, pos))
+        bar = np.full(sf.num, np.inf)
+        heap = [(0.0, int(x)) for x in pos]
+        while heap:
+            c, n = heapq.heappop(heap)
+            if bar[n] <= c:
+                continue
+            bar[n] = c
+            for m, p in self._adj[n]:
+                if m not in blocked and not np.isfinite(bar[m]):
+                    heapq.heappush(heap, (c + p, m))
+        # pieces the graph does not reach (far apart) come after, as if one more
+        # certain boundary lay between; negative superfaces are never entered
+        lost = ~np.isfinite(bar)
+        bar[lost] = (bar[~lost].max() if (~lost).any() else 0.0) + DISCONNECTED
+        bar[list(blocked)] = np.inf
+        pts = self.points_norm
+        d_pt = np.min(np.linalg.norm(pts[:, None, :] - pts[idx_pos][None, :, :], axis=2), axis=1)
+        near = np.full(sf.num, np.inf)
+        np.minimum.at(near, sf.point_sf, d_pt)
+        key = near + penalty * bar
+        order = np.argsort(key, kind="stable")
+        order = order[np.isfinite(key[order])]
+        share = sf.share[order]
+        cum = np.cumsum(share)
+        if scale >= cum[-1] - 1e-9:  # everything reachable
+            return np.isin(sf.face_sf, order)
+        k = int(np.searchsorted(cum, scale, side="right"))  # whole superfaces within s
+        keep = np.zeros(sf.num, bool)
+        keep[order[:k]] = True
+        face = keep[sf.face_sf]
+        if k < len(order):  # the next superface, cut by distance to the click
+            rest = scale - (cum[k - 1] if k > 0 else 0.0)
+            fid = np.flatnonzero(sf.face_sf == order[k])
+            fd = self._face_click_distance(fid, idx_pos)
+            fo = fid[np.argsort(fd, kind="stable")]
+            fa = np.cumsum(self.face_area[fo]) / max(sf.total_area, 1e-300)
+            face[fo[: int(np.searchsorted(fa, rest, side="right"))]] = True
+        return face
+
+    def _face_click_distance(self, faces: np.ndarray, idx_pos: np.ndarray) -> np.ndarray:
+        cen = self.face_centroid_norm[faces]
+        return np.min(np.linalg.norm(cen[:, None, :] - self.points_norm[idx_pos][None], axis=2),
+                      axis=1)
 
     def _quality(self, nodes: np.ndarray) -> np.ndarray:
         t = self.tree

@@ -36,7 +36,13 @@ from .automatic import (
     segment_points,
 )
 from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
-from .geometry import check_mesh_areas, check_points, normalization_of, sample_checked_surface
+from .geometry import (
+    Normalization,
+    check_mesh_areas,
+    check_points,
+    normalization_of,
+    sample_checked_surface,
+)
 from .merge_tree import TreeSettings
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
@@ -115,6 +121,7 @@ def _prepare_anchors(xyz_norm: np.ndarray, num_anchors: int, k: int, seed: int) 
 class _State:
     points: np.ndarray  # (N,3) float32 object frame
     xyz_norm: np.ndarray  # (N,3) float32 model frame
+    norm: Normalization  # object frame -> model frame
     point_faces: np.ndarray | None
     features: np.ndarray
     anchors: Any
@@ -250,7 +257,8 @@ class Segmenter:
         anchors = _prepare_anchors(xyz_norm, int(cfg.num_anchors), int(cfg.knn_k), seed)
         feats = np.asarray(self.backend.encode(xyz_norm), np.float32)
         self._cond.clear()
-        self._state = _State(points=pts, xyz_norm=xyz_norm, point_faces=pf, features=feats,
+        self._state = _State(points=pts, xyz_norm=xyz_norm, norm=norm, point_faces=pf,
+                             features=feats,
                              anchors=anchors, seed=seed)
 
     # ------------------------------------------------------------------ accessors
@@ -330,7 +338,7 @@ class Segmenter:
             st.cache["parts"] = MeshParts(
                 self.mesh_structure(), st.point_faces, st.xyz_norm, st.features,
                 st.face_groups, self._affinity[0], self.settings.superfaces,
-                self.settings.tree, seed=st.seed)
+                self.settings.tree, st.norm, seed=st.seed)
         return st.cache["parts"]
 
     def face_nearest_point(self) -> np.ndarray:

@@ -82,11 +82,12 @@ class EdgeGeometry:
     nonmanifold: np.ndarray
 
 
-def edge_geometry(mesh: MeshStructure) -> EdgeGeometry:
-    """Dihedral angles and convexity of every adjacency pair of ``mesh``."""
+def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
+    """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
+    the (F, 3) unit face normals when already computed)."""
     wf = mesh.welded_faces
     a, b = mesh.adjacency[:, 0], mesh.adjacency[:, 1]
-    nrm = _face_normals(mesh.vertices, mesh.faces)
+    nrm = _face_normals(mesh.vertices, mesh.faces) if normals is None else normals
     cos = np.clip((nrm[a] * nrm[b]).sum(axis=1), -1.0, 1.0)
     angle = np.arccos(np.abs(cos))
     fa, fb = wf[a], wf[b]
@@ -106,8 +107,14 @@ def edge_geometry(mesh: MeshStructure) -> EdgeGeometry:
     # non-manifold: the edge (u, v) appears in more than one adjacency pair of face a or b
     n_v = len(mesh.vertices)
     key = np.minimum(u, v) * n_v + np.maximum(u, v)
-    _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-    nonmanifold = cnt[inv.reshape(-1)] > 1
+    if len(key) > 1 and (key[1:] >= key[:-1]).all():  # edge_adjacency's order: no sort
+        dup = key[1:] == key[:-1]
+        nonmanifold = np.zeros(len(key), bool)
+        nonmanifold[1:] |= dup
+        nonmanifold[:-1] |= dup
+    else:
+        _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+        nonmanifold = cnt[inv.reshape(-1)] > 1
     consistent &= ~nonmanifold
     w = fb[rows, np.argmax(~in_a, axis=1)]  # b's corner off the shared edge
     side = ((mesh.vertices[w] - mesh.vertices[u]) * nrm[a]).sum(axis=1)
@@ -237,32 +244,51 @@ def _absorb(label: np.ndarray, mesh: MeshStructure, point_faces: np.ndarray,
 
 
 def _chunk(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry, centroids: np.ndarray,
-           s: SuperfaceSettings, seed: int) -> np.ndarray:
-    """Split regions above ``max_share`` into compact chunks (graph Voronoi)."""
+           points: np.ndarray, s: SuperfaceSettings, seed: int) -> np.ndarray:
+    """Split regions above ``max_share`` into compact chunks: a graph Voronoi over *cells*
+    (the faces of one region nearest to one sampled point), so the cost depends on the
+    number of samples, not of faces."""
     n = int(label.max()) + 1
     area = np.bincount(label, weights=mesh.face_area, minlength=n)
     total = float(area.sum())
-    big = np.flatnonzero(area > s.max_share * total)
-    if len(big) == 0:
+    big = area > s.max_share * total
+    if not big.any():
         return label
-    n_faces = len(label)
-    dist = np.full(n_faces, np.inf)
-    owner = np.full(n_faces, -1, np.int64)
+    fb = np.flatnonzero(big[label])
+    near = cKDTree(points).query(centroids[fb], k=1)[1]
+    cell_f = np.full(len(label), -1, np.int64)
+    _, cell_b = np.unique(label[fb] * (len(points) + 1) + near, return_inverse=True)
+    cell_f[fb] = cell_b.reshape(-1)
+    n_cell = int(cell_f.max()) + 1
+    fa = mesh.face_area[fb]
+    cell_area = np.bincount(cell_f[fb], weights=fa, minlength=n_cell)
+    cell_cen = np.stack([np.bincount(cell_f[fb], weights=centroids[fb, k] * fa,
+                                     minlength=n_cell) for k in range(3)], axis=1)
+    cell_cen /= np.maximum(cell_area, 1e-300)[:, None]
+    cell_region = np.zeros(n_cell, np.int64)
+    cell_region[cell_f[fb]] = label[fb]
+    a, b = cell_f[mesh.adjacency[:, 0]], cell_f[mesh.adjacency[:, 1]]
+    x = (a >= 0) & (b >= 0) & (a != b)
+    x &= cell_region[np.maximum(a, 0)] == cell_region[np.maximum(b, 0)]
+    a, b, bend = a[x], b[x], np.maximum(eg.signed[x], 0.0)
+    key = np.minimum(a, b) * n_cell + np.maximum(a, b)
+    uk, inv = np.unique(key, return_inverse=True)
+    worst = np.zeros(len(uk))
+    np.maximum.at(worst, inv.reshape(-1), bend)
+    ca, cb = uk // n_cell, uk % n_cell
+    step = np.linalg.norm(cell_cen[ca] - cell_cen[cb], axis=1) * (
+        1.0 + s.concave_penalty * worst)
+    dist = np.full(n_cell, np.inf)
+    owner = np.full(n_cell, -1, np.int64)
     next_id = n
-    for r in big:
-        faces = np.flatnonzero(label == r)
-        k = int(np.clip(round(area[r] / (s.chunk_share * total)), 2, len(faces)))
-        seeds = faces[farthest_point_sampling(centroids[faces], k, seed=seed)]
+    for r in np.flatnonzero(big):
+        cells = np.flatnonzero(cell_region == r)
+        k = int(np.clip(round(area[r] / (s.chunk_share * total)), 2, len(cells)))
+        seeds = cells[farthest_point_sampling(cell_cen[cells], k, seed=seed)]
         dist[seeds] = 0.0
         owner[seeds] = next_id + np.arange(len(seeds))
         next_id += len(seeds)
-    a, b = mesh.adjacency[:, 0], mesh.adjacency[:, 1]
-    inside = (label[a] == label[b]) & np.isin(label[a], big)
-    a, b = a[inside], b[inside]
-    step = np.linalg.norm(centroids[a] - centroids[b], axis=1)
-    step = step * (1.0 + s.concave_penalty * np.maximum(eg.signed[inside], 0.0))
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
+    src, dst = np.concatenate([ca, cb]), np.concatenate([cb, ca])
     w = np.concatenate([step, step])
     for _ in range(s.max_relax_iterations):
         cand = dist[src] + w
@@ -277,14 +303,15 @@ def _chunk(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry, centroids: 
         dist[cd[first]] = cv[first]
         owner[cd[first]] = owner[cs[first]]
     out = label.copy()
-    got = owner >= 0
-    out[got] = owner[got]
-    # chunks may come out disconnected where the relaxation raced around a hole
+    got = owner[cell_f[fb]]
+    out[fb] = np.where(got >= 0, got, label[fb])
+    # chunks may come out disconnected (cells touch only at corners): split into pieces
     _, out = np.unique(out, return_inverse=True)
+    out = out.reshape(-1)
     same = out[mesh.adjacency[:, 0]] == out[mesh.adjacency[:, 1]]
-    pieces = _components(n_faces, mesh.adjacency[same])
+    pieces = _components(len(label), mesh.adjacency[same])
     _, pieces = np.unique(pieces * (int(out.max()) + 1) + out, return_inverse=True)
-    return pieces.astype(np.int64)
+    return pieces.reshape(-1).astype(np.int64)
 
 
 def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: np.ndarray,
@@ -304,21 +331,25 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     """
     s = settings if settings is not None else SuperfaceSettings()
     pf = np.asarray(point_faces, np.int64)
-    eg = edge_geometry(mesh)
+    normals = _face_normals(mesh.vertices, mesh.faces)
+    eg = edge_geometry(mesh, normals)
     groups = face_groups if s.split_by_face_groups else None
     centroids = mesh.vertices[mesh.faces].mean(axis=1)
     label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
     # a crease region never spans two welded pieces (edges only join faces of one piece)
     label = _absorb(label, mesh, pf, s.min_share * mesh.total_area, centroids)
     region = label
-    label = _chunk(label, mesh, eg, centroids, s, seed)
+    pts_obj = mesh.vertices[mesh.faces[pf]].mean(axis=1)  # a point per sample, object frame
+    label = _chunk(label, mesh, eg, centroids, pts_obj, s, seed)
     label = _absorb(label, mesh, pf, 0.0, centroids)  # chunks without points
-    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap)
+    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap,
+                     centroids, normals)
 
 
 def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
               eg: EdgeGeometry, pf: np.ndarray, points_norm: np.ndarray,
-              features: np.ndarray | None, gap: float) -> Superfaces:
+              features: np.ndarray | None, gap: float, cent_f: np.ndarray,
+              nrm: np.ndarray) -> Superfaces:
     n = int(face_sf.max()) + 1
     fa = mesh.face_area
     area = np.bincount(face_sf, weights=fa, minlength=n)
@@ -327,13 +358,14 @@ def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
     component = mesh.components[first_face]
     # region of the chunk: most chunks lie in one crease region; take the first face's
     crease = region[first_face]
-    cent_f = mesh.vertices[mesh.faces].mean(axis=1)
-    centroid = np.zeros((n, 3))
-    np.add.at(centroid, face_sf, cent_f * fa[:, None])
+    centroid = np.stack([np.bincount(face_sf, weights=cent_f[:, k] * fa, minlength=n)
+                         for k in range(3)], axis=1)
     centroid /= np.maximum(area, 1e-300)[:, None]
-    nrm = _face_normals(mesh.vertices, mesh.faces)
-    scatter = np.zeros((n, 3, 3))
-    np.add.at(scatter, face_sf, nrm[:, :, None] * nrm[:, None, :] * fa[:, None, None])
+    scatter = np.empty((n, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            scatter[:, i, j] = scatter[:, j, i] = np.bincount(
+                face_sf, weights=nrm[:, i] * nrm[:, j] * fa, minlength=n)
     scatter /= np.maximum(area, 1e-300)[:, None, None]
     normal_spread = 1.0 - np.linalg.eigvalsh(scatter)[:, -1]
     point_sf = face_sf[pf]

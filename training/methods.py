@@ -26,7 +26,7 @@ from training.devset import EvalSample
 if TYPE_CHECKING:
     from training.evaluate import EvalConfig
 
-ALL_METHODS = ("model", "agglo", "cc", "ball", "kmeans", "dbscan")
+ALL_METHODS = ("model", "agglo", "cc", "grow", "ball", "kmeans", "dbscan")
 
 
 class Method:
@@ -83,6 +83,27 @@ class CCMethod(Method):
 
     def face_labels(self, key):
         return self._faces if key == "noscale" else None
+
+
+class GrowMethod(Method):
+    """Training-free region growth over crease regions (:mod:`training.grow`)."""
+
+    name, interactive = "grow", True
+
+    def begin(self, sample, protocol):
+        self.sample = sample
+        if protocol != "mesh":
+            return "needs the mesh protocol"
+        if sample.faces_welded is None:
+            return "point-cloud object (no faces)"
+        from training.grow import RegionGrowth
+
+        self.growth = RegionGrowth(sample.obj.vertices, sample.obj.faces, sample.points,
+                                   sample.point_faces)
+        return None
+
+    def predict(self, idx, scale):
+        return self.growth.mask(int(idx), scale)
 
 
 class BallMethod(Method):
@@ -259,6 +280,7 @@ def build_methods(cfg: EvalConfig) -> tuple[list[Method], SharedModel | None]:
         "model": lambda: ModelMethod(shared),
         "agglo": lambda: AggloMethod(shared, cfg.baseline),
         "cc": CCMethod,
+        "grow": GrowMethod,
         "ball": lambda: BallMethod(cfg.baseline),
         "kmeans": lambda: KMeansMethod(cfg.baseline),
         "dbscan": lambda: DBSCANMethod(cfg.baseline),
