@@ -149,8 +149,10 @@ class MeshParts:
             fid = np.flatnonzero(sf.face_sf == order[k])
             fd = self._face_click_distance(fid, idx_pos)
             fo = fid[np.argsort(fd, kind="stable")]
-            fa = np.cumsum(self.face_area[fo]) / max(sf.total_area, 1e-300)
-            face[fo[: int(np.searchsorted(fa, rest, side="right"))]] = True
+            fa = np.concatenate([[0.0], np.cumsum(self.face_area[fo])]) / max(
+                sf.total_area, 1e-300)
+            face[fo[: int(np.argmin(np.abs(fa - rest)))]] = True  # closest share
+        face[self.point_faces[idx_pos]] = True  # never an empty answer: the clicked faces
         return face
 
     def _face_click_distance(self, faces: np.ndarray, idx_pos: np.ndarray) -> np.ndarray:

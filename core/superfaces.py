@@ -51,6 +51,8 @@ class SuperfaceSettings:
             (1 + penalty × angle), so chunk borders prefer valleys.
         proximity_gap: separate welded pieces whose sampled points come closer than this
             (model frame: the bounding box's longest side spans 2.0) are graph neighbours.
+        min_chunk_faces: a chunk holds at least this many faces (a low-poly region with
+            fewer than twice as many is never split, so a lone quad is never cut in two).
         max_relax_iterations: cap on the graph-Voronoi relaxation sweeps.
     """
 
@@ -61,6 +63,7 @@ class SuperfaceSettings:
     chunk_share: float = 0.006
     concave_penalty: float = 4.0
     proximity_gap: float = 0.03
+    min_chunk_faces: int = 4
     max_relax_iterations: int = 2000
 
 
@@ -283,7 +286,11 @@ def _chunk(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry, centroids: 
     next_id = n
     for r in np.flatnonzero(big):
         cells = np.flatnonzero(cell_region == r)
-        k = int(np.clip(round(area[r] / (s.chunk_share * total)), 2, len(cells)))
+        n_faces = int(np.count_nonzero(label[fb] == r))
+        k = int(min(round(area[r] / (s.chunk_share * total)), len(cells),
+                    n_faces // s.min_chunk_faces))
+        if k < 2:  # too few faces to cut (a low-poly surface): the region stays whole
+            continue
         seeds = cells[farthest_point_sampling(cell_cen[cells], k, seed=seed)]
         dist[seeds] = 0.0
         owner[seeds] = next_id + np.arange(len(seeds))

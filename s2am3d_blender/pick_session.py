@@ -116,12 +116,16 @@ class PickSession:
         self._show(self.mask)
 
     def _element_mask(self, tri_mask: np.ndarray) -> np.ndarray:
-        """Per-polygon mask from a per-triangle mask (meshes); per-vertex passes through."""
+        """Per-polygon mask from a per-triangle mask (meshes): a polygon is in the part when
+        at least half of its triangles are (so the clicked quad is never left out);
+        per-vertex masks pass through."""
         if self.geom.is_point_cloud:
             return tri_mask
-        poly = lab.polygon_labels(tri_mask.astype(np.int64), self.geom.tri_poly,
-                                  self.geom.n_polys)
-        return poly == 1
+        tp = np.asarray(self.geom.tri_poly, np.int64)
+        n = self.geom.n_polys
+        inside = np.bincount(tp, weights=np.asarray(tri_mask, float), minlength=n)
+        total = np.bincount(tp, minlength=n)
+        return (total > 0) & (2 * inside >= total)
 
     def _show(self, mask) -> None:
         me = self.obj.data

@@ -112,3 +112,13 @@ def test_tiny_parts_are_absorbed_only_when_asked(monkeypatch):
     assert keep.num_parts == 2
     merged = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.05))
     assert merged.num_parts == 1
+
+
+def test_a_click_on_a_big_low_poly_face_is_never_empty(monkeypatch):
+    """Two big triangles per side: a small scale still selects at least the clicked face."""
+    seg = make_segmenter(monkeypatch)
+    v, f, _ = boxes([(0, 0, 0)])  # 12 triangles
+    seg.set_mesh(v, f, n_points=500)
+    for s in (0.001, 0.01, 0.05):
+        r = seg.predict([(0, True)], scale=s)
+        assert r.face_mask[seg.point_faces[0]] and r.point_mask[0]

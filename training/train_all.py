@@ -13,14 +13,17 @@
 3. stage 2 (:mod:`training.train_decoder`) into ``RUNS/dec``, resumable;
 4. writes the bundled weights (``core.checkpoint.save_checkpoint``: model.safetensors +
    config.json with ``trained: true``, steps, wall time, data) and exports ONNX
-   (``core.export``).
+   (``core.export``);
+5. trains the superface dissimilarity of the mesh path on the new encoder's features
+   (:mod:`training.train_affinity`, ≈ 9 min for 300 generated objects) into
+   ``WEIGHTS/affinity.json``.
 
 Every stage resumes from its last checkpoint, so re-running the command after an
 interruption continues where it stopped. Budget on a 2-core CPU (measured on a free
 machine): data ≈ 2 min when missing (32 s + 90 s, plus the asset download), stage 1 ≤ 60 min
 (8,000 steps at 4.4 steps/s on 2 threads ≈ 30 min), stage 2 ≤ 60 min (9,000 steps at
-2.8–3.4 steps/s ≈ 45–55 min, after ≈ 90 s of feature caching), export < 1 min
-— under 3 hours.
+2.8–3.4 steps/s ≈ 45–55 min, after ≈ 90 s of feature caching), export < 1 min, affinity
+≈ 9 min — under 3 hours.
 """
 
 from __future__ import annotations
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dec-minutes", type=float, default=60.0)
     p.add_argument("--dec-steps", type=int, default=9000)
     p.add_argument("--cache-objects", type=int, default=1500)
+    p.add_argument("--affinity-objects", type=int, default=300,
+                   help="generated objects the superface dissimilarity trains on "
+                        "(300: about 9 minutes on 2 cores)")
     p.add_argument(
         "--dec-w-bce",
         type=float,
@@ -263,6 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         },
     )
     run([py, "-m", "core.export", "--weights", str(out), "--out", str(out)])
+    # 5. the superface dissimilarity, on the new encoder's features
+    run([py, "-m", "training.train_affinity", "--objects", str(a.affinity_objects),
+         "--heldout", "100", "--model", "trees", "--weights", str(out),
+         "--out", str(Path(out) / "affinity.json")])
     print(f"[train_all] weights in {out} after {(time.time() - t0) / 60:.1f} min", flush=True)
 
 
