@@ -10,6 +10,10 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 * ``segment_all_ms``: ``Segmenter.segment_all`` at a new scale on a procedural mesh of
   ~100,000 faces (after ``set_mesh``; ``set_mesh_ms`` is reported separately), or
   ``"missing: ..."`` when the predictor cannot be imported or fails;
+* ``tree_build_ms``: superfaces + dissimilarities + merge tree of that mesh (once per mesh,
+  on the first click or Segment All); ``mesh_click_ms``: a click with a scale on it (new
+  click each run); ``mesh_scale_change_ms``: the same click at a new scale (meshes are
+  answered by the merge tree, not the decoder);
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -142,6 +146,15 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         t = time.perf_counter()
         seg.set_mesh(vertices, faces, n_points=N_POINTS, seed=0)
         set_mesh_ms = round((time.perf_counter() - t) * 1e3, 2)
+        t = time.perf_counter()
+        seg.mesh_parts()  # superfaces + affinity + merge tree, once per mesh
+        tree_ms = round((time.perf_counter() - t) * 1e3, 2)
+        clicks = np.random.default_rng(1).integers(0, N_POINTS, size=runs + 1)
+        mesh_click = _median_ms(lambda i: seg.predict([(int(clicks[i]), True)], scale=0.2),
+                                runs, "mesh_click")
+        mesh_scale = _median_ms(
+            lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * i), runs,
+            "mesh_scale_change")
         parts: list[int] = []
 
         def once(i: int) -> None:
@@ -151,7 +164,9 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         ms = _median_ms(once, runs, "segment_all")
     except Exception as exc:
         return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
-    return {"set_mesh_ms": set_mesh_ms, "segment_all_ms": ms, "segment_all_parts": parts}
+    return {"set_mesh_ms": set_mesh_ms, "tree_build_ms": tree_ms, "mesh_click_ms": mesh_click,
+            "mesh_scale_change_ms": mesh_scale, "segment_all_ms": ms,
+            "segment_all_parts": parts}
 
 
 def main(argv: list[str] | None = None) -> None:
