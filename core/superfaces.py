@@ -85,14 +85,16 @@ class EdgeGeometry:
     nonmanifold: np.ndarray
 
 
-def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
-    """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
-    the (F, 3) unit face normals when already computed)."""
+#: adjacency pairs processed at once by :func:`edge_geometry` (bounds its temporaries to
+#: a few tens of MB whatever the mesh size).
+EDGE_CHUNK = 262_144
+
+
+def _edge_chunk(mesh: MeshStructure, nrm: np.ndarray, a: np.ndarray, b: np.ndarray
+                ) -> tuple[np.ndarray, ...]:
+    """Angle, bend, orientation consistency, edge key and side of one chunk of pairs."""
     wf = mesh.welded_faces
-    a, b = mesh.adjacency[:, 0], mesh.adjacency[:, 1]
-    nrm = _face_normals(mesh.vertices, mesh.faces) if normals is None else normals
     cos = np.clip((nrm[a] * nrm[b]).sum(axis=1), -1.0, 1.0)
-    angle = np.arccos(np.abs(cos))
     fa, fb = wf[a], wf[b]
     eq = fa[:, :, None] == fb[:, None, :]  # (E, 3, 3): corner i of a equals corner j of b
     in_b = eq.any(axis=2)  # corners of a shared with b
@@ -107,9 +109,28 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
     # consistent when b traverses v -> u: the corner after v in b is u
     j_v = np.argmax(fb == v[:, None], axis=1)
     consistent = ok & (fb[rows, (j_v + 1) % 3] == u)
-    # non-manifold: the edge (u, v) appears in more than one adjacency pair of face a or b
     n_v = len(mesh.vertices)
     key = np.minimum(u, v) * n_v + np.maximum(u, v)
+    w = fb[rows, np.argmax(~in_a, axis=1)]  # b's corner off the shared edge
+    side = ((mesh.vertices[w] - mesh.vertices[u]) * nrm[a]).sum(axis=1)
+    return (np.arccos(np.abs(cos)).astype(np.float32), np.arccos(cos).astype(np.float32),
+            consistent, key, np.sign(side).astype(np.float32))
+
+
+def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
+    """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
+    the (F, 3) unit face normals when already computed). Works in chunks of
+    :data:`EDGE_CHUNK` pairs, so memory stays bounded on meshes of millions of faces."""
+    nrm = _face_normals(mesh.vertices, mesh.faces) if normals is None else normals
+    adj = mesh.adjacency
+    parts = [_edge_chunk(mesh, nrm, adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1])
+             for k in range(0, len(adj), EDGE_CHUNK)]
+    if not parts:
+        z = np.zeros(0)
+        return EdgeGeometry(angle=z, signed=z, consistent=z.astype(bool),
+                            nonmanifold=z.astype(bool))
+    angle, bend, consistent, key, sign = (np.concatenate(x) for x in zip(*parts))
+    # non-manifold: the edge (u, v) appears in more than one adjacency pair
     if len(key) > 1 and (key[1:] >= key[:-1]).all():  # edge_adjacency's order: no sort
         dup = key[1:] == key[:-1]
         nonmanifold = np.zeros(len(key), bool)
@@ -118,11 +139,10 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
     else:
         _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
         nonmanifold = cnt[inv.reshape(-1)] > 1
+    del key
     consistent &= ~nonmanifold
-    w = fb[rows, np.argmax(~in_a, axis=1)]  # b's corner off the shared edge
-    side = ((mesh.vertices[w] - mesh.vertices[u]) * nrm[a]).sum(axis=1)
-    bend = np.arccos(cos)  # 0 = flat, π = folded back, for consistent orientation
-    signed = np.where(consistent, np.sign(side) * bend, 0.0)
+    # bend: 0 = flat, π = folded back (consistent orientation only)
+    signed = np.where(consistent, sign * bend, np.float32(0.0))
     return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
                         nonmanifold=nonmanifold)
 
@@ -341,7 +361,8 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     normals = _face_normals(mesh.vertices, mesh.faces)
     eg = edge_geometry(mesh, normals)
     groups = face_groups if s.split_by_face_groups else None
-    centroids = mesh.vertices[mesh.faces].mean(axis=1)
+    v, f = mesh.vertices, mesh.faces  # centroids without an (F, 3, 3) temporary
+    centroids = (v[f[:, 0]] + v[f[:, 1]] + v[f[:, 2]]) / 3.0
     label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
     # a crease region never spans two welded pieces (edges only join faces of one piece)
     label = _absorb(label, mesh, pf, s.min_share * mesh.total_area, centroids)
