@@ -210,7 +210,7 @@ class MeshParts:
             q = self._quality(np.asarray(nodes))
             w = self.tree.share[np.asarray(nodes)]
             scores[i] = float((q * w).sum() / max(w.sum(), 1e-12))
-        return SegmentAllResult(point_labels=face[self.sf.point_sf], face_labels=face,
+        return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)
 
     def _absorb(self, nodes: np.ndarray, min_share: float,
