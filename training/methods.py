@@ -63,6 +63,15 @@ class Method:
         return None
 
 
+def mesh_only(sample: EvalSample, protocol: str) -> str | None:
+    """None when a mesh-only method applies to ``sample`` under ``protocol``, else why not."""
+    if protocol != "mesh":
+        return "needs the mesh protocol"
+    if sample.faces_welded is None:
+        return "point-cloud object (no faces)"
+    return None
+
+
 class CCMethod(Method):
     """Connected components of the welded mesh (Blender's *Separate by loose parts*)."""
 
@@ -70,11 +79,7 @@ class CCMethod(Method):
 
     def begin(self, sample, protocol):
         self.sample = sample
-        if protocol != "mesh":
-            return "needs the mesh protocol"
-        if sample.faces_welded is None:
-            return "point-cloud object (no faces)"
-        return None
+        return mesh_only(sample, protocol)
 
     def segment(self):
         s = self.sample
@@ -92,10 +97,9 @@ class GrowMethod(Method):
 
     def begin(self, sample, protocol):
         self.sample = sample
-        if protocol != "mesh":
-            return "needs the mesh protocol"
-        if sample.faces_welded is None:
-            return "point-cloud object (no faces)"
+        reason = mesh_only(sample, protocol)
+        if reason is not None:
+            return reason
         from training.grow import RegionGrowth
 
         self.growth = RegionGrowth(sample.obj.vertices, sample.obj.faces, sample.points,
