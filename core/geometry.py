@@ -139,10 +139,26 @@ def check_mesh_areas(
     return v, f, area
 
 
+#: triangles processed at once by :func:`face_cross` (bounds its temporaries to ~40 MB).
+TRI_CHUNK = 262_144
+
+
+def face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) float64 cross products (v1 − v0) × (v2 − v0) of every triangle: twice the
+    area times the unit normal. Computed in chunks, so memory stays bounded."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces)
+    out = np.empty((len(f), 3))
+    for k in range(0, len(f), TRI_CHUNK):
+        c = f[k:k + TRI_CHUNK]
+        a = v[c[:, 0]]
+        out[k:k + TRI_CHUNK] = np.cross(v[c[:, 1]] - a, v[c[:, 2]] - a)
+    return out
+
+
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Area of each triangle (F,), in the squared unit of ``vertices``."""
-    tri = np.asarray(vertices, np.float64)[faces]
-    return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    return 0.5 * np.linalg.norm(face_cross(vertices, faces), axis=1)
 
 
 def sample_surface(

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .geometry import face_areas, weld_vertices
+from .geometry import face_areas, face_cross, weld_vertices
 
 #: faces processed per chunk when querying nearest points (bounds temporary memory to a few
 #: tens of MB whatever the mesh size).
@@ -71,10 +71,9 @@ def _components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def _face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = np.asarray(vertices, np.float64)[faces]
-    nrm = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    ln = np.linalg.norm(nrm, axis=1, keepdims=True)
-    return nrm / np.maximum(ln, 1e-300)
+    nrm = face_cross(vertices, faces)
+    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-300)
+    return nrm
 
 
 @dataclass
