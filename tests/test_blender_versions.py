@@ -50,15 +50,23 @@ MATRIX = (
 )
 
 
+def _runs(exe: str) -> bool:
+    """True when ``exe`` really starts (a pyenv shim of a version that is not selected
+    exists on PATH but exits 127)."""
+    try:
+        return subprocess.run([exe, "-c", "import sys"], capture_output=True,
+                              timeout=60).returncode == 0
+    except OSError:
+        return False
+
+
 def _interpreter(version: str) -> str:
-    for cand in (f"python{version}", f"/root/.pyenv/versions/{version}/bin/python{version}"):
-        found = shutil.which(cand)
-        if found:
-            return found
-    for d in sorted(Path("/root/.pyenv/versions").glob(f"{version}.*"), reverse=True):
-        exe = d / "bin" / f"python{version}"
-        if exe.exists():
-            return str(exe)
+    cands = [str(d / "bin" / f"python{version}") for d in
+             sorted(Path("/root/.pyenv/versions").glob(f"{version}.*"), reverse=True)]
+    cands += [x for x in (shutil.which(f"python{version}"),) if x]
+    for exe in cands:
+        if Path(exe).exists() and _runs(exe):
+            return exe
     pytest.fail(f"python{version} is needed for the Blender {version} matrix entry "
                 "(install it, e.g. with pyenv)")
 
