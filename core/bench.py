@@ -153,7 +153,7 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         mesh_click = _median_ms(lambda i: seg.predict([(int(clicks[i]), True)], scale=0.2),
                                 runs, "mesh_click")
         mesh_scale = _median_ms(
-            lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * i), runs,
+            lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * ((i + 1) % 9)), runs,
             "mesh_scale_change")
         parts: list[int] = []
 
