@@ -48,7 +48,7 @@ from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .prior import add_prior, scale_prior_logits
 from .superfaces import SuperfaceSettings
-from .validation import check_scale, check_scales
+from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
 
@@ -389,39 +389,7 @@ class Segmenter:
 
     # ------------------------------------------------------------------ prompts
     def _check_prompts(self, prompts: Any) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self._need().points)
-        try:
-            items = list(prompts)
-        except TypeError:
-            raise InvalidPromptError(
-                f"prompts must be a list of (point_index, is_positive) pairs, got {prompts!r}"
-            ) from None
-        if not items:
-            raise InvalidPromptError("no prompt given: pass at least one positive point")
-        idx, lab = [], []
-        for i, item in enumerate(items):
-            try:
-                p, positive = item
-            except (TypeError, ValueError):
-                raise InvalidPromptError(
-                    f"prompt {i} must be a (point_index, is_positive) pair, got {item!r}"
-                ) from None
-            if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
-                raise InvalidPromptError(f"prompt {i}: point index must be an integer, got {p!r}")
-            if not 0 <= int(p) < n:
-                raise InvalidPromptError(
-                    f"prompt {i}: point index {int(p)} out of range [0, {n - 1}] "
-                    f"(the object has {n} sampled points)"
-                )
-            if not isinstance(positive, (bool, np.bool_)) and positive not in (0, 1):
-                raise InvalidPromptError(
-                    f"prompt {i}: is_positive must be True/False, got {positive!r}"
-                )
-            idx.append(int(p))
-            lab.append(1.0 if bool(positive) else 0.0)
-        if max(lab) < 1.0:
-            raise InvalidPromptError("at least one prompt must be positive (True)")
-        return np.asarray([idx], np.int64), np.asarray([lab], np.float32)
+        return check_prompts(prompts, len(self._need().points))
 
     def predict(self, prompts: Any, scale: float | None = None) -> PredictResult:
         """Mask of the part under the positive prompts.

@@ -39,3 +39,40 @@ def check_scales(scales: Any) -> list[float]:
             raise InvalidPromptError("hierarchy scales must be numbers in [0, 1], not None")
         out.append(check_scale(v))
     return out
+
+
+def check_prompts(prompts: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``[(point_index, is_positive), ...]`` against ``n`` sampled points; returns
+    (1, P) int64 indices and (1, P) float32 labels (1 positive, 0 negative)."""
+    try:
+        items = list(prompts)
+    except TypeError:
+        raise InvalidPromptError(
+            f"prompts must be a list of (point_index, is_positive) pairs, got {prompts!r}"
+        ) from None
+    if not items:
+        raise InvalidPromptError("no prompt given: pass at least one positive point")
+    idx, lab = [], []
+    for i, item in enumerate(items):
+        try:
+            p, positive = item
+        except (TypeError, ValueError):
+            raise InvalidPromptError(
+                f"prompt {i} must be a (point_index, is_positive) pair, got {item!r}"
+            ) from None
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise InvalidPromptError(f"prompt {i}: point index must be an integer, got {p!r}")
+        if not 0 <= int(p) < n:
+            raise InvalidPromptError(
+                f"prompt {i}: point index {int(p)} out of range [0, {n - 1}] "
+                f"(the object has {n} sampled points)"
+            )
+        if not isinstance(positive, (bool, np.bool_)) and positive not in (0, 1):
+            raise InvalidPromptError(
+                f"prompt {i}: is_positive must be True/False, got {positive!r}"
+            )
+        idx.append(int(p))
+        lab.append(1.0 if bool(positive) else 0.0)
+    if max(lab) < 1.0:
+        raise InvalidPromptError("at least one prompt must be positive (True)")
+    return np.asarray([idx], np.int64), np.asarray([lab], np.float32)

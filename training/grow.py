@@ -1,6 +1,6 @@
 """The training-free baseline of the mesh path: grow crease regions from the click.
 
-Crease regions (:func:`core.superfaces.crease_regions`: welded faces joined across edges
+Crease regions (:func:`core.creases.crease_regions`: welded faces joined across edges
 whose unsigned dihedral angle is below 60°) are added whole, nearest first (distance from
 the click to the region's nearest sampled point), until the grown share of the sampled
 points is closest to the scale; without a scale the answer is the clicked region. No
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.creases import crease_regions, edge_geometry
 from core.mesh_regions import MeshStructure
-from core.superfaces import crease_regions, edge_geometry
 
 #: crease angle of the baseline (degrees), the value the superfaces issue measured.
 GROW_CREASE_DEG = 60.0
