@@ -138,7 +138,7 @@ def test_both_dev_sets_in_one_command(repo_root, shared_data, tmp_path):
     assert sets["psb-dev"]["protocols"]["points"]["psb"]["objects"] == 1
     for d in sets:
         for proto in ("mesh", "points"):
-            assert (tmp_path / d / proto / "report.md").is_file()
+            assert (tmp_path / d.split("-")[0] / proto / "report.md").is_file()
     summary = (tmp_path / "summary.md").read_text()
-    assert "[full report](psb-dev/points/report.md)" in summary
+    assert "[full report](psb/points/report.md)" in summary
     assert "(**not re-measured, not re-checked**" in summary

@@ -324,6 +324,7 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
         bench_from_file,
         choose_picture_ids,
         print_table,
+        report_folder,
         run_bench,
         write_report,
         write_summary,
@@ -370,7 +371,7 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> int:
         if a.report:
             out = Path(a.report)
             if len(a.data) > 1:
-                out = out / name / cfg.protocol
+                out = out / report_folder(name) / cfg.protocol
             elif len(a.protocol) > 1:
                 out = out / cfg.protocol
             write_report(result, pictures, out, argv=argv, bench=bench)

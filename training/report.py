@@ -348,6 +348,13 @@ def write_report(result: dict, pictures: dict, out_dir: Path, argv: list[str] | 
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
 
 
+def report_folder(data_name: str) -> str:
+    """Report sub-folder of a data set: the first word of its folder name
+    (``partnet-mobility-dev`` → ``partnet``, ``psb-dev`` → ``psb``), so the repository's
+    reports never mirror the evaluation data's own folder names."""
+    return data_name.split("-")[0] or data_name
+
+
 def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
                   argv: list[str] | None = None, wall_s: float | None = None,
                   eval_s: float | None = None, jobs: int = 1) -> None:
@@ -356,7 +363,7 @@ def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
     Args:
         results: data set folder name -> protocol -> :func:`training.evaluate.run` output.
         out_dir: the ``--report`` folder; the reports are in ``out_dir/<protocol>/`` (one data
-            set) or ``out_dir/<data set>/<protocol>/``.
+            set) or ``out_dir/<report_folder(data set)>/<protocol>/``.
         wall_s: wall time of the whole command in seconds; eval_s: of the evaluations alone
             (run in ``jobs`` parallel processes).
     """
@@ -364,7 +371,8 @@ def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
     first = next(iter(next(iter(results.values())).values()))
     md = ["# Evaluation summary", "", f"Command: `{_command(argv)}`", "",
           "Layout: one report per data set and protocol, "
-          + ("`<data set>/<protocol>/report.md`" if len(results) > 1 else "`<protocol>/report.md`")
+          + ("`<set>/<protocol>/report.md` (`<set>`: the first word of the data folder's name)"
+             if len(results) > 1 else "`<protocol>/report.md`")
           + " (with `report.json` and the pictures beside it); this file collects their main "
           "tables.", "", *model_lines(first)]
     if wall_s is not None:
@@ -377,7 +385,7 @@ def write_summary(results: dict[str, dict[str, dict]], out_dir: Path,
         if len(results) > 1:
             md += [f"# {data}", ""]
         for name, r in rs.items():
-            rel = f"{data}/{name}" if len(results) > 1 else name
+            rel = f"{report_folder(data)}/{name}" if len(results) > 1 else name
             md += [f"## {data if len(results) > 1 else ''} {name} protocol "
                    f"([full report]({rel}/report.md))".replace("##  ", "## "), "",
                    f"{r['objects']} objects, {r['regions']} GT regions, {r['points']} points "
