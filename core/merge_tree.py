@@ -27,7 +27,7 @@ Queries (all nested by construction, all O(S) or less):
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,21 +60,25 @@ class TreeSettings:
             superface), the prefix whose share is closest to the scale, the last
             superface cut by distance so the share matches — monotone in the scale,
             nested, instant. "path": the tree node on the clicked leaf's path to the root
-            (see ``natural_bonus``). Dev set, trained affinity: growth 81.3 / 75.5,
-            path 75.0 / 60.2 (PartNet-Mobility / PSB); the training-free growth over
+            (see ``natural_bonus``). Dev set, trained affinity: growth 81.8 / 74.8
+            (final code), path 75.0 / 60.2 (an earlier version) (PartNet-Mobility / PSB);
+            the training-free growth over
             crease regions scores 75.5 on PartNet-Mobility, the ball 58.4 / 75.1.
         growth_penalty: see ``click_mode`` (model-frame distance per unit of summed
-            dissimilarity). Dev set: 0.3 → 80.0 / 75.7, 0.5 → 81.3 / 75.5, 1.0 →
-            82.3 / 74.9 (PartNet-Mobility / PSB); 4.0 with centroid distances 74.4 / 73.1.
+            dissimilarity). Dev set, final code: 0.3 → 80.8 / 74.9, 0.5 → 81.8 / 74.8
+            (PartNet-Mobility / PSB); an earlier version: 0.3 → 80.0 / 75.7, 0.5 →
+            81.3 / 75.5, 1.0 → 82.3 / 74.9; 4.0 with centroid distances 74.4 / 73.1.
         natural_scale, natural_max_share: the natural cut (no scale) cuts every boundary
             whose dissimilarity is above ``cut_threshold``; a resulting part larger than
             ``natural_max_share`` that lies mostly on one smooth surface covering more
             than ``natural_max_share`` of the mesh (a one-piece mesh: AI-made, scanned,
             sculpted) is cut again at ``natural_scale``, so no scale never answers "the
             whole object" there. Dev set (PSB, Segment All leaf mIoU without a scale):
-            24.1 → 57.1; PartNet-Mobility 54.2 → 53.6.
-        cut_threshold: see ``natural_scale`` (dev set: 0.3 → 50.6 / 55.0, 0.5 → 53.6 / 57.1,
-            0.7 → 53.0 / 53.8 leaf mIoU without a scale, PartNet-Mobility / PSB).
+            24.1 → 57.1; PartNet-Mobility 54.2 → 53.6 (an earlier version; final code with
+            the re-cut: 56.3 / 53.9).
+        cut_threshold: see ``natural_scale`` (dev set, an earlier version: 0.3 → 50.6 /
+            55.0, 0.5 → 53.6 / 57.1, 0.7 → 53.0 / 53.8 leaf mIoU without a scale,
+            PartNet-Mobility / PSB).
     """
 
     size_weight: float = 1.0
@@ -110,6 +114,7 @@ class MergeTree:
     height: np.ndarray
     settings: TreeSettings
     smooth: np.ndarray | None = None
+    _natural: set[int] | None = field(default=None, repr=False)
 
     @property
     def root(self) -> int:
@@ -201,6 +206,12 @@ class MergeTree:
                 out.append(n)
         return np.asarray(sorted(out), np.int64)
 
+    def natural_nodes(self) -> set[int]:
+        """The nodes of the natural cut (``cut(None)``), computed once per tree."""
+        if self._natural is None:
+            self._natural = set(self.cut(None).tolist())
+        return self._natural
+
     def labels_of_cut(self, nodes: np.ndarray) -> np.ndarray:
         """(S,) part index of every leaf for a cut given as nodes (0..len(nodes)-1)."""
         lab = np.full(self.num_leaves, -1, np.int64)
@@ -244,7 +255,7 @@ class MergeTree:
             cand = [n for n in path if not (neg and self._holds_any(n, neg))] or [path[0]]
         cand = np.asarray(cand, np.int64)
         if scale is None:
-            natural = set(self.cut(None).tolist())
+            natural = self.natural_nodes()
             on = [n for n in cand if n in natural]
             if on:
                 return int(on[0])
@@ -261,7 +272,7 @@ class MergeTree:
     def excluded_by(self, negative: int, positives: list[int]) -> np.ndarray:
         """Leaves a negative click removes: its natural part, or, when that holds a
         positive click, the largest node on its path that holds none."""
-        natural = set(self.cut(None).tolist())
+        natural = self.natural_nodes()
         pos = set(int(p) for p in positives)
         best = int(negative)
         for n in self.path(int(negative)):
@@ -297,7 +308,8 @@ def _postorder(children: np.ndarray, top: int) -> list[int]:
 
 def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.ndarray,
                      dissimilarity: np.ndarray, centroid: np.ndarray,
-                     settings: TreeSettings | None = None) -> MergeTree:
+                     settings: TreeSettings | None = None,
+                     smooth: np.ndarray | None = None) -> MergeTree:
     """Agglomerate ``num`` superfaces into a binary tree.
 
     Args:
@@ -310,6 +322,7 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         centroid: (S, 3) superface centroids in units of √(total area) (compactness term;
             orders the merges of unconnected pieces).
         settings: :class:`TreeSettings` stored with the tree for its queries.
+        smooth: optional (S,) bool, see :attr:`MergeTree.smooth`.
     """
     n_nodes = 2 * num - 1
     children = np.full((n_nodes, 2), -1, np.int64)
@@ -389,4 +402,4 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         merge(a, b, DISCONNECTED)
         rest = [x for x in rest if x not in (a, b)] + [nxt - 1]
     return MergeTree(num_leaves=num, children=children, parent=parent, share=sh,
-                     height=height, settings=st)
+                     height=height, settings=st, smooth=smooth)

@@ -9,6 +9,7 @@ the surface area.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,21 +59,18 @@ class MeshParts:
         sf = self.sf
         self.dissimilarity = dissimilarity(sf, affinity)
         weight = sf.boundary + np.sqrt(sf.contact)
-        self.tree: MergeTree = build_merge_tree(sf.num, sf.share, sf.pairs, weight,
-                                                self.dissimilarity,
-                                                sf.centroid / np.sqrt(max(sf.total_area, 1e-300)),
-                                                tree_settings)
         # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
         region_share = np.bincount(sf.crease_region, weights=sf.share)
-        self.tree.smooth = region_share[sf.crease_region] > tree_settings.natural_max_share
+        smooth = region_share[sf.crease_region] > tree_settings.natural_max_share
+        self.tree: MergeTree = build_merge_tree(
+            sf.num, sf.share, sf.pairs, weight, self.dissimilarity,
+            sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), tree_settings, smooth)
         self._cuts: dict = {}
         self._adj: list | None = None
         self.points_norm = np.asarray(points_norm, np.float64)
         self.point_faces = np.asarray(point_faces, np.int64)
         self.face_area = mesh.face_area
-        # face centroids in the model frame (the frame of points_norm)
-        self.face_centroid_norm = (mesh.vertices[mesh.faces].mean(axis=1) - norm.center
-                                   ) / norm.half_extent
+        self._mesh, self._norm = mesh, norm
 
     # ------------------------------------------------------------------ clicks
     def answer(self, idx: np.ndarray, lab: np.ndarray, scale: float | None) -> MeshAnswer:
@@ -103,8 +101,6 @@ class MeshParts:
         clicked superface (Dijkstra); the prefix whose share is closest to ``scale``, the
         last superface cut by distance to the click so the share matches; what a negative
         click excludes (:meth:`MergeTree.excluded_by`) is never entered."""
-        import heapq
-
         sf = self.sf
         if self._adj is None:
             self._adj = [[] for _ in range(sf.num)]
@@ -156,7 +152,9 @@ class MeshParts:
         return face
 
     def _face_click_distance(self, faces: np.ndarray, idx_pos: np.ndarray) -> np.ndarray:
-        cen = self.face_centroid_norm[faces]
+        m = self._mesh  # centroids of just these faces, in the model frame
+        cen = (m.vertices[m.faces[faces]].mean(axis=1) - self._norm.center
+               ) / self._norm.half_extent
         return np.min(np.linalg.norm(cen[:, None, :] - self.points_norm[idx_pos][None], axis=2),
                       axis=1)
 
