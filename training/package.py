@@ -7,7 +7,8 @@ Writes ``model.safetensors`` + ``config.json`` (metadata: ``trained: true``, ste
 times, both training configurations, hardware, the data folder and this command) with
 :func:`training.train_all.package_weights`, then exports the ONNX files with
 :func:`core.export.export_onnx` so ``Segmenter.from_pretrained(OUT)`` works with both
-backends and ``build.py`` can ship them.
+backends and ``build.py`` can ship them (``--no-onnx`` skips the export:
+``python -m core.export --weights OUT --out OUT`` makes the ONNX files later).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--out", required=True, help="weights folder to (over)write")
     p.add_argument("--data", default="", help="training data folder, recorded in the metadata")
     p.add_argument("--notes", default="", help="free text recorded in the metadata")
+    p.add_argument(
+        "--no-onnx",
+        action="store_true",
+        help="write model.safetensors + config.json only (export later with core.export)",
+    )
     a = p.parse_args(argv)
 
     from core.export import export_onnx
@@ -40,6 +46,9 @@ def main(argv: list[str] | None = None) -> Path:
     if a.notes:
         extra["notes"] = a.notes
     out = package_weights(a.encoder, a.decoder, a.out, extra)
+    if a.no_onnx:
+        print(f"[package] weights in {out} (no ONNX files: --no-onnx)", flush=True)
+        return Path(out)
     export_onnx(out, out)
     print(f"[package] weights and ONNX files in {out}", flush=True)
     return Path(out)

@@ -54,8 +54,11 @@ def scatter_mean(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.
         size: number of cells.
 
     Returns:
-        (B, C, size); empty cells are zero.
+        (B, C, size); empty cells are zero. Sums are float32 even for bf16 / fp16 values
+        (under training autocast), so a cell of many points keeps its precision.
     """
+    if values.dtype in (torch.float16, torch.bfloat16):
+        values = values.float()
     b, n, c = values.shape
     idx = index.unsqueeze(1)
     sums = values.new_zeros(b, c, size).scatter_add(2, idx.expand(b, c, n), values.transpose(1, 2))
