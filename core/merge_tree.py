@@ -17,7 +17,7 @@ Queries (all nested by construction, all O(S) or less):
   clicked leaf's path to the root. With a scale (``TreeSettings.click_mode="path"``): the
   node on that path whose share is closest to the scale in log ratio, with a bonus for
   natural nodes (formed cheaply, separated dearly); monotone in the scale. The default
-  ``"growth"`` mode (``core.mesh_parts``) grows superfaces from the click by distance and
+  ``"growth"`` mode (``core.mesh_parts``) grows faces from the click by distance and
   summed dissimilarity instead, which scored higher (see :class:`TreeSettings`).
 * negative clicks exclude every node that holds them.
 * :meth:`MergeTree.nested_cuts` — hierarchy: each finer cut is taken inside the parts of
@@ -54,20 +54,26 @@ class TreeSettings:
             affinity: 3 → click + scale 75.7 / 63.0 (PartNet-Mobility / PSB, path mode),
             20 → 76.0 / 65.6, 0 → 75.0 / 60.2; Segment All at level scales 59.5 → 58.8
             on PartNet-Mobility, so 0 (the growth mode below answers clicks).
-        click_mode: how a click with a scale is answered. "growth": superfaces in order
-            of (distance from the click to their nearest sampled point) + growth_penalty ×
-            (smallest sum of boundary dissimilarities on a graph path from the clicked
-            superface), the prefix whose share is closest to the scale, the last
-            superface cut by distance so the share matches — monotone in the scale,
-            nested, instant. "path": the tree node on the clicked leaf's path to the root
-            (see ``natural_bonus``). Dev set, trained affinity: growth 81.8 / 74.8
-            (final code), path 75.0 / 60.2 (an earlier version) (PartNet-Mobility / PSB);
-            the training-free growth over
-            crease regions scores 75.5 on PartNet-Mobility, the ball 58.4 / 75.1.
-        growth_penalty: see ``click_mode`` (model-frame distance per unit of summed
-            dissimilarity). Dev set, final code: 0.3 → 80.8 / 74.9, 0.5 → 81.8 / 74.8
-            (PartNet-Mobility / PSB); an earlier version: 0.3 → 80.0 / 75.7, 0.5 →
-            81.3 / 75.5, 1.0 → 82.3 / 74.9; 4.0 with centroid distances 74.4 / 73.1.
+        click_mode: how a click with a scale is answered. "growth" (default,
+            :meth:`core.mesh_parts.MeshParts.answer`): every face gets the key d + B, d
+            its centroid's distance to the click (model frame), B the cheapest sum of edge
+            costs on a superface-graph path from the clicked superface (an edge costs its
+            dissimilarity × ``growth_penalty``, or × ``growth_penalty_smooth`` between
+            chunks of one smooth surface); the answer is the key-ordered prefix of faces
+            whose area share is closest to the scale — monotone in the scale, nested,
+            instant. "path": the tree node on the clicked leaf's path to the root (see
+            ``natural_bonus``). Dev set, trained affinity (PartNet-Mobility / PSB click +
+            scale): face-level growth 83.3 / 77.1 (this version); the earlier growth by
+            whole superfaces (nearest sampled point + 0.5 × B, the last superface cut by
+            distance) 81.8 / 74.8; path 75.0 / 60.2 (an earlier version); the
+            training-free growth over crease regions 75.5 / 22.3, the ball 58.4 / 75.1.
+        growth_penalty, growth_penalty_smooth: see ``click_mode`` (model-frame distance per
+            unit of dissimilarity). Probe on the cached dev-set superfaces (point-level
+            keys, PartNet-Mobility / PSB): one penalty for every edge 0.25 → 74.4 / 77.1,
+            0.5 → 79.4 / 76.9, 1 → 82.5 / 76.0, 2 → 83.9 / 74.8; split (crease,
+            smooth) (2, 0.25) → 82.8 / 77.3, (3, 0.25) → 83.0 / 77.3, (2, 0.5) → 83.3 /
+            77.1, (4, 0.25) → 83.0 / —. Chosen: (2, 0.5). Geodesic (8-NN graph)
+            distances instead of Euclidean ones scored lower on PSB (76.1 at (2, 0.5)).
         natural_scale, natural_max_share: the natural cut (no scale) cuts every boundary
             whose dissimilarity is above ``cut_threshold``; a resulting part larger than
             ``natural_max_share`` that lies mostly on one smooth surface covering more
@@ -85,7 +91,8 @@ class TreeSettings:
     natural_bonus: float = 1.0
     compactness: float = 0.0
     click_mode: str = "growth"
-    growth_penalty: float = 0.5
+    growth_penalty: float = 2.0
+    growth_penalty_smooth: float = 0.5
     natural_scale: float = 0.1
     natural_max_share: float = 0.5
     cut_threshold: float = 0.5

@@ -67,6 +67,8 @@ class MeshParts:
             sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), tree_settings, smooth)
         self._cuts: dict = {}
         self._adj: list | None = None
+        self._grow_cache: tuple | None = None
+        self._face_cen: np.ndarray | None = None
         self.points_norm = np.asarray(points_norm, np.float64)
         self.point_faces = np.asarray(point_faces, np.int64)
         self.face_area = mesh.face_area
@@ -83,31 +85,53 @@ class MeshParts:
         if st.click_mode not in ("growth", "path"):
             raise ValueError(f"TreeSettings.click_mode must be 'growth' or 'path', "
                              f"got {st.click_mode!r}")
-        if scale is not None and st.click_mode == "growth":
-            face = self._grow(idx[lab == 1], pos, neg, scale, st.growth_penalty)
-            node = self.tree.node_for(pos, neg, scale)
-            return MeshAnswer(face_mask=face, point_mask=face[self.point_faces], node=node,
-                              quality=self._quality(np.asarray([node]))[0])
         node = self.tree.node_for(pos, neg, scale)
+        quality = self._quality(np.asarray([node]))[0]
+        if scale is not None and st.click_mode == "growth":
+            face = self._grow(idx[lab == 1], pos, neg, scale)
+            return MeshAnswer(face_mask=face, point_mask=face[self.point_faces], node=node,
+                              quality=quality)
         keep = self.tree.leaf_mask([node])
         return MeshAnswer(face_mask=keep[self.sf.face_sf], point_mask=keep[leaf], node=node,
-                          quality=self._quality(np.asarray([node]))[0])
+                          quality=quality)
 
-    def _grow(self, idx_pos: np.ndarray, pos: list[int], neg: list[int], scale: float,
-              penalty: float) -> np.ndarray:
-        """(F,) bool faces: superfaces in order of d + penalty × B, where d is the distance
-        from the nearest positive click to the superface's nearest sampled point (model
-        frame) and B the smallest sum of edge dissimilarities on a graph path from a
-        clicked superface (Dijkstra); the prefix whose share is closest to ``scale``, the
-        last superface cut by distance to the click so the share matches; what a negative
-        click excludes (:meth:`MergeTree.excluded_by`) is never entered."""
-        sf = self.sf
+    def _grow(self, idx_pos: np.ndarray, pos: list[int], neg: list[int],
+              scale: float) -> np.ndarray:
+        """(F,) bool faces: the faces in order of d + B, the prefix whose area share is
+        closest to ``scale``. d is the distance (model frame) from the face's centroid to
+        the nearest positive click; B is the cheapest sum of edge costs on a superface graph
+        path from a clicked superface, an edge costing its dissimilarity × ``growth_penalty``
+        (× ``growth_penalty_smooth`` between chunks of one smooth surface). Faces of what a
+        negative click excludes (:meth:`MergeTree.excluded_by`) are never taken; the
+        clicked faces always are. The order is cached per set of clicks, so a scale change
+        is one binary search: monotone in the scale and nested."""
+        ck = (tuple(int(i) for i in idx_pos), tuple(pos), tuple(neg))
+        if self._grow_cache is None or self._grow_cache[0] != ck:
+            self._grow_cache = (ck, *self._growth_order(idx_pos, pos, neg))
+        _, order, cum = self._grow_cache
+        face = np.zeros(len(self.sf.face_sf), bool)
+        if len(order):
+            k = int(np.searchsorted(cum, scale, side="left"))
+            if k < len(cum) and (k == 0 or abs(cum[k] - scale) < abs(cum[k - 1] - scale)):
+                k += 1  # cum[k] is the closer share: take face k too
+            face[order[:max(k, 1)]] = True
+        face[self.point_faces[idx_pos]] = True  # never an empty answer: the clicked faces
+        return face
+
+    def _growth_order(self, idx_pos: np.ndarray, pos: list[int], neg: list[int]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in growth order (see :meth:`_grow`) and their cumulative area shares."""
+        sf, st = self.sf, self.tree.settings
         if self._adj is None:
+            a, b = sf.pairs[:, 0], sf.pairs[:, 1]
+            smooth = sf.crease_region[a] == sf.crease_region[b]
+            cost = self.dissimilarity * np.where(smooth, st.growth_penalty_smooth,
+                                                 st.growth_penalty)
             self._adj = [[] for _ in range(sf.num)]
-            for (a, b), p in zip(sf.pairs.tolist(), self.dissimilarity.tolist()):
-                self._adj[a].append((b, p))
-                self._adj[b].append((a, p))
-        blocked = set()
+            for (x, y), c in zip(sf.pairs.tolist(), cost.tolist()):
+                self._adj[x].append((y, c))
+                self._adj[y].append((x, c))
+        blocked: set[int] = set()
         for x in neg:
             blocked.update(int(y) for y in self.tree.excluded_by(x, pos))
         bar = np.full(sf.num, np.inf)
@@ -125,38 +149,28 @@ class MeshParts:
         lost = ~np.isfinite(bar)
         bar[lost] = (bar[~lost].max() if (~lost).any() else 0.0) + DISCONNECTED
         bar[list(blocked)] = np.inf
-        pts = self.points_norm
-        d_pt = np.min(np.linalg.norm(pts[:, None, :] - pts[idx_pos][None, :, :], axis=2), axis=1)
-        near = np.full(sf.num, np.inf)
-        np.minimum.at(near, sf.point_sf, d_pt)
-        key = near + penalty * bar
+        key = self._face_centroids_norm(idx_pos) + bar[sf.face_sf]
         order = np.argsort(key, kind="stable")
         order = order[np.isfinite(key[order])]
-        share = sf.share[order]
-        cum = np.cumsum(share)
-        if scale >= cum[-1] - 1e-9:  # everything reachable
-            return np.isin(sf.face_sf, order)
-        k = int(np.searchsorted(cum, scale, side="right"))  # whole superfaces within s
-        keep = np.zeros(sf.num, bool)
-        keep[order[:k]] = True
-        face = keep[sf.face_sf]
-        if k < len(order):  # the next superface, cut by distance to the click
-            rest = scale - (cum[k - 1] if k > 0 else 0.0)
-            fid = np.flatnonzero(sf.face_sf == order[k])
-            fd = self._face_click_distance(fid, idx_pos)
-            fo = fid[np.argsort(fd, kind="stable")]
-            fa = np.concatenate([[0.0], np.cumsum(self.face_area[fo])]) / max(
-                sf.total_area, 1e-300)
-            face[fo[: int(np.argmin(np.abs(fa - rest)))]] = True  # closest share
-        face[self.point_faces[idx_pos]] = True  # never an empty answer: the clicked faces
-        return face
+        cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
+        return order, cum
 
-    def _face_click_distance(self, faces: np.ndarray, idx_pos: np.ndarray) -> np.ndarray:
-        m = self._mesh  # centroids of just these faces, in the model frame
-        cen = (m.vertices[m.faces[faces]].mean(axis=1) - self._norm.center
-               ) / self._norm.half_extent
-        return np.min(np.linalg.norm(cen[:, None, :] - self.points_norm[idx_pos][None], axis=2),
-                      axis=1)
+    def _face_centroids_norm(self, idx_pos: np.ndarray) -> np.ndarray:
+        """(F,) distance from every face centroid to the nearest positive click (model
+        frame); the centroids are computed once per mesh (float32)."""
+        if self._face_cen is None:
+            m = self._mesh
+            cen = np.empty((len(m.faces), 3), np.float32)
+            step = 1 << 18  # bounded (step, 3, 3) temporaries on huge meshes
+            for s in range(0, len(m.faces), step):
+                c = m.vertices[m.faces[s:s + step]].mean(axis=1)
+                cen[s:s + step] = (c - self._norm.center) / self._norm.half_extent
+            self._face_cen = cen
+        clicks = self.points_norm[idx_pos].astype(np.float32)
+        d = np.full(len(self._face_cen), np.inf, np.float32)
+        for c in clicks:
+            np.minimum(d, np.linalg.norm(self._face_cen - c, axis=1), out=d)
+        return d
 
     def _quality(self, nodes: np.ndarray) -> np.ndarray:
         t = self.tree

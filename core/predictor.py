@@ -438,7 +438,7 @@ class Segmenter:
         sc = check_scale(scale)
         st = self._need()
         if st.faces is not None:
-            return self.mesh_parts().segment(sc, s.min_part_fraction)
+            return self.mesh_parts().segment(sc, s.min_mesh_part_fraction)
         return segment_points(self, sc, s)
 
     def count_parts(self, scale: float | None = None,
@@ -449,7 +449,7 @@ class Segmenter:
         check_settings(s)
         sc = check_scale(scale)
         if self._need().faces is not None:
-            return self.mesh_parts().count(sc, s.min_part_fraction)
+            return self.mesh_parts().count(sc, s.min_mesh_part_fraction)
         return int(segment_points(self, sc, s).num_parts)
 
     def hierarchy(self, scales: list[float],
@@ -464,5 +464,5 @@ class Segmenter:
         check_settings(s)
         checked = check_scales(scales)
         if self._need().faces is not None:
-            return self.mesh_parts().hierarchy(checked, s.min_part_fraction)
+            return self.mesh_parts().hierarchy(checked, s.min_mesh_part_fraction)
         return hierarchy_points(self, checked, s)

@@ -93,8 +93,9 @@ class SegmentOptions:
 
 
 #: The ``core.SegmentAllSettings`` fields the add-on sets (the panel's Prompts and Min Part
-#: Size); every other field keeps core's default.
-OVERRIDABLE = ("num_prompts", "min_part_fraction")
+#: Size, which sets both the point-cloud and the mesh minimum); every other field keeps
+#: core's default.
+OVERRIDABLE = ("num_prompts", "min_part_fraction", "min_mesh_part_fraction")
 
 
 class RuntimeUnavailable(RuntimeError):

@@ -48,6 +48,7 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
         overrides["num_prompts"] = int(settings.num_prompts)
     if settings.min_part_size > 0:
         overrides["min_part_fraction"] = float(settings.min_part_size)
+        overrides["min_mesh_part_fraction"] = float(settings.min_part_size)
     ck = (key, scale, bool(settings.use_scale), tuple(sorted(overrides.items())))
     if ck in _COUNTS:
         _COUNTS.move_to_end(ck)

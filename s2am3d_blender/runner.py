@@ -49,6 +49,7 @@ def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
     min_size = _finite(settings.min_part_size, "Min Part Size", 0.0, 0.5)
     if min_size > 0:
         overrides["min_part_fraction"] = min_size
+        overrides["min_mesh_part_fraction"] = min_size
     scale = _finite(settings.scale, "Scale", 0.0, 1.0)
     opts = engine.SegmentOptions(
         scale=scale if settings.use_scale else None,

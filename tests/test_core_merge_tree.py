@@ -108,9 +108,9 @@ def test_tiny_parts_are_absorbed_only_when_asked(monkeypatch):
     v = np.concatenate([big, small])
     f = np.concatenate([fb, fs + len(big)])
     seg.set_mesh(v, f, n_points=4000)
-    keep = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.0))
+    keep = seg.segment_all(settings=SegmentAllSettings(min_mesh_part_fraction=0.0))
     assert keep.num_parts == 2
-    merged = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.05))
+    merged = seg.segment_all(settings=SegmentAllSettings(min_mesh_part_fraction=0.05))
     assert merged.num_parts == 1
 
 
@@ -122,3 +122,25 @@ def test_a_click_on_a_big_low_poly_face_is_never_empty(monkeypatch):
     for s in (0.001, 0.01, 0.05):
         r = seg.predict([(0, True)], scale=s)
         assert r.face_mask[seg.point_faces[0]] and r.point_mask[0]
+
+
+def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeypatch):
+    """A sphere has no creases: the click + scale answer grows face by face around the
+    click, so its area share follows the slider closely and stays around the click."""
+    import trimesh
+
+    seg = make_segmenter(monkeypatch)
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces)
+    area = np.asarray(sphere.area_faces)
+    seg.set_mesh(v, f, n_points=3000)
+    i = seg.nearest_point([0.0, 0.0, 1.0])
+    prev = None
+    for s in (0.05, 0.1, 0.25, 0.5, 0.8):
+        m = seg.predict([(i, True)], scale=s).face_mask
+        assert abs(area[m].sum() / area.sum() - s) < 0.01
+        cen = v[f[m]].mean(axis=1)  # a cap around the click: the highest faces first
+        assert cen[:, 2].min() >= np.quantile(v[f].mean(axis=1)[:, 2], 1 - s) - 0.15
+        if prev is not None:
+            assert (prev <= m).all()
+        prev = m
