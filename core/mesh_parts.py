@@ -149,7 +149,7 @@ class MeshParts:
         lost = ~np.isfinite(bar)
         bar[lost] = (bar[~lost].max() if (~lost).any() else 0.0) + DISCONNECTED
         bar[list(blocked)] = np.inf
-        key = self._face_centroids_norm(idx_pos) + bar[sf.face_sf]
+        key = self._face_centroids_norm(idx_pos) + bar.astype(np.float32)[sf.face_sf]
         order = np.argsort(key, kind="stable")
         order = order[np.isfinite(key[order])]
         cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
