@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh_regions import MeshStructure, _components, _face_normals
+from .geometry import face_normals
+from .mesh_graph import rows_within
+from .mesh_regions import MeshStructure, _components
 
 
 @dataclass
@@ -36,12 +38,13 @@ class EdgeGeometry:
 EDGE_CHUNK = 262_144
 
 
-def _edge_chunk(mesh: MeshStructure, nrm: np.ndarray, a: np.ndarray, b: np.ndarray
-                ) -> tuple[np.ndarray, ...]:
-    """Angle, bend, orientation consistency, edge key and side of one chunk of pairs."""
+def _edge_chunk(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarray,
+                b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Angle, signed bend (before the non-manifold test), orientation consistency and edge
+    key of one chunk of pairs; ``na``/``nb`` are the unit normals of faces ``a``/``b``."""
     wf = mesh.welded_faces
-    cos = np.clip((nrm[a] * nrm[b]).sum(axis=1), -1.0, 1.0)
-    fa, fb = wf[a], wf[b]
+    cos = np.clip((na * nb).sum(axis=1), -1.0, 1.0)
+    fa, fb = wf[a].astype(np.int64), wf[b].astype(np.int64)
     eq = fa[:, :, None] == fb[:, None, :]  # (E, 3, 3): corner i of a equals corner j of b
     in_b = eq.any(axis=2)  # corners of a shared with b
     in_a = eq.any(axis=1)
@@ -58,37 +61,50 @@ def _edge_chunk(mesh: MeshStructure, nrm: np.ndarray, a: np.ndarray, b: np.ndarr
     n_v = len(mesh.vertices)
     key = np.minimum(u, v) * n_v + np.maximum(u, v)
     w = fb[rows, np.argmax(~in_a, axis=1)]  # b's corner off the shared edge
-    side = ((mesh.vertices[w] - mesh.vertices[u]) * nrm[a]).sum(axis=1)
-    return (np.arccos(np.abs(cos)).astype(np.float32), np.arccos(cos).astype(np.float32),
-            consistent, key, np.sign(side).astype(np.float32))
+    side = ((mesh.vertices[w] - mesh.vertices[u]) * na).sum(axis=1)
+    bend = np.arccos(cos).astype(np.float32)
+    return (np.arccos(np.abs(cos)).astype(np.float32),
+            np.sign(side).astype(np.float32) * bend, consistent, key)
+
+
+def _nonmanifold(key: np.ndarray) -> np.ndarray:
+    """(E,) bool: the edge key appears in more than one adjacency pair."""
+    if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # not edge_adjacency's order
+        order = np.argsort(key, kind="stable")
+        flag = _nonmanifold(key[order])
+        out = np.empty(len(key), bool)
+        out[order] = flag
+        return out
+    dup = key[1:] == key[:-1]
+    out = np.zeros(len(key), bool)
+    out[1:] |= dup
+    out[:-1] |= dup
+    return out
 
 
 def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
     """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
-    the (F, 3) unit face normals when already computed). Works in chunks of
-    :data:`EDGE_CHUNK` pairs, so memory stays bounded on meshes of millions of faces."""
-    nrm = _face_normals(mesh.vertices, mesh.faces) if normals is None else normals
+    the (F, 3) unit face normals when already computed, else each chunk computes those of
+    its faces). Works in chunks of :data:`EDGE_CHUNK` pairs into preallocated outputs, so
+    memory stays bounded on meshes of millions of faces."""
     adj = mesh.adjacency
-    parts = [_edge_chunk(mesh, nrm, adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1])
-             for k in range(0, len(adj), EDGE_CHUNK)]
-    if not parts:
-        z = np.zeros(0)
-        return EdgeGeometry(angle=z, signed=z, consistent=z.astype(bool),
-                            nonmanifold=z.astype(bool))
-    angle, bend, consistent, key, sign = (np.concatenate(x) for x in zip(*parts))
+    n = len(adj)
+    angle, signed = np.empty(n, np.float32), np.empty(n, np.float32)
+    consistent, key = np.empty(n, bool), np.empty(n, np.int64)
+    for k in range(0, n, EDGE_CHUNK):
+        a, b = adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1]
+        if normals is None:
+            na, nb = (face_normals(mesh.vertices, mesh.faces[x]) for x in (a, b))
+        else:
+            na, nb = normals[a], normals[b]
+        sl = slice(k, k + EDGE_CHUNK)
+        angle[sl], signed[sl], consistent[sl], key[sl] = _edge_chunk(mesh, na, nb, a, b)
     # non-manifold: the edge (u, v) appears in more than one adjacency pair
-    if len(key) > 1 and (key[1:] >= key[:-1]).all():  # edge_adjacency's order: no sort
-        dup = key[1:] == key[:-1]
-        nonmanifold = np.zeros(len(key), bool)
-        nonmanifold[1:] |= dup
-        nonmanifold[:-1] |= dup
-    else:
-        _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
-        nonmanifold = cnt[inv.reshape(-1)] > 1
+    nonmanifold = _nonmanifold(key)
     del key
     consistent &= ~nonmanifold
     # bend: 0 = flat, π = folded back (consistent orientation only)
-    signed = np.where(consistent, sign * bend, np.float32(0.0))
+    signed[~consistent] = 0.0
     return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
                         nonmanifold=nonmanifold)
 
@@ -98,6 +114,5 @@ def crease_regions(mesh: MeshStructure, eg: EdgeGeometry, crease_angle_deg: floa
     """(F,) crease region of every face (numbered from 0), see the module docstring."""
     keep = eg.angle < np.radians(crease_angle_deg)
     if face_groups is not None:
-        g = np.asarray(face_groups).reshape(-1)
-        keep &= g[mesh.adjacency[:, 0]] == g[mesh.adjacency[:, 1]]
-    return _components(len(mesh.faces), mesh.adjacency[keep])
+        keep &= rows_within(np.asarray(face_groups).reshape(-1), mesh.adjacency)
+    return _components(len(mesh.faces), mesh.adjacency, mask=keep)

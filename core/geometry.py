@@ -112,12 +112,14 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def check_mesh_areas(
-    vertices: np.ndarray, faces: np.ndarray
+    vertices: np.ndarray, faces: np.ndarray, index_dtype: type = np.int64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`check_mesh` that also returns the face areas (F,) it computes on the way.
 
     For callers that need the areas next (sampling, region areas): on a 5M-face mesh each
-    :func:`face_areas` pass costs seconds.
+    :func:`face_areas` pass costs seconds. ``index_dtype``: dtype of the returned faces (a
+    copy); ``np.int32`` halves their memory on huge meshes (int64 is used anyway when the
+    vertex count does not fit).
     """
     v = check_points(vertices, "vertices")
     f = np.asarray(faces)
@@ -127,20 +129,28 @@ def check_mesh_areas(
         raise InvalidInputError("the mesh has no faces")
     if not np.issubdtype(f.dtype, np.integer):
         raise InvalidInputError(f"face indices must be integers, got {f.dtype}")
-    f = f.astype(np.int64)
-    if f.min() < 0 or f.max() >= v.shape[0]:
+    lo, hi = int(f.min()), int(f.max())  # on the caller's dtype: a cast could wrap
+    if lo < 0 or hi >= v.shape[0]:
         raise InvalidInputError(
-            f"face indices out of range: they span [{int(f.min())}, {int(f.max())}] "
+            f"face indices out of range: they span [{lo}, {hi}] "
             f"but the mesh has {v.shape[0]} vertices"
         )
+    fits = v.shape[0] <= np.iinfo(index_dtype).max
+    f = f.astype(index_dtype if fits else np.int64)
     area = face_areas(v, f)
     if area.sum() <= 0.0:
         raise InvalidInputError("every face has zero area: the surface cannot be sampled")
     return v, f, area
 
 
-#: triangles processed at once by :func:`face_cross` (bounds its temporaries to ~40 MB).
+#: triangles processed at once by :func:`face_cross` and its relatives (bounds their
+#: temporaries to ~40 MB).
 TRI_CHUNK = 262_144
+
+
+def _cross(v: np.ndarray, c: np.ndarray) -> np.ndarray:
+    a = v[c[:, 0]]
+    return np.cross(v[c[:, 1]] - a, v[c[:, 2]] - a)
 
 
 def face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -150,15 +160,52 @@ def face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     f = np.asarray(faces)
     out = np.empty((len(f), 3))
     for k in range(0, len(f), TRI_CHUNK):
-        c = f[k:k + TRI_CHUNK]
-        a = v[c[:, 0]]
-        out[k:k + TRI_CHUNK] = np.cross(v[c[:, 1]] - a, v[c[:, 2]] - a)
+        out[k:k + TRI_CHUNK] = _cross(v, f[k:k + TRI_CHUNK])
     return out
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area of each triangle (F,), in the squared unit of ``vertices``."""
-    return 0.5 * np.linalg.norm(face_cross(vertices, faces), axis=1)
+    """Area of each triangle (F,), in the squared unit of ``vertices`` (chunked: no (F, 3)
+    temporary)."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces)
+    out = np.empty(len(f))
+    for k in range(0, len(f), TRI_CHUNK):
+        out[k:k + TRI_CHUNK] = 0.5 * np.linalg.norm(_cross(v, f[k:k + TRI_CHUNK]), axis=1)
+    return out
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) float64 unit normals of the triangles (zero-area ones stay zero), chunked."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces)
+    out = np.empty((len(f), 3))
+    for k in range(0, len(f), TRI_CHUNK):
+        nrm = _cross(v, f[k:k + TRI_CHUNK])
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-300)
+        out[k:k + TRI_CHUNK] = nrm
+    return out
+
+
+def face_centroid_axis(vertices: np.ndarray, faces: np.ndarray, axis: int,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+    """Coordinate ``axis`` of the centroids of the triangles (``rows`` of ``faces`` when
+    given), float64, chunked: one (F,) array instead of an (F, 3) one."""
+    v = np.asarray(vertices, np.float64)[:, axis]
+    f = np.asarray(faces)
+    n = len(f) if rows is None else len(rows)
+    out = np.empty(n)
+    for k in range(0, n, TRI_CHUNK):
+        c = f[k:k + TRI_CHUNK] if rows is None else f[rows[k:k + TRI_CHUNK]]
+        out[k:k + TRI_CHUNK] = (v[c[:, 0]] + v[c[:, 1]] + v[c[:, 2]]) / 3.0
+    return out
+
+
+def face_centroids(vertices: np.ndarray, faces: np.ndarray,
+                   rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3) float64 centroids of the triangles (``rows`` of ``faces`` when given),
+    chunked (no (F, 3, 3) temporary)."""
+    return np.stack([face_centroid_axis(vertices, faces, k, rows) for k in range(3)], axis=1)
 
 
 def sample_surface(
@@ -214,20 +261,29 @@ def weld_vertices(
     """
     v = np.asarray(vertices, np.float64)
     f = np.asarray(faces, np.int64)
+    vmap = weld_map(v, rel_tol)
+    if vmap is None:
+        return f.copy(), np.arange(len(v))
+    return vmap[f], vmap
+
+
+def weld_map(vertices: np.ndarray, rel_tol: float = 1e-5) -> np.ndarray | None:
+    """The vertex map of :func:`weld_vertices` (int64 (V,)), or None when no two vertices
+    are within the tolerance (nothing to weld)."""
+    v = np.asarray(vertices, np.float64)
     diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 0.0
     tol = rel_tol * diag
     if tol <= 0.0 or len(v) < 2:
-        return f.copy(), np.arange(len(v))
+        return None
     pairs = cKDTree(v).query_pairs(tol, output_type="ndarray")
     if len(pairs) == 0:
-        return f.copy(), np.arange(len(v))
+        return None
     g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(v), len(v)))
     _, comp = connected_components(g, directed=False)
     # representative = smallest original index in each component
     rep = np.full(comp.max() + 1, len(v), dtype=np.int64)
     np.minimum.at(rep, comp, np.arange(len(v)))
-    vmap = rep[comp]
-    return vmap[f], vmap
+    return rep[comp]
 
 
 def face_components(faces: np.ndarray, n_vertices: int) -> np.ndarray:

@@ -19,61 +19,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .geometry import face_areas, face_cross, weld_vertices
+from .geometry import face_areas, face_normals, weld_map
+from .mesh_graph import as_index, components, edge_adjacency, index_dtype
 
 #: faces processed per chunk when querying nearest points (bounds temporary memory to a few
 #: tens of MB whatever the mesh size).
 FACE_CHUNK = 262_144
 
 
-def edge_adjacency(faces: np.ndarray, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Faces sharing an edge and the length of that edge.
-
-    Args:
-        faces: (F, 3) triangle vertex indices (weld first to connect coincident vertices).
-        vertices: (V, 3) positions, used for the edge lengths (object units).
-
-    Returns:
-        ``pairs`` int64 (E, 2) with ``a < b`` (a non-manifold edge links its faces in a
-        chain) and ``length`` float64 (E,) the length of the shared edge.
-    """
-    f = np.asarray(faces, np.int64)
-    n_v = int(f.max(initial=0)) + 1
-    nxt = np.roll(f, -1, axis=1)
-    # edge key (min * V + max), row-major over (face, corner): owner = flat index // 3
-    key = (np.minimum(f, nxt) * n_v + np.maximum(f, nxt)).ravel()
-    del nxt
-    order = np.argsort(key, kind="stable")
-    k = key[order]
-    del key
-    same = np.flatnonzero(k[1:] == k[:-1])
-    a, b = order[same] // 3, order[same + 1] // 3
-    ek = k[same]
-    del k, order
-    keep = a != b
-    a, b, ek = a[keep], b[keep], ek[keep]
-    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
-    v = np.asarray(vertices, np.float64)
-    length = np.linalg.norm(v[ek // n_v] - v[ek % n_v], axis=1)
-    return pairs, length
-
-
-def _components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected components (labels from 0) of ``n`` nodes linked by ``pairs`` (E, 2)."""
-    if len(pairs) == 0:
-        return np.arange(n, dtype=np.int64)
-    g = sp.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, lab = connected_components(g.tocsr(), directed=False)
-    return lab.astype(np.int64)
+def _components(n: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Connected components (labels from 0) of ``n`` nodes linked by ``pairs`` (E, 2)
+    (rows where ``mask``, when given); see :func:`core.mesh_graph.components`."""
+    return components(n, pairs, mask)
 
 
 def _face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    nrm = face_cross(vertices, faces)
-    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-300)
-    return nrm
+    return face_normals(vertices, faces)
 
 
 @dataclass
@@ -82,15 +45,18 @@ class MeshStructure:
 
     Attributes:
         vertices: (V, 3) float64 positions in the object frame.
-        faces: (F, 3) int64 original triangles.
-        welded_faces: (F, 3) int64 triangles re-indexed onto welded vertices.
+        faces: (F, 3) original triangles (int32 or int64 as given).
+        welded_faces: (F, 3) triangles re-indexed onto welded vertices (``faces`` itself
+            when no vertices were merged).
         face_area: (F,) float64 areas (object units²).
-        adjacency: (E, 2) int64 face pairs sharing an edge of the welded mesh.
+        adjacency: (E, 2) face pairs sharing an edge of the welded mesh (int32 below 2**31
+            faces).
         edge_length: (E,) float64 length of each shared edge (object units).
-        components: (F,) int64 connected component of each face on the welded mesh
-            (edge- or vertex-connected, see :meth:`build`).
-        face_region: (F,) int64 candidate region of each face (components, further split by
-            ``face_groups`` / creases when requested), numbered from 0.
+        components: (F,) connected component of each face on the welded mesh (edge- or
+            vertex-connected, see :meth:`build`; int32 below 2**31 faces).
+        face_region: (F,) candidate region of each face (components, further split by
+            ``face_groups`` / creases when requested), numbered from 0 (``components``
+            itself when not split).
         num_regions: number of regions.
         region_area: (num_regions,) float64 area of each region.
     """
@@ -140,8 +106,10 @@ class MeshStructure:
                 :func:`core.geometry.check_mesh_areas`); None = computed here.
         """
         v = np.asarray(vertices, np.float64)
-        f = np.asarray(faces, np.int64)
-        wf, _ = weld_vertices(v, f, rel_tol=weld_rel_tol)
+        f = as_index(faces)
+        vmap = weld_map(v, weld_rel_tol)  # None: nothing to weld, the faces are shared
+        wf = f if vmap is None else vmap.astype(f.dtype)[f]
+        del vmap
         area = face_areas(v, f) if face_area is None else np.asarray(face_area, np.float64)
         if len(area) != len(f):
             raise ValueError(f"face_area has {len(area)} entries for {len(f)} faces")
@@ -166,15 +134,17 @@ class MeshStructure:
             nrm = _face_normals(v, f)
             cos = (nrm[region_pairs[:, 0]] * nrm[region_pairs[:, 1]]).sum(axis=1)
             region_pairs = region_pairs[cos >= np.cos(np.radians(crease_angle_deg))]
+        dt = index_dtype(len(f))
         if face_groups is None and crease_angle_deg is None:
-            region = components
+            # component labels already run 0..n-1 (np.unique would give them back)
+            components = region = components.astype(dt)
         else:
             # edge-connected pieces that stay inside one component
             region = _components(len(f), region_pairs)
             _, region = np.unique(region * (components.max() + 1) + components,
                                   return_inverse=True)
-        _, region = np.unique(region, return_inverse=True)
-        region = region.astype(np.int64)
+            _, region = np.unique(region, return_inverse=True)
+            components, region = components.astype(dt), region.reshape(-1).astype(dt)
         n_reg = int(region.max()) + 1
         return cls(
             vertices=v,

@@ -127,7 +127,7 @@ class _State:
     anchors: Any
     seed: int
     vertices: np.ndarray | None = None  # float64 (V,3), meshes only
-    faces: np.ndarray | None = None  # int64 (F,3)
+    faces: np.ndarray | None = None  # int32 (F,3) (int64 past 2**31 vertices)
     face_area: np.ndarray | None = None  # float64 (F,), meshes only
     face_groups: np.ndarray | None = None
     input_points: np.ndarray | None = None  # point clouds: the caller's points
@@ -200,7 +200,8 @@ class Segmenter:
                 fewer than 3 distinct vertices, zero total area, or a bad ``n_points``.
         """
         n_points = self._check_n(n_points)
-        v, f, area = check_mesh_areas(vertices, faces)  # face areas computed once per mesh
+        # face areas computed once per mesh; int32 faces halve the biggest index arrays
+        v, f, area = check_mesh_areas(vertices, faces, index_dtype=np.int32)
         groups = None
         if face_groups is not None:
             groups = np.array(face_groups).reshape(-1)  # a copy: later edits never leak in

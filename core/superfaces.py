@@ -31,8 +31,10 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from .creases import EdgeGeometry, crease_regions, edge_geometry
-from .geometry import farthest_point_sampling
-from .mesh_regions import MeshStructure, _components, _face_normals
+from .geometry import face_centroid_axis, face_normals
+from .mesh_graph import dense_inverse, rows_joining
+from .mesh_regions import MeshStructure, _components
+from .superface_chunks import chunk_regions
 
 __all__ = ["SuperfaceSettings", "Superfaces", "build_superfaces", "EdgeGeometry",
            "crease_regions", "edge_geometry"]
@@ -136,19 +138,29 @@ class Superfaces:
 
 
 def _boundary_matrix(label: np.ndarray, mesh: MeshStructure, n: int) -> sp.csr_matrix:
-    a, b = label[mesh.adjacency[:, 0]], label[mesh.adjacency[:, 1]]
-    x = a != b
+    x = rows_joining(label, mesh.adjacency)
+    a, b = label[mesh.adjacency[x, 0]], label[mesh.adjacency[x, 1]]
     w = mesh.edge_length[x]
-    return sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([a[x], b[x]]),
-                          np.concatenate([b[x], a[x]]))), shape=(n, n)).tocsr()
+    return sp.coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]),
+                          np.concatenate([b, a]))), shape=(n, n)).tocsr()
+
+
+def _region_centroids(label: np.ndarray, mesh: MeshStructure, n: int,
+                      area: np.ndarray) -> np.ndarray:
+    """(n, 3) area-weighted centroid of each region (one coordinate at a time)."""
+    cen = np.zeros((n, 3))
+    for k in range(3):
+        np.add.at(cen[:, k], label,
+                  face_centroid_axis(mesh.vertices, mesh.faces, k) * mesh.face_area)
+    return cen / np.maximum(area, 1e-300)[:, None]
 
 
 def _absorb(label: np.ndarray, mesh: MeshStructure, point_faces: np.ndarray,
-            min_area: float, centroids: np.ndarray) -> np.ndarray:
+            min_area: float) -> np.ndarray:
     """Regions without points or below ``min_area`` join their longest-boundary neighbour
     (or, with no neighbour at all, the nearest region that stays)."""
     for _ in range(8):
-        _, label = np.unique(label, return_inverse=True)
+        label = dense_inverse(label)
         n = int(label.max()) + 1
         area = np.bincount(label, weights=mesh.face_area, minlength=n)
         pts = np.bincount(label[point_faces], minlength=n)
@@ -168,91 +180,13 @@ def _absorb(label: np.ndarray, mesh: MeshStructure, point_faces: np.ndarray,
         lonely = small & (target == np.arange(n))
         if lonely.any():
             stay = np.flatnonzero(~small)
-            cen = np.zeros((n, 3))
-            np.add.at(cen, label, centroids * mesh.face_area[:, None])
-            cen /= np.maximum(area, 1e-300)[:, None]
+            cen = _region_centroids(label, mesh, n, area)
             target[lonely] = stay[cKDTree(cen[stay]).query(cen[lonely])[1]]
         # resolve chains (a -> b -> c) by linking everything and taking components
         link = np.stack([np.arange(n), target], axis=1)[small]
         comp = _components(n, link)
         label = comp[label]
-    _, label = np.unique(label, return_inverse=True)
-    return label.astype(np.int64)
-
-
-def _chunk(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry, centroids: np.ndarray,
-           points: np.ndarray, s: SuperfaceSettings, seed: int) -> np.ndarray:
-    """Split regions above ``max_share`` into compact chunks: a graph Voronoi over *cells*
-    (the faces of one region nearest to one sampled point), so the cost depends on the
-    number of samples, not of faces."""
-    n = int(label.max()) + 1
-    area = np.bincount(label, weights=mesh.face_area, minlength=n)
-    total = float(area.sum())
-    big = area > s.max_share * total
-    if not big.any():
-        return label
-    fb = np.flatnonzero(big[label])
-    near = cKDTree(points).query(centroids[fb], k=1)[1]
-    cell_f = np.full(len(label), -1, np.int64)
-    _, cell_b = np.unique(label[fb] * (len(points) + 1) + near, return_inverse=True)
-    cell_f[fb] = cell_b.reshape(-1)
-    n_cell = int(cell_f.max()) + 1
-    fa = mesh.face_area[fb]
-    cell_area = np.bincount(cell_f[fb], weights=fa, minlength=n_cell)
-    cell_cen = np.stack([np.bincount(cell_f[fb], weights=centroids[fb, k] * fa,
-                                     minlength=n_cell) for k in range(3)], axis=1)
-    cell_cen /= np.maximum(cell_area, 1e-300)[:, None]
-    cell_region = np.zeros(n_cell, np.int64)
-    cell_region[cell_f[fb]] = label[fb]
-    a, b = cell_f[mesh.adjacency[:, 0]], cell_f[mesh.adjacency[:, 1]]
-    x = (a >= 0) & (b >= 0) & (a != b)
-    x &= cell_region[np.maximum(a, 0)] == cell_region[np.maximum(b, 0)]
-    a, b, bend = a[x], b[x], np.maximum(eg.signed[x], 0.0)
-    key = np.minimum(a, b) * n_cell + np.maximum(a, b)
-    uk, inv = np.unique(key, return_inverse=True)
-    worst = np.zeros(len(uk))
-    np.maximum.at(worst, inv.reshape(-1), bend)
-    ca, cb = uk // n_cell, uk % n_cell
-    step = np.linalg.norm(cell_cen[ca] - cell_cen[cb], axis=1) * (
-        1.0 + s.concave_penalty * worst)
-    dist = np.full(n_cell, np.inf)
-    owner = np.full(n_cell, -1, np.int64)
-    next_id = n
-    for r in np.flatnonzero(big):
-        cells = np.flatnonzero(cell_region == r)
-        n_faces = int(np.count_nonzero(label[fb] == r))
-        k = int(min(round(area[r] / (s.chunk_share * total)), len(cells),
-                    n_faces // s.min_chunk_faces))
-        if k < 2:  # too few faces to cut (a low-poly surface): the region stays whole
-            continue
-        seeds = cells[farthest_point_sampling(cell_cen[cells], k, seed=seed)]
-        dist[seeds] = 0.0
-        owner[seeds] = next_id + np.arange(len(seeds))
-        next_id += len(seeds)
-    src, dst = np.concatenate([ca, cb]), np.concatenate([cb, ca])
-    w = np.concatenate([step, step])
-    for _ in range(s.max_relax_iterations):
-        cand = dist[src] + w
-        better = cand < dist[dst]
-        if not better.any():
-            break
-        cs, cd, cv = src[better], dst[better], cand[better]
-        order = np.lexsort((cv, cd))  # per target, the best candidate first
-        cd, cs, cv = cd[order], cs[order], cv[order]
-        first = np.ones(len(cd), bool)
-        first[1:] = cd[1:] != cd[:-1]
-        dist[cd[first]] = cv[first]
-        owner[cd[first]] = owner[cs[first]]
-    out = label.copy()
-    got = owner[cell_f[fb]]
-    out[fb] = np.where(got >= 0, got, label[fb])
-    # chunks may come out disconnected (cells touch only at corners): split into pieces
-    _, out = np.unique(out, return_inverse=True)
-    out = out.reshape(-1)
-    same = out[mesh.adjacency[:, 0]] == out[mesh.adjacency[:, 1]]
-    pieces = _components(len(label), mesh.adjacency[same])
-    _, pieces = np.unique(pieces * (int(out.max()) + 1) + out, return_inverse=True)
-    return pieces.reshape(-1).astype(np.int64)
+    return dense_inverse(label)
 
 
 def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: np.ndarray,
@@ -272,42 +206,42 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     """
     s = settings if settings is not None else SuperfaceSettings()
     pf = np.asarray(point_faces, np.int64)
-    normals = _face_normals(mesh.vertices, mesh.faces)
-    eg = edge_geometry(mesh, normals)
+    # (F, 3) arrays (normals, centroids) live only while one step needs them: on a
+    # 4M-triangle mesh each is 97 MB
+    eg = edge_geometry(mesh, face_normals(mesh.vertices, mesh.faces))
     groups = face_groups if s.split_by_face_groups else None
-    v, f = mesh.vertices, mesh.faces  # centroids without an (F, 3, 3) temporary
-    centroids = (v[f[:, 0]] + v[f[:, 1]] + v[f[:, 2]]) / 3.0
     label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
     # a crease region never spans two welded pieces (edges only join faces of one piece)
-    label = _absorb(label, mesh, pf, s.min_share * mesh.total_area, centroids)
+    label = _absorb(label, mesh, pf, s.min_share * mesh.total_area)
     region = label
     pts_obj = mesh.vertices[mesh.faces[pf]].mean(axis=1)  # a point per sample, object frame
-    label = _chunk(label, mesh, eg, centroids, pts_obj, s, seed)
-    label = _absorb(label, mesh, pf, 0.0, centroids)  # chunks without points
-    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap,
-                     centroids, normals)
+    label = chunk_regions(label, mesh, eg, pts_obj, s, seed)
+    label = _absorb(label, mesh, pf, 0.0)  # chunks without points
+    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap)
 
 
 def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
               eg: EdgeGeometry, pf: np.ndarray, points_norm: np.ndarray,
-              features: np.ndarray | None, gap: float, cent_f: np.ndarray,
-              nrm: np.ndarray) -> Superfaces:
+              features: np.ndarray | None, gap: float) -> Superfaces:
     n = int(face_sf.max()) + 1
     fa = mesh.face_area
     area = np.bincount(face_sf, weights=fa, minlength=n)
     first_face = np.zeros(n, np.int64)
     first_face[face_sf[::-1]] = np.arange(len(face_sf))[::-1]
-    component = mesh.components[first_face]
+    component = mesh.components[first_face].astype(np.int64)
     # region of the chunk: most chunks lie in one crease region; take the first face's
     crease = region[first_face]
-    centroid = np.stack([np.bincount(face_sf, weights=cent_f[:, k] * fa, minlength=n)
-                         for k in range(3)], axis=1)
+    v, f = mesh.vertices, mesh.faces
+    centroid = np.stack([np.bincount(face_sf, weights=face_centroid_axis(v, f, k) * fa,
+                                     minlength=n) for k in range(3)], axis=1)
     centroid /= np.maximum(area, 1e-300)[:, None]
+    nrm = face_normals(v, f)
     scatter = np.empty((n, 3, 3))
     for i in range(3):
         for j in range(i, 3):
             scatter[:, i, j] = scatter[:, j, i] = np.bincount(
                 face_sf, weights=nrm[:, i] * nrm[:, j] * fa, minlength=n)
+    del nrm
     scatter /= np.maximum(area, 1e-300)[:, None, None]
     normal_spread = 1.0 - np.linalg.eigvalsh(scatter)[:, -1]
     point_sf = face_sf[pf]
@@ -329,9 +263,9 @@ def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
         np.add.at(feats, point_sf, f)
         feats /= np.maximum(count, 1)[:, None].astype(np.float32)
     # ---- mesh-adjacent pairs
-    a, b = face_sf[mesh.adjacency[:, 0]], face_sf[mesh.adjacency[:, 1]]
-    x = a != b
-    lo, hi = np.minimum(a[x], b[x]), np.maximum(a[x], b[x])
+    x = rows_joining(face_sf, mesh.adjacency)  # the mesh edges between superfaces
+    a, b = face_sf[mesh.adjacency[x, 0]], face_sf[mesh.adjacency[x, 1]]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * n + hi
     uk, inv = np.unique(key, return_inverse=True)
     inv = inv.reshape(-1)
