@@ -118,8 +118,8 @@ def check_mesh_areas(
 
     For callers that need the areas next (sampling, region areas): on a 5M-face mesh each
     :func:`face_areas` pass costs seconds. ``index_dtype``: dtype of the returned faces (a
-    copy); ``np.int32`` halves their memory on huge meshes (int64 is used anyway when the
-    vertex count does not fit).
+    copy, except of a read-only array of that dtype); ``np.int32`` halves their memory on
+    huge meshes (int64 is used anyway when the vertex count does not fit).
     """
     v = check_points(vertices, "vertices")
     f = np.asarray(faces)
@@ -136,7 +136,9 @@ def check_mesh_areas(
             f"but the mesh has {v.shape[0]} vertices"
         )
     fits = v.shape[0] <= np.iinfo(index_dtype).max
-    f = f.astype(index_dtype if fits else np.int64)
+    # a copy, unless the caller's array is read-only and of that dtype already (nothing can
+    # change it behind our back; the Blender add-on's triangles, 48 MB at 2M polygons)
+    f = f.astype(index_dtype if fits else np.int64, copy=f.flags.writeable)
     area = face_areas(v, f)
     if area.sum() <= 0.0:
         raise InvalidInputError("every face has zero area: the surface cannot be sampled")
@@ -188,16 +190,21 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def face_centroid_axis(vertices: np.ndarray, faces: np.ndarray, axis: int,
-                       rows: np.ndarray | None = None) -> np.ndarray:
+                       rows: np.ndarray | None = None,
+                       weights: np.ndarray | None = None) -> np.ndarray:
     """Coordinate ``axis`` of the centroids of the triangles (``rows`` of ``faces`` when
-    given), float64, chunked: one (F,) array instead of an (F, 3) one."""
+    given), times the per-face ``weights`` (F,) when given; float64, chunked: one (F,)
+    array instead of an (F, 3) one."""
     v = np.asarray(vertices, np.float64)[:, axis]
     f = np.asarray(faces)
     n = len(f) if rows is None else len(rows)
     out = np.empty(n)
     for k in range(0, n, TRI_CHUNK):
-        c = f[k:k + TRI_CHUNK] if rows is None else f[rows[k:k + TRI_CHUNK]]
+        r = slice(k, k + TRI_CHUNK) if rows is None else rows[k:k + TRI_CHUNK]
+        c = f[r]
         out[k:k + TRI_CHUNK] = (v[c[:, 0]] + v[c[:, 1]] + v[c[:, 2]]) / 3.0
+        if weights is not None:
+            out[k:k + TRI_CHUNK] *= weights[r]
     return out
 
 

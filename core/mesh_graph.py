@@ -74,50 +74,89 @@ def components(n: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.
             if np.array_equal(jumped, parent):
                 break
             parent = jumped
-    rank = np.cumsum(parent == np.arange(n, dtype=dt), dtype=np.int64) - 1
-    return rank[parent]
+        del jumped
+    rank = np.cumsum(parent == np.arange(n, dtype=dt), dtype=dt)
+    rank -= 1
+    rank = rank[parent]  # the roots' ranks, in the node index dtype
+    del parent
+    return rank.astype(np.int64)
+
+
+#: half-edges sorted at once by :func:`edge_adjacency` (its sort buffers: ~40 bytes each).
+SORT_BUCKET = 1 << 21
+
+
+def _half_edges(f: np.ndarray, s: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smaller and larger vertex (int64 (c, 3)) of the half-edges corner -> next corner of
+    faces ``s:s + chunk``."""
+    c = f[s:s + chunk].astype(np.int64)
+    nxt = np.roll(c, -1, axis=1)
+    return np.minimum(c, nxt), np.maximum(c, nxt)
+
+
+def _bucket_bounds(f: np.ndarray, n_v: int, bucket: int, chunk: int) -> list[int]:
+    """Vertex bounds splitting the half-edges by their smaller vertex into runs of about
+    ``bucket`` (every half-edge of one edge falls into the same run)."""
+    shift = max(int(n_v - 1).bit_length() - 12, 0)  # ~4096 coarse bins of vertices
+    hist = np.zeros(((n_v - 1) >> shift) + 1, np.int64)
+    for s in range(0, len(f), chunk):
+        hist += np.bincount((_half_edges(f, s, chunk)[0] >> shift).reshape(-1),
+                            minlength=len(hist))
+    bounds, run = [0], 0
+    for i, c in enumerate(hist.tolist()):
+        if run and run + c > bucket:
+            bounds.append(i << shift)
+            run = 0
+        run += c
+    bounds.append(n_v)
+    return bounds
 
 
 def edge_adjacency(faces: np.ndarray, vertices: np.ndarray,
-                   chunk: int = CHUNK) -> tuple[np.ndarray, np.ndarray]:
+                   chunk: int = CHUNK // 4, bucket: int = SORT_BUCKET
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Faces sharing an edge and the length of that edge.
 
     Args:
         faces: (F, 3) triangle vertex indices (weld first to connect coincident vertices).
         vertices: (V, 3) positions, used for the edge lengths (object units).
-        chunk: sorted edge slots handled at once.
+        chunk: faces handled at once.
+        bucket: about this many half-edges are sorted at once (runs of smaller-vertex
+            ranges, in order), so the sort's memory does not grow with the mesh.
 
     Returns:
         ``pairs`` (E, 2) with ``a < b`` (int32 when the face count fits, else int64; a
-        non-manifold edge links its faces in a chain), in the order of the edge keys, and
-        ``length`` float64 (E,) the length of the shared edge.
+        non-manifold edge links its faces in a chain), in the order of the edge keys
+        (``min * V + max``, then face and corner), and ``length`` float64 (E,) the length
+        of the shared edge.
     """
     f = as_index(faces)
     n_v = int(f.max(initial=0)) + 1
-    # edge key (min * V + max), row-major over (face, corner): owner = flat index // 3
-    key = np.empty(f.shape, np.int64)
-    for s in range(0, len(f), chunk):
-        c = f[s:s + chunk].astype(np.int64)
-        nxt = np.roll(c, -1, axis=1)
-        key[s:s + chunk] = np.minimum(c, nxt) * n_v + np.maximum(c, nxt)
-    key = key.reshape(-1)
-    order = np.argsort(key, kind="stable")
     v = np.asarray(vertices, np.float64)
     dt = index_dtype(len(f))
-    pairs, lengths = [], []
-    for s in range(0, len(key) - 1, chunk):  # slot i pairs with slot i + 1 of equal key
-        o = order[s:s + chunk + 1]
-        k = key[o]
-        same = np.flatnonzero(k[1:] == k[:-1])
+    bounds = _bucket_bounds(f, n_v, bucket, chunk)
+    pairs, lengths = [np.zeros((0, 2), dt)], [np.zeros(0)]
+    for lo_v, hi_v in zip(bounds[:-1], bounds[1:]):
+        keys, slots = [], []
+        for s in range(0, len(f), chunk):
+            lo, hi = _half_edges(f, s, chunk)
+            slot = np.flatnonzero((lo >= lo_v) & (lo < hi_v))  # flat (face, corner) slot
+            keys.append((lo * n_v + hi).reshape(-1)[slot])
+            slots.append(slot + 3 * s)  # owner face = slot // 3
+        key, slot = np.concatenate(keys), np.concatenate(slots)
+        del keys, slots
+        order = np.argsort(key, kind="stable")
+        k, o = key[order], slot[order]
+        del key, slot, order
+        same = np.flatnonzero(k[1:] == k[:-1])  # slot i pairs with slot i + 1 of equal key
         a, b, ek = o[same] // 3, o[same + 1] // 3, k[same]
         keep = a != b
         a, b, ek = a[keep], b[keep], ek[keep]
         pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(dt))
         lengths.append(np.linalg.norm(v[ek // n_v] - v[ek % n_v], axis=1))
-    del key, order
-    if not pairs:
-        return np.zeros((0, 2), dt), np.zeros(0)
-    return np.concatenate(pairs), np.concatenate(lengths)
+    out = np.concatenate(pairs)
+    del pairs  # one list of pieces alive at a time
+    return out, np.concatenate(lengths)
 
 
 def rows_joining(label: np.ndarray, pairs: np.ndarray, chunk: int = CHUNK) -> np.ndarray:

@@ -26,15 +26,14 @@ def _cells(label: np.ndarray, big: np.ndarray, fb: np.ndarray, mesh: MeshStructu
            points: np.ndarray) -> np.ndarray:
     """Cell (int64, numbered from 0 by (region, nearest point)) of each face in ``fb``."""
     tree = cKDTree(points)
-    near = np.empty(len(fb), np.int64)
-    for k in range(0, len(fb), TRI_CHUNK):
-        rows = fb[k:k + TRI_CHUNK]
-        near[k:k + TRI_CHUNK] = tree.query(face_centroids(mesh.vertices, mesh.faces, rows),
-                                           k=1)[1]
     # regions renumbered among the big ones (same order), so the keys stay small
     big_rank = np.cumsum(big, dtype=np.int64) - 1
-    near += big_rank[label[fb]] * (len(points) + 1)
-    return dense_inverse(near)
+    key = np.empty(len(fb), np.int64)  # (region, nearest point)
+    for k in range(0, len(fb), TRI_CHUNK):
+        rows = fb[k:k + TRI_CHUNK]
+        near = tree.query(face_centroids(mesh.vertices, mesh.faces, rows), k=1)[1]
+        key[k:k + TRI_CHUNK] = big_rank[label[rows]] * (len(points) + 1) + near
+    return dense_inverse(key)
 
 
 def _cell_steps(cell_f: np.ndarray, cell_region: np.ndarray, cell_cen: np.ndarray,
@@ -80,11 +79,10 @@ def chunk_regions(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry,
     fb = np.flatnonzero(big[label])
     cell_b = _cells(label, big, fb, mesh, points)
     n_cell = int(cell_b.max()) + 1
-    fa = mesh.face_area[fb]
-    cell_area = np.bincount(cell_b, weights=fa, minlength=n_cell)
+    cell_area = np.bincount(cell_b, weights=mesh.face_area[fb], minlength=n_cell)
     cell_cen = np.stack([np.bincount(cell_b, weights=face_centroid_axis(
-        mesh.vertices, mesh.faces, k, fb) * fa, minlength=n_cell) for k in range(3)], axis=1)
-    del fa
+        mesh.vertices, mesh.faces, k, fb, mesh.face_area), minlength=n_cell)
+        for k in range(3)], axis=1)
     cell_cen /= np.maximum(cell_area, 1e-300)[:, None]
     cell_region = np.zeros(n_cell, np.int64)
     cell_region[cell_b] = label[fb]
@@ -125,8 +123,9 @@ def chunk_regions(label: np.ndarray, mesh: MeshStructure, eg: EdgeGeometry,
         got = owner[cell_f[rows]]
         out[rows] = np.where(got >= 0, got, label[rows])
     del cell_f, fb
-    out = dense_inverse(out)
     # chunks may come out disconnected (cells touch only at corners): split into pieces.
     # A piece lies inside one chunk, so numbering (piece, chunk) pairs as np.unique would
     # gives the piece labels themselves.
-    return components(len(label), mesh.adjacency, mask=rows_within(out, mesh.adjacency))
+    inside = rows_within(dense_inverse(out), mesh.adjacency)
+    del out
+    return components(len(label), mesh.adjacency, mask=inside)

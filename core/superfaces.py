@@ -206,9 +206,10 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     """
     s = settings if settings is not None else SuperfaceSettings()
     pf = np.asarray(point_faces, np.int64)
-    # (F, 3) arrays (normals, centroids) live only while one step needs them: on a
-    # 4M-triangle mesh each is 97 MB
-    eg = edge_geometry(mesh, face_normals(mesh.vertices, mesh.faces))
+    # no (F, 3) array (normals, centroids) outlives the step that needs it, and the (E,)
+    # edge geometry is cut to the superfaces' boundary before the normals come back: on a
+    # 4M-triangle mesh an (F, 3) array is 97 MB, the edge geometry 60 MB
+    eg = edge_geometry(mesh)  # normals of each chunk's faces
     groups = face_groups if s.split_by_face_groups else None
     label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
     # a crease region never spans two welded pieces (edges only join faces of one piece)
@@ -216,21 +217,31 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     region = label
     pts_obj = mesh.vertices[mesh.faces[pf]].mean(axis=1)  # a point per sample, object frame
     label = chunk_regions(label, mesh, eg, pts_obj, s, seed)
-    label = _absorb(label, mesh, pf, 0.0)  # chunks without points
-    return _describe(label, region, mesh, eg, pf, points_norm, features, s.proximity_gap)
-
-
-def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
-              eg: EdgeGeometry, pf: np.ndarray, points_norm: np.ndarray,
-              features: np.ndarray | None, gap: float) -> Superfaces:
+    face_sf = _absorb(label, mesh, pf, 0.0)  # chunks without points
+    del label
     n = int(face_sf.max()) + 1
-    fa = mesh.face_area
-    area = np.bincount(face_sf, weights=fa, minlength=n)
     first_face = np.zeros(n, np.int64)
     first_face[face_sf[::-1]] = np.arange(len(face_sf))[::-1]
-    component = mesh.components[first_face].astype(np.int64)
     # region of the chunk: most chunks lie in one crease region; take the first face's
     crease = region[first_face]
+    del region
+    x = rows_joining(face_sf, mesh.adjacency)  # the mesh edges between superfaces
+    eg = EdgeGeometry(angle=eg.angle[x], signed=eg.signed[x], consistent=eg.consistent[x],
+                      nonmanifold=eg.nonmanifold[x])
+    return _describe(face_sf, first_face, crease, mesh, x, eg, pf, points_norm, features,
+                     s.proximity_gap)
+
+
+def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
+              mesh: MeshStructure, x: np.ndarray, eg: EdgeGeometry, pf: np.ndarray,
+              points_norm: np.ndarray, features: np.ndarray | None,
+              gap: float) -> Superfaces:
+    """The descriptors and the graph; ``x``: the adjacency rows between superfaces, ``eg``
+    their edge geometry (those rows only)."""
+    n = len(first_face)
+    fa = mesh.face_area
+    area = np.bincount(face_sf, weights=fa, minlength=n)
+    component = mesh.components[first_face].astype(np.int64)
     v, f = mesh.vertices, mesh.faces
     centroid = np.stack([np.bincount(face_sf, weights=face_centroid_axis(v, f, k) * fa,
                                      minlength=n) for k in range(3)], axis=1)
@@ -263,7 +274,6 @@ def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
         np.add.at(feats, point_sf, f)
         feats /= np.maximum(count, 1)[:, None].astype(np.float32)
     # ---- mesh-adjacent pairs
-    x = rows_joining(face_sf, mesh.adjacency)  # the mesh edges between superfaces
     a, b = face_sf[mesh.adjacency[x, 0]], face_sf[mesh.adjacency[x, 1]]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * n + hi
@@ -277,15 +287,15 @@ def _describe(face_sf: np.ndarray, region: np.ndarray, mesh: MeshStructure,
             np.bincount(inv, weights=length, minlength=g), 1e-300)
 
     boundary = np.bincount(inv, weights=length, minlength=g)
-    ang = eg.angle[x]
+    ang = eg.angle
     angle_mean = wmean(ang)
     angle_max = np.zeros(g)
     np.maximum.at(angle_max, inv, ang)
     bend = np.radians(10.0)
-    concave = wmean((eg.signed[x] > bend).astype(float))
-    convex = wmean((eg.signed[x] < -bend).astype(float))
-    consistent = wmean(eg.consistent[x].astype(float))
-    nonman = wmean(eg.nonmanifold[x].astype(float))
+    concave = wmean((eg.signed > bend).astype(float))
+    convex = wmean((eg.signed < -bend).astype(float))
+    consistent = wmean(eg.consistent.astype(float))
+    nonman = wmean(eg.nonmanifold.astype(float))
     pairs = np.stack([uk // n, uk % n], axis=1)
     perimeter = np.bincount(pairs.ravel(), weights=np.repeat(boundary, 2), minlength=n)
     # ---- proximity pairs between different welded pieces

@@ -63,11 +63,13 @@ def _positions(me) -> np.ndarray:
 
 
 def _triangles(me) -> tuple[np.ndarray, np.ndarray]:
-    """Loop triangles (T, 3) and their polygon (T,), int32 as Blender stores them."""
+    """Loop triangles (T, 3) and their polygon (T,), int32 as Blender stores them. The
+    triangles are read-only, so ``core`` uses them without a copy of its own."""
     me.calc_loop_triangles()
     n = len(me.loop_triangles)
     tri = np.empty(n * 3, np.int32)
     me.loop_triangles.foreach_get("vertices", tri)
+    tri.flags.writeable = False
     poly = np.empty(n, np.int32)
     me.loop_triangles.foreach_get("polygon_index", poly)
     return tri.reshape(-1, 3), poly

@@ -12,7 +12,7 @@ import time
 import bpy
 import numpy as np
 
-from . import engine, raycast
+from . import corners, engine, raycast
 from . import labels as lab
 from . import writers as wr
 from .mesh_io import check_object, evaluated_triangles, geometry_of
@@ -150,7 +150,7 @@ class PickSession:
             if self.geom.is_point_cloud:
                 verts = np.flatnonzero(elem)
             else:
-                verts = wr.polygon_vertices(obj.data, elem)
+                verts = corners.polygon_vertices(obj.data, elem)
             self.kept_names.append(wr.add_group(obj, name, verts))
         elif self.mode == "objects":
             i = len(wr._get_list(obj, wr.PROP_OBJECTS))

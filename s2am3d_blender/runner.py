@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 
 import bpy
@@ -155,8 +157,21 @@ def run_sync(objects, spec: RunSpec, depsgraph=None,
     return apply_job(job, spec, failed)
 
 
+def release_freed_memory() -> None:
+    """Give the heap pages numpy freed back to the system (glibc's ``malloc_trim``; a
+    no-op elsewhere). glibc keeps the pages of freed medium-sized arrays: after Segment All
+    of a 2M-polygon mesh that is ~140 MB which Blender would carry into the writes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        pass
+
+
 def apply_job(job: engine.SegmentJob, spec: RunSpec, failed: dict[str, str]):
     """Write the finished job's results; returns (report rows, failures)."""
+    release_freed_memory()
     failed = dict(failed)
     failed.update(job.errors)
     rows = []

@@ -23,6 +23,7 @@ import bpy
 import numpy as np
 
 from . import labels as lab
+from .corners import corner_rows, corner_values, part_vertices
 
 PROP_GROUPS = "s2am3d_groups"
 PROP_ATTRS = "s2am3d_attributes"
@@ -34,6 +35,8 @@ PROP_PART_OF = "s2am3d_part_of"
 PROP_REPLACED = "s2am3d_replaced"
 
 PART_ATTR = "part"
+#: vertex indices handed to ``VertexGroup.add`` per call (each call takes a Python list).
+GROUP_CHUNK = 1 << 16
 COLOR_ATTR = "part_color"
 PREVIEW_ATTR = "s2am3d_preview"
 
@@ -66,9 +69,9 @@ def add_group(obj, name: str, vertex_indices: np.ndarray) -> str:
     """Create a vertex group with weight 1 on the given vertices and track it; returns
     the actual name (Blender appends ``.001`` if a user group already has ``name``)."""
     vg = obj.vertex_groups.new(name=name)
-    idx = np.asarray(vertex_indices, np.int64)
-    if len(idx):
-        vg.add(idx.tolist(), 1.0, "REPLACE")
+    idx = np.asarray(vertex_indices)
+    for s in range(0, len(idx), GROUP_CHUNK):  # bounded Python lists on huge meshes
+        vg.add(idx[s:s + GROUP_CHUNK].tolist(), 1.0, "REPLACE")
     _set_list(obj, PROP_GROUPS, _get_list(obj, PROP_GROUPS) + [vg.name])
     return vg.name
 
@@ -137,31 +140,12 @@ def read_part_labels(me) -> np.ndarray | None:
     return out
 
 
-def poly_corners(me) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex index and polygon index of every face corner (loop) of ``me``."""
-    verts = np.empty(len(me.loops), np.int32)
-    me.loops.foreach_get("vertex_index", verts)
-    totals = np.empty(len(me.polygons), np.int32)
-    me.polygons.foreach_get("loop_total", totals)
-    return verts.astype(np.int64), np.repeat(np.arange(len(me.polygons)), totals)
-
-
-def polygon_vertices(me, poly_mask: np.ndarray) -> np.ndarray:
-    """Sorted unique vertices of the masked polygons."""
-    verts, poly = poly_corners(me)
-    return np.unique(verts[np.asarray(poly_mask, bool)[poly]])
-
-
-def _corner_values(me, per_face: np.ndarray) -> np.ndarray:
-    totals = np.empty(len(me.polygons), np.int32)
-    me.polygons.foreach_get("loop_total", totals)
-    return np.repeat(per_face, totals, axis=0)
-
-
-def write_colors(me, name: str, element_colors: np.ndarray, track: bool = True) -> None:
-    """Set a byte colour attribute from one sRGB RGBA colour per face (meshes) or per
-    vertex (point clouds), make it the active and render colour; the previously active
-    colour attribute is remembered for :func:`remove_attributes`."""
+def write_colors(me, name: str, element_colors: np.ndarray, track: bool = True,
+                 corners: bool = False) -> None:
+    """Set a byte colour attribute from one sRGB RGBA colour per face (meshes; per face
+    corner when ``corners``) or per vertex (point clouds), make it the active and render
+    colour; the previously active colour attribute is remembered for
+    :func:`remove_attributes`."""
     name = _own_name(me, name) if track else name
     attr = me.color_attributes.get(name)
     domain = "CORNER" if len(me.polygons) else "POINT"
@@ -173,8 +157,8 @@ def write_colors(me, name: str, element_colors: np.ndarray, track: bool = True) 
         if track:
             _track_attr(me, name)
     cols = np.asarray(element_colors, np.float32)
-    if domain == "CORNER":
-        cols = _corner_values(me, cols)
+    if domain == "CORNER" and not corners:
+        cols = corner_values(me, cols)
     attr.data.foreach_set("color_srgb", cols.ravel())
     me.color_attributes.active_color = attr
     me.color_attributes.render_color_index = me.color_attributes.active_color_index
@@ -190,12 +174,24 @@ def label_colors(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def _corner_label_colors(me, labels: np.ndarray) -> np.ndarray:
+    """:func:`label_colors` of the polygons, repeated per face corner (float32 (L, 4)),
+    looked up per corner: no per-polygon colour copies (2M polygons: 8M corners)."""
+    labels = np.asarray(labels, np.int64)
+    k = int(labels.max(initial=-1)) + 1
+    table = np.concatenate([lab.part_colors(k), lab.NEUTRAL[None]]).astype(np.float32)
+    return corner_rows(me, table, np.where(labels >= 0, labels, k))
+
+
 def write_part_attribute(me, labels: np.ndarray) -> None:
     """Write the integer ``part`` attribute (faces, or points for point clouds) and its
     colours (``part_color``)."""
     attr = part_attribute(me)
     attr.data.foreach_set("value", np.asarray(labels, np.int32))
-    write_colors(me, COLOR_ATTR, label_colors(labels))
+    if len(me.polygons):
+        write_colors(me, COLOR_ATTR, _corner_label_colors(me, labels), corners=True)
+    else:
+        write_colors(me, COLOR_ATTR, label_colors(labels))
 
 
 def set_part_in_attribute(me, mask: np.ndarray) -> int:
@@ -386,7 +382,7 @@ def write_level(obj, level, mode: str, prefix: str, tag: str = "", collection=No
     me = obj.data
     pc = level.vertex_labels is not None
     if mode == "groups" and not pc:
-        corner_verts, corner_poly = poly_corners(me)
+        vertices_of = part_vertices(me)
     for k in range(level.num_parts):
         name = part_name(prefix, k, tag)
         if pc:
@@ -399,7 +395,7 @@ def write_level(obj, level, mode: str, prefix: str, tag: str = "", collection=No
             if pc:
                 verts = np.flatnonzero(mask)
             else:
-                verts = np.unique(corner_verts[mask[corner_poly]])
+                verts = vertices_of(mask)
             names.append(add_group(obj, name, verts))
         elif mode == "objects":
             names.append(make_part_object(obj, name, mask, collection).name)
