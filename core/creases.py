@@ -13,6 +13,7 @@ import numpy as np
 from .geometry import face_normals
 from .mesh_graph import rows_within
 from .mesh_regions import MeshStructure, _components
+from .orientation import orient_faces
 
 
 @dataclass
@@ -21,10 +22,14 @@ class EdgeGeometry:
 
     Attributes:
         angle: (E,) unsigned dihedral angle in radians, in [0, π/2].
-        signed: (E,) signed bend in radians: > 0 concave, < 0 convex, 0 where the two
-            faces' orientations disagree (a flipped face) or the edge is non-manifold.
-        consistent: (E,) bool, orientation consistent and the edge manifold.
-        nonmanifold: (E,) bool, the edge is shared by more than two faces.
+        signed: (E,) signed bend in radians: > 0 concave, < 0 convex, measured with the
+            windings of :func:`core.orientation.orient_faces` (copies of a triangle merged,
+            one winding propagated per patch, outwards); 0 where no consistent winding
+            exists (non-manifold edge, contradicting patch) or the pair joins two copies of
+            one triangle.
+        consistent: (E,) bool, a signed bend exists (see ``signed``).
+        nonmanifold: (E,) bool, the edge is shared by more than two sheets (copies of one
+            triangle, e.g. the two sides of a double-sided face, count once).
     """
 
     angle: np.ndarray
@@ -40,8 +45,9 @@ EDGE_CHUNK = 262_144
 
 def _edge_chunk(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarray,
                 b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Angle, signed bend (before the non-manifold test), orientation consistency and edge
-    key of one chunk of pairs; ``na``/``nb`` are the unit normals of faces ``a``/``b``."""
+    """Angle, signed bend (with the faces' own windings), winding agreement, whether the
+    pair shares exactly one edge, and the edge key of one chunk of pairs; ``na``/``nb``
+    are the unit normals of faces ``a``/``b``."""
     wf = mesh.welded_faces
     cos = np.clip((na * nb).sum(axis=1), -1.0, 1.0)
     fa, fb = wf[a].astype(np.int64), wf[b].astype(np.int64)
@@ -64,22 +70,7 @@ def _edge_chunk(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarr
     side = ((mesh.vertices[w] - mesh.vertices[u]) * na).sum(axis=1)
     bend = np.arccos(cos).astype(np.float32)
     return (np.arccos(np.abs(cos)).astype(np.float32),
-            np.sign(side).astype(np.float32) * bend, consistent, key)
-
-
-def _nonmanifold(key: np.ndarray) -> np.ndarray:
-    """(E,) bool: the edge key appears in more than one adjacency pair."""
-    if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # not edge_adjacency's order
-        order = np.argsort(key, kind="stable")
-        flag = _nonmanifold(key[order])
-        out = np.empty(len(key), bool)
-        out[order] = flag
-        return out
-    dup = key[1:] == key[:-1]
-    out = np.zeros(len(key), bool)
-    out[1:] |= dup
-    out[:-1] |= dup
-    return out
+            np.sign(side).astype(np.float32) * bend, consistent, ok, key)
 
 
 def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
@@ -90,7 +81,8 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
     adj = mesh.adjacency
     n = len(adj)
     angle, signed = np.empty(n, np.float32), np.empty(n, np.float32)
-    consistent, key = np.empty(n, bool), np.empty(n, np.int64)
+    winding, shared = np.empty(n, bool), np.empty(n, bool)
+    key = np.empty(n, np.int64)
     for k in range(0, n, EDGE_CHUNK):
         a, b = adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1]
         if normals is None:
@@ -98,15 +90,22 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
         else:
             na, nb = normals[a], normals[b]
         sl = slice(k, k + EDGE_CHUNK)
-        angle[sl], signed[sl], consistent[sl], key[sl] = _edge_chunk(mesh, na, nb, a, b)
-    # non-manifold: the edge (u, v) appears in more than one adjacency pair
-    nonmanifold = _nonmanifold(key)
+        angle[sl], signed[sl], winding[sl], shared[sl], key[sl] = _edge_chunk(
+            mesh, na, nb, a, b)
+    ori = orient_faces(mesh.vertices, mesh.welded_faces, adj, winding, shared, key,
+                       pieces=mesh.components)
     del key
-    consistent &= ~nonmanifold
-    # bend: 0 = flat, π = folded back (consistent orientation only)
-    signed[~consistent] = 0.0
+    fa, fb = ori.flip[adj[:, 0]], ori.flip[adj[:, 1]]
+    consistent = ori.surface & ~ori.nonmanifold & (winding ^ fa ^ fb)
+    # the bend was measured with each face's own normal: flipping one of the two folds it
+    # (b → π − b), flipping a also turns the side its normal points to
+    bend = np.abs(signed)
+    folded = fa ^ fb
+    bend[folded] = np.float32(np.pi) - bend[folded]
+    signed = np.where(consistent, np.sign(signed) * np.where(fa, -1.0, 1.0) * bend,
+                      0.0).astype(np.float32)
     return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
-                        nonmanifold=nonmanifold)
+                        nonmanifold=ori.nonmanifold)
 
 
 def crease_regions(mesh: MeshStructure, eg: EdgeGeometry, crease_angle_deg: float,
