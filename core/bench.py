@@ -23,8 +23,9 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 
 * ``blender``: the Blender add-on's Segment All (mesh read, encode, segment, vertex
   groups written) on Suzanne subdivided to 2,015,232 polygons, in real Blender:
-  ``segment_s`` and ``peak_rss_mb`` of that process (``python -m core.bench_labels
-  --blender``; ``--blender-faces 0`` skips it).
+  ``segment_s`` and ``peak_rss_mb`` of that process against ``peak_budget_mb`` (1,500 MB;
+  ``within_budget``) (``python -m core.bench_labels --blender``; ``--blender-faces 0``
+  skips it).
 
 Workers run with ``OMP_WAIT_POLICY=PASSIVE`` unless set (see ``main``). The 1-minute load
 average before and after is included: on a shared machine other

@@ -13,7 +13,7 @@ import numpy as np
 from .geometry import face_normals
 from .mesh_graph import rows_within
 from .mesh_regions import MeshStructure, _components
-from .orientation import orient_faces
+from .orientation import orient_faces, sheets
 
 
 @dataclass
@@ -80,6 +80,7 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
     memory stays bounded on meshes of millions of faces."""
     adj = mesh.adjacency
     n = len(adj)
+    sheet_info = sheets(mesh.welded_faces)  # its sort buffers come and go before the (E,)s
     angle, signed = np.empty(n, np.float32), np.empty(n, np.float32)
     winding, shared = np.empty(n, bool), np.empty(n, bool)
     key = np.empty(n, np.int64)
@@ -93,17 +94,22 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
         angle[sl], signed[sl], winding[sl], shared[sl], key[sl] = _edge_chunk(
             mesh, na, nb, a, b)
     ori = orient_faces(mesh.vertices, mesh.welded_faces, adj, winding, shared, key,
-                       pieces=mesh.components)
-    del key
-    fa, fb = ori.flip[adj[:, 0]], ori.flip[adj[:, 1]]
-    consistent = ori.surface & ~ori.nonmanifold & (winding ^ fa ^ fb)
-    # the bend was measured with each face's own normal: flipping one of the two folds it
-    # (b → π − b), flipping a also turns the side its normal points to
-    bend = np.abs(signed)
-    folded = fa ^ fb
-    bend[folded] = np.float32(np.pi) - bend[folded]
-    signed = np.where(consistent, np.sign(signed) * np.where(fa, -1.0, 1.0) * bend,
-                      0.0).astype(np.float32)
+                       pieces=mesh.components, sheet_info=sheet_info)
+    del key, sheet_info
+    consistent = np.empty(n, bool)
+    for k in range(0, n, EDGE_CHUNK):  # in place, chunk by chunk: no (E,) float64s
+        sl = slice(k, k + EDGE_CHUNK)
+        fa, fb = ori.flip[adj[sl, 0]], ori.flip[adj[sl, 1]]
+        cons = ori.surface[sl] & ~ori.nonmanifold[sl] & (winding[sl] ^ fa ^ fb)
+        # the bend was measured with each face's own normal: flipping one of the two folds
+        # it (b → π − b), flipping a also turns the side its normal points to
+        sg = signed[sl]
+        bend = np.abs(sg)
+        folded = fa ^ fb
+        bend[folded] = np.float32(np.pi) - bend[folded]
+        signed[sl] = np.where(cons, np.sign(sg) * np.where(fa, -1.0, 1.0) * bend,
+                              0.0).astype(np.float32)
+        consistent[sl] = cons
     return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
                         nonmanifold=ori.nonmanifold)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh_graph import index_dtype
+from .mesh_graph import dense_inverse, index_dtype
 
 
 @dataclass
@@ -44,35 +44,55 @@ class Orientation:
     surface: np.ndarray
 
 
+#: faces (or adjacency pairs) handled at once; bounds the temporaries to tens of MB.
+CHUNK = 1 << 18
+
+
+def _sort_order(wf: np.ndarray) -> np.ndarray:
+    """Stable order of the faces by their sorted vertex triple (``np.lexsort`` of the
+    sorted corners, last corner least significant), built from per-chunk int64 keys."""
+    n = len(wf)
+    nv = int(wf.max()) + 1 if n else 1
+
+    def keys(cols: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(n, np.int64)
+        for c in range(0, n, CHUNK):
+            srt = np.sort(wf[c:c + CHUNK], axis=1).astype(np.int64)
+            k = srt[:, cols[0]]
+            for j in cols[1:]:
+                k = k * nv + srt[:, j]
+            out[c:c + CHUNK] = k
+        return out
+
+    if nv ** 3 <= np.iinfo(np.int64).max:  # one key per triangle: one argsort
+        return np.argsort(keys((0, 1, 2)), kind="stable")
+    # least significant first, each sort stable: the order of the lexicographic sort
+    order = np.argsort(keys((1, 2)), kind="stable")
+    return order[np.argsort(keys((0,))[order], kind="stable")]
+
+
 def sheets(welded_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sheet id (F,) of every face (copies of one triangle share it), the first face (S,)
-    of every sheet, and (F,) bool: the face's winding is opposite to its sheet's first
-    face."""
+    of every sheet (both int32 below 2**31 faces), and (F,) bool: the face's winding is
+    opposite to its sheet's first face. Int64 keys per chunk, no (F, 3) int64 copies."""
     wf = np.asarray(welded_faces)
     n = len(wf)
-    s = np.sort(wf, axis=1).astype(np.int64)
-    nv = int(s.max()) + 1 if n else 1
+    order = _sort_order(wf)
     new = np.ones(n, bool)
-    if nv < 2_000_000:  # one int64 key per triangle (nv³ < 2⁶³): one argsort
-        key = (s[:, 0] * nv + s[:, 1]) * nv + s[:, 2]
-        del s
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        new[1:] = ks[1:] != ks[:-1]
-        del key, ks
-    else:
-        order = np.lexsort((s[:, 2], s[:, 1], s[:, 0]))
-        ss = s[order]
-        del s
-        new[1:] = (ss[1:] != ss[:-1]).any(axis=1)
-        del ss
-    group = np.empty(n, np.int64)
-    group[order] = np.cumsum(new) - 1
-    first = order[new]  # the sort is stable: the smallest face of each sheet comes first
+    for c in range(1, n, CHUNK):  # a face starts a sheet when its triple differs
+        srt = np.sort(wf[order[c - 1:c + CHUNK]], axis=1)
+        new[c:c + CHUNK] = (srt[1:] != srt[:-1]).any(axis=1)
+    dt = index_dtype(n)
+    group = np.empty(n, dt)
+    group[order] = np.cumsum(new, dtype=dt) - 1
+    first = order[new].astype(dt)  # the sort is stable: each sheet's smallest face first
     del order, new
-    primary = wf[first[group]]
-    pos = np.argmax(primary == wf[:, :1], axis=1)
-    opposite = primary[np.arange(n), (pos + 1) % 3] != wf[:, 1]
+    opposite = np.empty(n, bool)
+    for c in range(0, n, CHUNK):
+        f = wf[c:c + CHUNK]
+        primary = wf[first[group[c:c + CHUNK]]]
+        pos = np.argmax(primary == f[:, :1], axis=1)
+        opposite[c:c + CHUNK] = primary[np.arange(len(f)), (pos + 1) % 3] != f[:, 1]
     return group, first, opposite
 
 
@@ -90,18 +110,34 @@ def parity_forest(n: int, u: np.ndarray, v: np.ndarray, odd: np.ndarray
     par = np.zeros(n, bool)
     u, v, odd = np.asarray(u, dt), np.asarray(v, dt), np.asarray(odd, bool)
     while True:
-        ru, rv = parent[u], parent[v]
-        d = ru != rv
-        if not d.any():
+        # every hook of a round reads the roots and parities of the round's start (the
+        # copies) and the writes land in constraint order, the last written winning, as
+        # in one assignment over all constraints; in chunks, so no (C,) temporaries
+        parent0, par0 = parent.copy(), par.copy()
+        hooked = False
+        for s in range(0, len(u), CHUNK):
+            ru, rv = parent0[u[s:s + CHUNK]], parent0[v[s:s + CHUNK]]
+            d = ru != rv
+            if d.any():
+                ru, rv = ru[d], rv[d]
+                parent[np.maximum(ru, rv)] = np.minimum(ru, rv)
+                hooked = True
+        if not hooked:
             break
-        u, v, odd, ru, rv = u[d], v[d], odd[d], ru[d], rv[d]
-        req = par[u] ^ par[v] ^ odd  # parity between the two roots
-        hi, lo = np.maximum(ru, rv), np.minimum(ru, rv)
         # each root that hooks takes one of its constraints (the last written wins, for
         # the parent and the parity alike)
-        parent[hi] = lo
-        won = parent[hi] == lo
-        par[hi[won]] = req[won]
+        for s in range(0, len(u), CHUNK):
+            uu, vv = u[s:s + CHUNK], v[s:s + CHUNK]
+            ru, rv = parent0[uu], parent0[vv]
+            d = ru != rv
+            if not d.any():
+                continue
+            uu, vv, ru, rv = uu[d], vv[d], ru[d], rv[d]
+            req = par0[uu] ^ par0[vv] ^ odd[s:s + CHUNK][d]  # parity between the two roots
+            hi, lo = np.maximum(ru, rv), np.minimum(ru, rv)
+            won = parent[hi] == lo
+            par[hi[won]] = req[won]
+        del parent0, par0
         while True:  # pointer jumping, parities accumulate along the way
             up = parent[parent]
             if np.array_equal(up, parent):
@@ -111,9 +147,50 @@ def parity_forest(n: int, u: np.ndarray, v: np.ndarray, odd: np.ndarray
     return parent.astype(np.int64), par
 
 
+def _nonmanifold(edge_key: np.ndarray, pairs: np.ndarray, sheet: np.ndarray,
+                 surface: np.ndarray, n_s: int) -> np.ndarray:
+    """(E,) bool: the pair's edge joins more than one pair of sheets, i.e. the surface
+    pairs of one edge key (contiguous once sorted by key) hold two different sheet pairs.
+    Whole runs of one key per chunk."""
+    key = np.asarray(edge_key)
+    n = len(key)
+    out = np.zeros(n, bool)
+    order = None
+    if n > 1 and not (key[1:] >= key[:-1]).all():  # not edge_adjacency's order
+        order = np.argsort(key, kind="stable")
+
+    def sorted_keys(i: int, j: int) -> np.ndarray:
+        return key[i:j] if order is None else key[order[i:j]]
+
+    big = np.iinfo(np.int64).max
+    s = 0
+    while s < n:
+        e = min(s + CHUNK, n)
+        while e < n:  # the chunk ends with a whole run of one key
+            ahead = sorted_keys(e - 1, e + 1024)
+            other = np.flatnonzero(ahead[1:] != ahead[0])
+            if len(other):
+                e += int(other[0])
+                break
+            e += len(ahead) - 1
+        rows = slice(s, e) if order is None else order[s:e]
+        sa = sheet[pairs[rows, 0]].astype(np.int64)
+        sb = sheet[pairs[rows, 1]].astype(np.int64)
+        pk = np.minimum(sa, sb) * max(n_s, 1) + np.maximum(sa, sb)
+        surf, k = surface[rows], sorted_keys(s, e)
+        start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        lo = np.minimum.reduceat(np.where(surf, pk, big), start)
+        hi = np.maximum.reduceat(np.where(surf, pk, -1), start)
+        out[rows] = np.repeat((lo != hi) & (hi >= 0), np.diff(np.r_[start, len(k)]))
+        s = e
+    return out
+
+
 def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarray,
                  same_winding: np.ndarray, shared: np.ndarray, edge_key: np.ndarray,
-                 pieces: np.ndarray | None = None) -> Orientation:
+                 pieces: np.ndarray | None = None,
+                 sheet_info: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 ) -> Orientation:
     """Flips that give every patch of the mesh one outward winding.
 
     Args:
@@ -127,63 +204,55 @@ def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarr
         pieces: optional (F,) connected piece of every face; when the mesh has no copied
             triangles and every manifold edge already agrees, the pieces are the patches
             (only their outward sign is decided) and the propagation is skipped.
+        sheet_info: :func:`sheets` of ``welded_faces`` when already computed.
     """
     wf = np.asarray(welded_faces)
     n_f = len(wf)
-    sheet, first, opposite = sheets(wf)
-    a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    sa, sb = sheet[a], sheet[b]
-    surface = np.asarray(shared, bool) & (sa != sb)
-    # non-manifold: an edge shared by more than two sheets, i.e. whose pairs join more
-    # than one pair of sheets (pairs of one edge are contiguous once sorted by edge)
+    sheet, first, opposite = sheets(wf) if sheet_info is None else sheet_info
     n_s = int(sheet.max()) + 1 if n_f else 0
-    pk = np.minimum(sa, sb) * max(n_s, 1) + np.maximum(sa, sb)
-    key = np.asarray(edge_key)
-    order = None
-    if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # not edge_adjacency's order
-        order = np.argsort(key, kind="stable")
-        key, pk, surf = key[order], pk[order], surface[order]
-    else:
-        surf = surface
-    nonmanifold = np.zeros(len(a), bool)
-    if len(key):
-        start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        big = np.iinfo(np.int64).max
-        lo = np.minimum.reduceat(np.where(surf, pk, big), start)
-        hi = np.maximum.reduceat(np.where(surf, pk, -1), start)
-        run = np.repeat((lo != hi) & (hi >= 0), np.diff(np.r_[start, len(key)]))
-        if order is None:
-            nonmanifold = run
-        else:
-            nonmanifold[order] = run
-    del pk, key, order
-    # one winding over the manifold edges between sheets (in sheet-first-face windings)
+    surface, agree = np.empty(len(pairs), bool), np.empty(len(pairs), bool)
+    for c in range(0, len(pairs), CHUNK):  # (E,) int64 sheet pairs never whole
+        a, b = pairs[c:c + CHUNK, 0], pairs[c:c + CHUNK, 1]
+        surface[c:c + CHUNK] = np.asarray(shared[c:c + CHUNK], bool) & (sheet[a] != sheet[b])
+        # one winding over the manifold edges between sheets (in sheet-first-face windings)
+        agree[c:c + CHUNK] = (np.asarray(same_winding[c:c + CHUNK], bool)
+                              ^ opposite[a] ^ opposite[b])
+    nonmanifold = _nonmanifold(edge_key, pairs, sheet, surface, n_s)
     m = surface & ~nonmanifold
-    agree = np.asarray(same_winding, bool) ^ opposite[a] ^ opposite[b]
     if pieces is not None and n_s == n_f and agree[m].all():  # already consistent
         root = np.empty(n_s, np.int64)
         root[sheet] = np.asarray(pieces, np.int64)
         par = np.zeros(n_s, bool)
     else:
-        root, par = parity_forest(n_s, sa[m], sb[m], ~agree[m])
-    # outwards: the sign whose volume about the patch centroid is positive
-    tri = wf[first]
-    comp = root
-    vol = np.zeros(n_s)
-    cen = np.zeros((n_s, 3))
-    cnt = np.maximum(np.bincount(comp, minlength=n_s), 1).astype(float)
+        dt = index_dtype(n_s)
+        su, sv = np.empty(int(m.sum()), dt), np.empty(int(m.sum()), dt)
+        o = 0
+        for c in range(0, len(pairs), CHUNK):  # the sheets of the pairs in m, no pairs[m]
+            p = pairs[c:c + CHUNK][m[c:c + CHUNK]]
+            su[o:o + len(p)], sv[o:o + len(p)] = sheet[p[:, 0]], sheet[p[:, 1]]
+            o += len(p)
+        root, par = parity_forest(n_s, su, sv, ~agree[m])
+        del su, sv
+    del m, agree
+    # outwards: the sign whose volume about the patch centroid is positive; patches are
+    # renumbered densely (the same sums per patch), so no (S, 3) array is needed
+    comp = dense_inverse(root)
+    del root
+    n_c = int(comp.max()) + 1 if n_s else 0
+    cen = np.zeros((n_c, 3))
+    cnt = np.maximum(np.bincount(comp, minlength=n_c), 1).astype(float)
     for i in range(3):  # centroid of each patch's vertices (corners counted per face)
         for j in range(3):
-            cen[:, i] += np.bincount(comp, weights=vertices[tri[:, j], i], minlength=n_s)
+            cen[:, i] += np.bincount(comp, weights=vertices[wf[first, j], i], minlength=n_c)
     cen /= 3.0 * cnt[:, None]
-    step = 1 << 18
-    for s in range(0, n_s, step):
-        t = tri[s:s + step]
-        c = cen[comp[s:s + step]]
+    vol = np.zeros(n_s)
+    for s in range(0, n_s, CHUNK):
+        t = wf[first[s:s + CHUNK]]
+        c = cen[comp[s:s + CHUNK]]
         p0, p1, p2 = (vertices[t[:, i]] - c for i in range(3))
         det = np.einsum("ij,ij->i", p0, np.cross(p1, p2))
-        vol[s:s + step] = np.where(par[s:s + step], -det, det)
-    inward = np.bincount(comp, weights=vol, minlength=n_s) < 0
+        vol[s:s + CHUNK] = np.where(par[s:s + CHUNK], -det, det)
+    inward = np.bincount(comp, weights=vol, minlength=n_c) < 0
     par ^= inward[comp]
     flip = opposite ^ par[sheet]
     return Orientation(flip=flip, sheet=sheet, nonmanifold=nonmanifold, surface=surface)
