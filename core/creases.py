@@ -75,24 +75,22 @@ def _edge_chunk(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarr
 
 def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
     """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
-    the (F, 3) unit face normals when already computed, else each chunk computes those of
-    its faces). Works in chunks of :data:`EDGE_CHUNK` pairs into preallocated outputs, so
-    memory stays bounded on meshes of millions of faces."""
+    the (F, 3) unit face normals when already computed). Works in chunks of
+    :data:`EDGE_CHUNK` pairs into preallocated outputs, so memory stays bounded on meshes of
+    millions of faces; normals computed here are dropped before the orientation step."""
     adj = mesh.adjacency
     n = len(adj)
     sheet_info = sheets(mesh.welded_faces)  # its sort buffers come and go before the (E,)s
+    nrm = face_normals(mesh.vertices, mesh.faces) if normals is None else normals
     angle, signed = np.empty(n, np.float32), np.empty(n, np.float32)
     winding, shared = np.empty(n, bool), np.empty(n, bool)
     key = np.empty(n, np.int64)
     for k in range(0, n, EDGE_CHUNK):
         a, b = adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1]
-        if normals is None:
-            na, nb = (face_normals(mesh.vertices, mesh.faces[x]) for x in (a, b))
-        else:
-            na, nb = normals[a], normals[b]
         sl = slice(k, k + EDGE_CHUNK)
         angle[sl], signed[sl], winding[sl], shared[sl], key[sl] = _edge_chunk(
-            mesh, na, nb, a, b)
+            mesh, nrm[a], nrm[b], a, b)
+    del nrm
     ori = orient_faces(mesh.vertices, mesh.welded_faces, adj, winding, shared, key,
                        pieces=mesh.components, sheet_info=sheet_info)
     del key, sheet_info
