@@ -73,8 +73,9 @@ def scale_prior_logits(
     return out
 
 
-def add_prior(probs: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """sigmoid(logit(probs) + prior), with the logit clipped to ±16 (float32 saturation)."""
+def add_prior(probs: np.ndarray, prior: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """sigmoid(weight · logit(probs) + prior), with the logit clipped to ±16 (float32
+    saturation); ``weight`` scales the decoder's own evidence against the prior."""
     p = np.clip(np.asarray(probs, np.float64), 1e-7, 1.0 - 1e-7)
-    logit = np.clip(np.log(p) - np.log1p(-p), -16.0, 16.0) + prior
+    logit = weight * np.clip(np.log(p) - np.log1p(-p), -16.0, 16.0) + prior
     return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)

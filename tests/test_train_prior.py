@@ -145,3 +145,25 @@ def test_untrained_decoder_with_prior_starts_exactly_at_the_ball():
     assert torch.count_nonzero(outs[0.0]) > 0
     ball = scale_prior_torch(xyz, idx, lab, torch.tensor([0.2, 0.05]), torch.ones(2), 4.0)
     assert int((ball > 0).sum(dim=1)[0]) == pytest.approx(0.2 * n, abs=2)
+
+
+def test_residual_weight_moves_a_click_between_the_decoder_and_the_ball():
+    """PredictSettings.residual_weight: 0 = the prior alone (the ball of the requested
+    size around the click), 1 = the decoder's logits at full weight; the bundled model's
+    click + scale on a point cloud lies in between."""
+    from core import Segmenter
+
+    seg = Segmenter.from_pretrained(num_threads=1)
+    xyz = _cloud(3000, 5)
+    seg.set_points(xyz, n_points=None)
+    pts = np.asarray(seg.points)
+    d = np.linalg.norm(pts - pts[7], axis=1)
+    ball = set(np.argsort(d)[: round(0.2 * len(pts))].tolist())
+    masks = {}
+    for w in (0.0, 0.1, 1.0):
+        seg.settings.residual_weight = w
+        masks[w] = seg.predict([(7, True)], scale=0.2).point_mask
+    assert set(np.flatnonzero(masks[0.0]).tolist()) == ball
+    assert masks[1.0][7] and masks[0.1][7]
+    inter = lambda a, b: (a & b).sum() / max((a | b).sum(), 1)  # noqa: E731
+    assert inter(masks[0.1], masks[0.0]) >= inter(masks[1.0], masks[0.0])
