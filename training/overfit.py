@@ -1,6 +1,7 @@
 """Does stage 1 learn at all? Score an encoder on the very objects it was trained on.
 
-    python -m training.overfit score --encoder runs/overfit --data runs/overfit/data
+    python -m training.overfit score --encoder runs/overfit --data runs/overfit/data \
+        [--rotation so3]      # --encoder also takes core/weights/default or a .safetensors
     python -m training.overfit run --out runs/overfit --objects 16 --minutes 10 \
         -- --batch 2 --points 4096 4096 --threads 1      # any train_encoder flags after --
 
@@ -31,7 +32,7 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,7 @@ def score_encoder(
     anchors: int = 512,
     tau: float = 0.07,
     seed: int = 0,
+    rotation: str = "none",
 ) -> dict[str, dict[str, float]]:
     """Mean :class:`ObjectScore` per level over every object of a shard folder.
 
@@ -131,16 +133,20 @@ def score_encoder(
             beyond an object's real levels is skipped for that object.
         queries, anchors, tau: see :func:`score_object`.
         seed: seed of the point subsets, queries and anchors.
+        rotation: "none" (objects as stored), "so3" (a uniformly random rotation of every
+            object before normalisation: arbitrarily oriented inputs) or "up" (a random
+            rotation about one random axis of the object frame).
 
     Returns:
         ``{"level_0": {"auc_feature": ..., ...}, ...}`` plus ``"objects"``.
     """
     enc, _, _ = load_encoder(encoder)
     parts = InMemoryParts(data, val_fraction=0.0)
+    aug = replace(PLAIN, rotation=rotation, so3_prob=1.0)
     rows: dict[int, list[ObjectScore]] = {lev: [] for lev in range(levels)}
     for i in range(len(parts)):
         rng = np.random.default_rng([seed, i])
-        xyz, keep = augment_points(parts.points[i], rng, PLAIN, min(points, parts.points.shape[1]))
+        xyz, keep = augment_points(parts.points[i], rng, aug, min(points, parts.points.shape[1]))
         feats = enc(torch.from_numpy(xyz)[None])[0].float().numpy()
         for lev in range(min(levels, int(parts.num_levels[i]))):
             lab = parts.labels[i, lev, keep]
@@ -168,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("score", help="score an encoder on a shard folder")
     s.add_argument("--encoder", required=True, help="stage-1 checkpoint or run folder")
     s.add_argument("--data", required=True, help="shard folder")
+    s.add_argument("--rotation", choices=["none", "up", "so3"], default="none",
+                   help="rotate every scored object first (so3: arbitrary orientations)")
     r = sub.add_parser("run", help="build objects, train on all of them, score")
     r.add_argument("--out", required=True, help="run folder (data in OUT/data)")
     r.add_argument("--objects", type=int, default=16)
@@ -201,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
         if extra:
             p.error("trainer flags after -- go with 'run' only")
         encoder, data_dir = Path(a.encoder), Path(a.data)
-    res = score_encoder(encoder, data_dir, a.points, a.levels, a.queries, a.anchors, a.tau)
+    res = score_encoder(encoder, data_dir, a.points, a.levels, a.queries, a.anchors, a.tau,
+                        rotation=getattr(a, "rotation", "none"))
     for name, row in res.items():
         print(name + ": " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                       for k, v in row.items()), flush=True)

@@ -21,7 +21,9 @@
 Every stage resumes from its last checkpoint, so re-running the command after an
 interruption continues where it stopped. Budget on a 2-core CPU (measured on a free
 machine): data ≈ 2 min when missing (32 s + 90 s, plus the asset download), stage 1 ≤ 60 min
-(8,000 steps at 4.4 steps/s on 2 threads ≈ 30 min), stage 2 ≤ 60 min (9,000 steps at
+(8,000 steps of the no-rotation recipe, 2,048 points, finest level: 1.1–2.0 steps/s on one
+thread of a shared machine, so on 2 busy cores the 60 minutes can end it before the
+schedule does; see :func:`encoder_command`), stage 2 ≤ 60 min (9,000 steps at
 2.8–3.4 steps/s ≈ 45–55 min, after ≈ 90 s of feature caching), export < 1 min, affinity
 ≈ 9 min — under 3 hours.
 """
@@ -106,7 +108,26 @@ def link_mix(parts: list[Path], out: Path) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def encoder_command(py: str, a: argparse.Namespace, data: Path, enc: Path) -> list[str]:
+    """The stage-1 command of the recipe (``a``: :func:`main`'s parsed arguments).
+
+    Default since 2026-12-05 (issue 14): 2,048 points per object, the finest level only and
+    no random rotation (the data already varies yaw, y-up and 10 % full rotations): the
+    encoder's voxels and tri-planes are axis-aligned, and the recipe's SO(3) augmentation
+    kept it at the AUC of plain distance (MODEL_CARD, stage-1 sections). The previous recipe
+    is ``--enc-points 10000 --enc-levels multi --enc-rotation so3``.
+    """
+    return [
+        py, "-m", "training.train_encoder", "--data", str(data), "--out", str(enc),
+        "--minutes", str(a.enc_minutes), "--steps", str(a.enc_steps), "--batch", "2",
+        "--points", str(a.enc_points), str(a.enc_points), "--levels", a.enc_levels,
+        "--rotation", a.enc_rotation, "--threads", str(a.threads), "--seed", str(a.seed),
+        "--resume",
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main` (its defaults are the recipe)."""
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -116,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", default="core/weights/default")
     p.add_argument("--enc-minutes", type=float, default=60.0)
     p.add_argument("--enc-steps", type=int, default=8000)
+    p.add_argument("--enc-points", type=int, default=2048,
+                   help="stage 1: points per object per step (the old recipe: 10000)")
+    p.add_argument("--enc-levels", choices=["multi", "sample", "finest"], default="finest",
+                   help="stage 1: hierarchy levels in the loss (the old recipe: multi)")
+    p.add_argument("--enc-rotation", choices=["none", "up", "so3"], default="none",
+                   help="stage 1: random rotation augmentation (the old recipe: so3)")
     p.add_argument("--dec-minutes", type=float, default=60.0)
     p.add_argument("--dec-steps", type=int, default=9000)
     p.add_argument("--cache-objects", type=int, default=1500)
@@ -147,6 +174,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="share of real-mesh objects in train_v2")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = build_parser()
     a = p.parse_args(argv)
     py = sys.executable
     t0 = time.time()
@@ -197,31 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     data = link_mix([v1, v2], root / "train_mix")
     enc, dec = Path(a.runs) / "enc", Path(a.runs) / "dec"
-    run(
-        [
-            py,
-            "-m",
-            "training.train_encoder",
-            "--data",
-            str(data),
-            "--out",
-            str(enc),
-            "--minutes",
-            str(a.enc_minutes),
-            "--steps",
-            str(a.enc_steps),
-            "--batch",
-            "2",
-            "--points",
-            "10000",
-            "10000",
-            "--threads",
-            str(a.threads),
-            "--seed",
-            str(a.seed),
-            "--resume",
-        ]
-    )
+    run(encoder_command(py, a, data, enc))
     # the decoder trains on, and ships with, the encoder checkpoint with the best val loss
     enc_ckpt = enc / "best.pt" if (enc / "best.pt").exists() else enc / "last.pt"
     run(

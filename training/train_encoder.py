@@ -66,6 +66,10 @@ class EncoderTrainConfig(LoopConfig):
         teacher: "random" (a small random CNN, only a stand-in) or "sam".
         sam_checkpoint, sam_type: SAM checkpoint path and model type for ``teacher="sam"``.
         views, view_res: rendered views per object and their resolution for distillation.
+        init: start the encoder from these weights (a stage-1 ``.pt``, an
+            ``encoder.safetensors`` or a weights folder; see :func:`load_encoder`) with a
+            fresh optimiser and the usual warm-up; ignored when ``--resume`` finds
+            ``last.pt``. "" = random initialisation.
     """
 
     out: str = "runs/enc"
@@ -83,6 +87,7 @@ class EncoderTrainConfig(LoopConfig):
     sam_type: str = "vit_b"
     views: int = 2
     view_res: int = 64
+    init: str = ""
 
 
 # ----------------------------------------------------------------------------- model
@@ -184,7 +189,17 @@ def validation_loss(
 
 def load_encoder(path: str | Path, device: torch.device | str = "cpu"):
     """Encoder module (eval mode), its ModelConfig and the checkpoint dict from a checkpoint file
-    or a run folder (``best.pt`` if present, else ``last.pt``)."""
+    or a run folder (``best.pt`` if present, else ``last.pt``), or from safetensors weights
+    (an ``encoder.safetensors`` file or its folder, or a product weights folder such as
+    ``core/weights/default``; see :mod:`training.encoder_weights`)."""
+    from .encoder_weights import is_weights_path, read_encoder_state
+
+    if is_weights_path(path):
+        state = read_encoder_state(path, device)
+        model_cfg = ModelConfig.from_dict(json.loads(state["model_config"]), str(path))
+        enc = build_encoder(model_cfg)
+        enc.load_state_dict(state["encoder"])
+        return enc.to(device).eval(), model_cfg, state
     return load_run_module(path, "encoder", build_encoder, device)
 
 
@@ -217,6 +232,16 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
         maximize=False,
         plot_keys=["loss", "loss_con", "loss_distill"],
     )
+    if cfg.init and not (resume and (out / "last.pt").exists()):
+        from .train_decoder import ENCODER_FIELDS
+
+        start, init_cfg, init_state = load_encoder(cfg.init, device)
+        bad = [k for k in ENCODER_FIELDS if getattr(init_cfg, k) != getattr(model_cfg, k)]
+        if bad:
+            raise ValueError(f"--init {cfg.init}: encoder sizes differ from this run's: {bad}")
+        net.encoder.load_state_dict(start.state_dict())
+        print(f"[enc] encoder initialised from {cfg.init} (its step {init_state['step']}); "
+              "fresh optimiser", flush=True)
     loop.restore(resume)
     net.train()
 
@@ -281,6 +306,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]
     p.add_argument("--sam-type", default=d.sam_type, choices=["vit_b", "vit_l", "vit_h"])
     p.add_argument("--views", type=int, default=d.views)
     p.add_argument("--view-res", type=int, default=d.view_res)
+    p.add_argument("--init", default=d.init,
+                   help="start from these encoder weights (.pt, .safetensors or a weights "
+                   "folder) with a fresh optimiser; ignored when --resume finds last.pt")
     a = p.parse_args(argv)
     aug = AugmentConfig(
         rotation=a.rotation,
@@ -304,6 +332,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]
         sam_type=a.sam_type,
         views=a.views,
         view_res=a.view_res,
+        init=a.init,
     )
     return cfg, a.resume
 
