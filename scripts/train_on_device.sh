@@ -62,7 +62,11 @@ MODEL_JSON=${MODEL_JSON:-}
 ENC_MINUTES=${ENC_MINUTES:-3.5}
 ENC_STEPS=${ENC_STEPS:-4000}
 ENC_BATCH=${ENC_BATCH:-8}
-ENC_POINTS=${ENC_POINTS:-10000}
+ENC_POINTS=${ENC_POINTS:-2048}
+# the stage-1 recipe of make train since 2026-12-05 (MODEL_CARD: the SO(3) augmentation
+# was what kept stage 1 from learning)
+ENC_LEVELS=${ENC_LEVELS:-finest}
+ENC_ROTATION=${ENC_ROTATION:-none}
 ENC_ARGS=${ENC_ARGS:-}
 # stage 2
 DEC_MINUTES=${DEC_MINUTES:-2.5}
@@ -106,7 +110,8 @@ phase "stage 1 ($ENC_MINUTES min, $DEVICE, bf16=$BF16)"
 # shellcheck disable=SC2086  # ENC_ARGS / DEC_ARGS are word lists on purpose
 "$PYTHON" -m training.train_encoder --data "$WORK/data" --out "$WORK/enc" \
     --minutes "$ENC_MINUTES" --steps "$ENC_STEPS" --batch "$ENC_BATCH" \
-    --points "$ENC_POINTS" "$ENC_POINTS" "${model_flag[@]}" "${common[@]}" --resume $ENC_ARGS
+    --points "$ENC_POINTS" "$ENC_POINTS" --levels "$ENC_LEVELS" --rotation "$ENC_ROTATION" \
+    "${model_flag[@]}" "${common[@]}" --resume $ENC_ARGS
 enc_ckpt="$WORK/enc/best.pt"
 [ -f "$enc_ckpt" ] || enc_ckpt="$WORK/enc/last.pt"
 
