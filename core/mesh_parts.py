@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .affinity import AffinityModel, dissimilarity
 from .automatic import SegmentAllResult
-from .geometry import Normalization
+from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings, build_merge_tree
 from .mesh_regions import MeshStructure
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
@@ -149,26 +149,24 @@ class MeshParts:
         lost = ~np.isfinite(bar)
         bar[lost] = (bar[~lost].max() if (~lost).any() else 0.0) + DISCONNECTED
         bar[list(blocked)] = np.inf
-        key = self._face_centroids_norm(idx_pos) + bar.astype(np.float32)[sf.face_sf]
+        key = self._face_click_distance(idx_pos) + bar.astype(np.float32)[sf.face_sf]
         order = np.argsort(key, kind="stable")
         order = order[np.isfinite(key[order])]
         cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
         return order, cum
 
-    def _face_centroids_norm(self, idx_pos: np.ndarray) -> np.ndarray:
-        """(F,) distance from every face centroid to the nearest positive click (model
-        frame); the centroids are computed once per mesh (float32)."""
+    def _face_click_distance(self, idx_pos: np.ndarray) -> np.ndarray:
+        """(F,) float32 distance (model frame) from every face centroid to the nearest
+        positive click; the centroids are computed once per mesh (float32, per axis)."""
         if self._face_cen is None:
-            m = self._mesh
+            m, nz = self._mesh, self._norm
             cen = np.empty((len(m.faces), 3), np.float32)
-            step = 1 << 18  # bounded (step, 3, 3) temporaries on huge meshes
-            for s in range(0, len(m.faces), step):
-                c = m.vertices[m.faces[s:s + step]].mean(axis=1)
-                cen[s:s + step] = (c - self._norm.center) / self._norm.half_extent
+            for k in range(3):
+                cen[:, k] = (face_centroid_axis(m.vertices, m.faces, k) - nz.center[k]
+                             ) / nz.half_extent
             self._face_cen = cen
-        clicks = self.points_norm[idx_pos].astype(np.float32)
         d = np.full(len(self._face_cen), np.inf, np.float32)
-        for c in clicks:
+        for c in self.points_norm[idx_pos].astype(np.float32):
             np.minimum(d, np.linalg.norm(self._face_cen - c, axis=1), out=d)
         return d
 

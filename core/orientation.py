@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .geometry import face_centroid_axis
 from .mesh_graph import dense_inverse, index_dtype
 
 
@@ -32,14 +33,12 @@ class Orientation:
 
     Attributes:
         flip: (F,) bool, flip this face's winding to agree with its patch, outwards.
-        sheet: (F,) int, the sheet (merged copies of one triangle) of every face.
         nonmanifold: (E,) bool, the pair's edge is shared by more than two sheets.
         surface: (E,) bool, the pair joins two different sheets along a real shared edge
             (False for the two copies of one triangle and for degenerate pairs).
     """
 
     flip: np.ndarray
-    sheet: np.ndarray
     nonmanifold: np.ndarray
     surface: np.ndarray
 
@@ -241,10 +240,9 @@ def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarr
     n_c = int(comp.max()) + 1 if n_s else 0
     cen = np.zeros((n_c, 3))
     cnt = np.maximum(np.bincount(comp, minlength=n_c), 1).astype(float)
-    for i in range(3):  # centroid of each patch's vertices (corners counted per face)
-        for j in range(3):
-            cen[:, i] += np.bincount(comp, weights=vertices[wf[first, j], i], minlength=n_c)
-    cen /= 3.0 * cnt[:, None]
+    for i in range(3):  # mean of each patch's sheet centroids
+        cen[:, i] = np.bincount(comp, weights=face_centroid_axis(vertices, wf, i, rows=first),
+                                minlength=n_c) / cnt
     vol = np.zeros(n_s)
     for s in range(0, n_s, CHUNK):
         t = wf[first[s:s + CHUNK]]
@@ -255,4 +253,4 @@ def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarr
     inward = np.bincount(comp, weights=vol, minlength=n_c) < 0
     par ^= inward[comp]
     flip = opposite ^ par[sheet]
-    return Orientation(flip=flip, sheet=sheet, nonmanifold=nonmanifold, surface=surface)
+    return Orientation(flip=flip, nonmanifold=nonmanifold, surface=surface)

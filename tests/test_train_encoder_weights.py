@@ -10,20 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_train_trainers import _box_object, _enc_args, _train_encoder
-from training.data.shards import write_meta, write_shard
+from tests.test_train_trainers import _enc_args, _train_encoder, tiny_encoder_run
 
 
 @pytest.fixture(scope="module")
 def run_and_data(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("encw")
-    rng = np.random.default_rng(0)
-    data = tmp / "data"
-    data.mkdir()
-    write_shard(data / "shard_00000.npz", [_box_object(rng, 600) for _ in range(4)], 3)
-    write_meta(data, {"objects": 4, "n_points": 600})
-    run = _train_encoder(_enc_args(data, tmp / "enc", 2))
-    return run, data
+    return tiny_encoder_run(tmp_path_factory.mktemp("encw"))
 
 
 def test_weights_file_round_trips_the_encoder_without_pickle(run_and_data, tmp_path):

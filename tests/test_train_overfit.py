@@ -36,15 +36,9 @@ def test_score_object_perfect_features_reach_the_floor_and_position_does_not():
 
 
 def test_score_command_on_a_trained_checkpoint(tmp_path):
-    from tests.test_train_trainers import _box_object, _enc_args, _train_encoder
-    from training.data.shards import write_meta, write_shard
+    from tests.test_train_trainers import tiny_encoder_run
 
-    rng = np.random.default_rng(0)
-    data = tmp_path / "data"
-    data.mkdir()
-    write_shard(data / "shard_00000.npz", [_box_object(rng, 600) for _ in range(4)], 3)
-    write_meta(data, {"objects": 4, "n_points": 600})
-    run = _train_encoder(_enc_args(data, tmp_path / "enc", 2))
+    run, data = tiny_encoder_run(tmp_path)
     out = tmp_path / "scores.json"
     main(["score", "--encoder", str(run), "--data", str(data), "--points", "300",
           "--levels", "2", "--queries", "8", "--anchors", "64", "--json", str(out)])

@@ -107,6 +107,17 @@ def _train_encoder(argv):
     return train(cfg, resume)
 
 
+def tiny_encoder_run(tmp, steps: int = 2):
+    """Four small boxes as one shard in ``tmp/data`` and a stage-1 run of ``steps`` steps on
+    them in ``tmp/enc``; returns (checkpoint, data folder)."""
+    rng = np.random.default_rng(0)
+    data = tmp / "data"
+    data.mkdir()
+    write_shard(data / "shard_00000.npz", [_box_object(rng, 600) for _ in range(4)], 3)
+    write_meta(data, {"objects": 4, "n_points": 600})
+    return _train_encoder(_enc_args(data, tmp / "enc", steps)), data
+
+
 def test_encoder_resume_matches_uninterrupted_run(tiny_data, tmp_path):
     full = _train_encoder(_enc_args(tiny_data, tmp_path / "full", 4))
     _train_encoder(_enc_args(tiny_data, tmp_path / "split", 2))
