@@ -2,7 +2,8 @@
 
 A backend runs the networks on one object at a time, in the model frame:
 
-* ``encode(xyz_norm (N, 3)) -> features (N, D)`` — once per object;
+* ``encode(xyz_norm (N, 3), normals (N, 3) | None) -> features (N, D)`` — once per object
+  (``normals`` only reach the network when ``ModelConfig.input_normals`` is set);
 * ``condition(features, xyz_norm, anchors, scale) -> Conditioning`` — once per scale
   (``scale=None`` is the no-scale mode); its scale-independent part is cached for the
   last (features, xyz_norm) arrays, so later scales cost less than the first;
@@ -29,6 +30,7 @@ from .anchors import AnchorGraph
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, _resolve, load_checkpoint, load_config
 from .config import ModelConfig
 from .errors import InvalidInputError, InvalidPromptError, ModelFileError
+from .normals import check_normals, pca_normals
 
 ENCODER_ONNX = "encoder.onnx"
 BASE_ONNX = "decoder_base.onnx"
@@ -60,8 +62,13 @@ class Backend(Protocol):
     metadata: dict[str, Any]
     name: str
 
-    def encode(self, xyz_norm: np.ndarray) -> np.ndarray:
-        """Features (N, D) float32 of points (N, 3) in the model frame [-1, 1]."""
+    def encode(self, xyz_norm: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
+        """Features (N, D) float32 of points (N, 3) in the model frame [-1, 1].
+
+        ``normals`` (N, 3): unoriented unit normals of the points (zero = unknown), used
+        only when ``config.input_normals`` is set; None there = PCA normals of the points
+        (:func:`core.normals.pca_normals`).
+        """
         ...
 
     def condition(
@@ -90,6 +97,11 @@ def _check_xyz(xyz_norm: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         raise InvalidInputError("xyz_norm contains NaN or inf")
     return x
+
+
+def _encoder_normals(x: np.ndarray, normals: np.ndarray | None) -> np.ndarray:
+    """The (N, 3) float32 normals an ``input_normals`` encoder gets for points ``x``."""
+    return pca_normals(x) if normals is None else check_normals(normals, len(x))
 
 
 def _scale_inputs(scale: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -177,9 +189,12 @@ class TorchBackend:
     def _t(self, a: np.ndarray) -> Any:
         return self._torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
 
-    def encode(self, xyz_norm: np.ndarray) -> np.ndarray:
+    def encode(self, xyz_norm: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
         x = _check_xyz(xyz_norm)
         with self._torch.inference_mode():
+            if self.config.input_normals:
+                nrm = self._t(_encoder_normals(x, normals))[None]
+                return self.encoder(self._t(x)[None], nrm)[0].float().cpu().numpy()
             return self.encoder(self._t(x)[None])[0].float().cpu().numpy()
 
     def condition(
@@ -289,9 +304,12 @@ class OnnxBackend:
             except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
                 raise ModelFileError(f"{d / name}: cannot load ONNX model: {exc}") from exc
 
-    def encode(self, xyz_norm: np.ndarray) -> np.ndarray:
+    def encode(self, xyz_norm: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
         x = _check_xyz(xyz_norm)
-        (feat,) = self.sessions[ENCODER_ONNX].run(None, {"xyz": x[None]})
+        feed = {"xyz": x[None]}
+        if self.config.input_normals:  # the exported encoder then has a second input
+            feed["normals"] = _encoder_normals(x, normals)[None]
+        (feat,) = self.sessions[ENCODER_ONNX].run(None, feed)
         return feat[0]
 
     def condition(

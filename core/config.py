@@ -37,6 +37,14 @@ class ModelConfig:
         token_layers: transformer blocks over the 3 × token_resolution² plane tokens.
         token_heads: attention heads of the tri-plane transformer.
         feature_dim: D, the per-point feature width the encoder outputs.
+        input_normals: also feed each point's unoriented unit normal n to the point MLP, as
+            the 6 unique entries of n⊗n (nx², ny², nz², nx·ny, ny·nz, nz·nx): the same
+            for n and −n, since real meshes are double-sided or inconsistently wound and
+            point clouds only have PCA normals (zero normals = unknown, encoded as zeros).
+            A deviation from the paper's xyz-only input, off by default; weights saved
+            before this field existed load with False. At inference meshes use the normal
+            of the face each sample lies on, point clouds PCA normals of their
+            :data:`core.normals.PCA_NEIGHBOURS` nearest neighbours (:mod:`core.normals`).
 
     Decoder (:class:`core.modeling.decoder.ScaleAwareDecoder`):
 
@@ -73,6 +81,7 @@ class ModelConfig:
     token_layers: int = 1
     token_heads: int = 4
     feature_dim: int = 128
+    input_normals: bool = False
     # decoder
     decoder_dim: int = 128
     pos_freqs: int = 6
@@ -129,6 +138,8 @@ class ModelConfig:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             want = known[key].type
+            if want == "bool" and not isinstance(value, bool):
+                raise ModelFileError(f"{source}: config key {key!r} must be true or false, got {value!r}")
             if want == "int" and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ModelFileError(f"{source}: config key {key!r} must be an int, got {value!r}")
             if want == "float" and not isinstance(value, int | float):

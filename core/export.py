@@ -3,7 +3,8 @@
 Writes four graphs (legacy TorchScript exporter, opset 20) with dynamic point counts, plus ``onnx.json`` recording the sha256 of the
 exported ``model.safetensors`` so :class:`core.backends.OnnxBackend` refuses stale files:
 
-* ``encoder.onnx``: xyz (1, N, 3) → features (1, N, D);
+* ``encoder.onnx``: xyz (1, N, 3) → features (1, N, D); with ``input_normals`` in the
+  config a second input normals (1, N, 3) (unoriented, zero = unknown);
 * ``decoder_base.onnx``: features, xyz → x0 (1, N, C), the scale-independent part of the
   conditioning (once per object);
 * ``decoder_condition.onnx``: x0, anchor_idx (1, K), knn_idx (1, N, k), knn_w (1, N, k),
@@ -96,18 +97,24 @@ def export_onnx(weights: str | Path | None, out: str | Path, opset: int = OPSET)
     t_a = torch.from_numpy(graph.anchor_idx)[None]
     t_ki = torch.from_numpy(graph.knn_idx)[None]
     t_kw = torch.from_numpy(graph.knn_w)[None]
+    n_ax = {1: "N"}
+    enc_args: tuple = (t_xyz,)
+    enc_inputs = ["xyz"]
+    enc_axes = {"xyz": n_ax, "features": n_ax}
+    if cfg.input_normals:
+        t_nrm = torch.from_numpy(rng.normal(size=(n, 3)).astype(np.float32))[None]
+        enc_args, enc_inputs = (t_xyz, t_nrm), ["xyz", "normals"]
+        enc_axes["normals"] = n_ax
     with torch.no_grad():
-        feats = encoder(t_xyz)
+        feats = encoder(*enc_args)
         scale, has = torch.tensor([0.25]), torch.tensor([1.0])
         x0 = decoder.base(feats, t_xyz)
         cond = decoder.modulate(x0, t_a, t_ki, t_kw, scale, has)
     p_idx = torch.tensor([[3, 10, 0], [5, 0, 0]], dtype=torch.int64)
     p_lab = torch.tensor([[1.0, 0.0, -1.0], [1.0, -1.0, -1.0]])
 
-    n_ax = {1: "N"}
     jobs = [
-        (ENCODER_ONNX, encoder, (t_xyz,), ["xyz"], ["features"],
-         {"xyz": n_ax, "features": n_ax}),
+        (ENCODER_ONNX, encoder, enc_args, enc_inputs, ["features"], enc_axes),
         (BASE_ONNX, Base(), (feats, t_xyz), ["features", "xyz"], ["x0"],
          {"features": n_ax, "xyz": n_ax, "x0": n_ax}),
         (CONDITION_ONNX, Condition(), (x0, t_a, t_ki, t_kw, scale, has),

@@ -21,6 +21,7 @@ once into its frame by :func:`core.geometry.normalization_of` (bounding box of t
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from .geometry import (
 from .merge_tree import TreeSettings
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
+from .normals import pca_normals, sample_normals
 from .prior import add_prior, scale_prior_logits
 from .superfaces import SuperfaceSettings
 from .validation import check_prompts, check_scale, check_scales
@@ -219,7 +221,7 @@ class Segmenter:
                     f"face_groups has {len(groups)} entries but the mesh has {len(f)} faces"
                 )
         pts, pf = sample_checked_surface(v, f, area, n_points, seed=seed)
-        self._embed(pts, pf, seed)
+        self._embed(pts, pf, seed, lambda: sample_normals(v, f, pf))
         assert self._state is not None
         self._state.vertices, self._state.faces, self._state.face_groups = v, f, groups
         self._state.face_area = area
@@ -234,6 +236,9 @@ class Segmenter:
                 points when M ≤ 10,000, else a random subset of 10,000; at most
                 :data:`MAX_N_POINTS`.
             seed: seed of the subset.
+
+        Weights trained with normals (``ModelConfig.input_normals``) get PCA normals of the
+        kept points (:func:`core.normals.pca_normals`); meshes give their faces' normals.
         """
         arr = check_points(xyz, "points")
         cap = DEFAULT_N_POINTS if n_points is None else self._check_n(n_points)
@@ -244,7 +249,7 @@ class Segmenter:
                 raise InvalidInputError("the subsampled points have fewer than 3 distinct positions")
         else:
             pts = arr
-        self._embed(pts.astype(np.float32), None, seed)
+        self._embed(pts.astype(np.float32), None, seed)  # normals: PCA (core.normals)
         assert self._state is not None
         self._state.input_points = arr
 
@@ -259,13 +264,22 @@ class Segmenter:
             )
         return int(n)
 
-    def _embed(self, pts: np.ndarray, pf: np.ndarray | None, seed: int) -> None:
+    def _embed(self, pts: np.ndarray, pf: np.ndarray | None, seed: int,
+               mesh_normals: Callable[[], np.ndarray] | None = None) -> None:
+        """Normalise, build the anchors and run the encoder once. With a config asking
+        for normals (``input_normals``) the encoder gets ``mesh_normals()`` (meshes: the
+        sampled faces' normals), or PCA normals of the points (point clouds)."""
         pts = np.asarray(pts, np.float32)
         norm = normalization_of(pts)
         xyz_norm = norm.apply(pts)
         cfg = self.backend.config
         anchors = _prepare_anchors(xyz_norm, int(cfg.num_anchors), int(cfg.knn_k), seed)
-        feats = np.asarray(self.backend.encode(xyz_norm), np.float32)
+        if getattr(cfg, "input_normals", False):
+            # directions: the model frame is the object frame up to translation and scale
+            nrm = mesh_normals() if mesh_normals is not None else pca_normals(xyz_norm)
+            feats = np.asarray(self.backend.encode(xyz_norm, nrm), np.float32)
+        else:
+            feats = np.asarray(self.backend.encode(xyz_norm), np.float32)
         self._cond.clear()
         self._state = _State(points=pts, xyz_norm=xyz_norm, norm=norm, point_faces=pf,
                              features=feats,

@@ -67,6 +67,8 @@ ENC_POINTS=${ENC_POINTS:-2048}
 # was what kept stage 1 from learning)
 ENC_LEVELS=${ENC_LEVELS:-finest}
 ENC_ROTATION=${ENC_ROTATION:-none}
+# INPUT_NORMALS=1: the encoder also sees unoriented normals (train_encoder --input-normals)
+INPUT_NORMALS=${INPUT_NORMALS:-0}
 ENC_ARGS=${ENC_ARGS:-}
 # stage 2
 DEC_MINUTES=${DEC_MINUTES:-2.5}
@@ -90,6 +92,7 @@ bf16_flag=()
 if [ "$BF16" = 1 ]; then bf16_flag=(--bf16); fi
 model_flag=()
 if [ -n "$MODEL_JSON" ]; then model_flag=(--model-json "$MODEL_JSON"); fi
+if [ "$INPUT_NORMALS" = 1 ]; then model_flag+=(--input-normals); fi
 common=(--device "$DEVICE" --threads "$THREADS" --seed "$SEED" --val-fraction "$VAL_FRACTION"
         --val-objects "$VAL_OBJECTS" --checkpoint-minutes "$CHECKPOINT_MINUTES" "${bf16_flag[@]}")
 

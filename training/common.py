@@ -279,6 +279,34 @@ def augment_points(
         ``(xyz, keep)``: float32 (M, 3) normalised points and int64 (M,) indices of the kept
         points into the input (so labels can be gathered with ``labels[..., keep]``).
     """
+    xyz, _, keep = augment_object(points, None, rng, cfg, n_points)
+    return xyz, keep
+
+
+def augment_object(
+    points: np.ndarray,
+    normals: np.ndarray | None,
+    rng: np.random.Generator,
+    cfg: AugmentConfig,
+    n_points: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """:func:`augment_points` that also carries the points' normals through the same
+    transform (the random draws do not depend on ``normals``, so both give the same points).
+
+    The rotation R turns the normals with the points; the anisotropic scale S maps a normal
+    n to normalize(S⁻¹ n) (the normal of the scaled surface); the normalisation to the model
+    frame is a translation plus a uniform scale and jitter moves points only, so neither
+    changes them. Zero normals (unknown) stay zero; signs are kept (the encoder ignores them).
+
+    Args:
+        points: (N, 3) points in the object frame.
+        normals: (N, 3) their unit normals in the same frame, or None.
+        rng, cfg, n_points: as in :func:`augment_points`.
+
+    Returns:
+        ``(xyz, normals, keep)``: float32 (M, 3) normalised points, float32 (M, 3) unit
+        normals (None when ``normals`` is None) and int64 (M,) indices of the kept points.
+    """
     n = points.shape[0]
     if n_points is None:
         keep = np.arange(n)
@@ -286,15 +314,22 @@ def augment_points(
         keep = rng.choice(n, size=n_points, replace=n_points > n)
     xyz = np.asarray(points, np.float64)[keep]
     xyz = xyz - xyz.mean(axis=0)
-    xyz = xyz @ random_rotation(rng, cfg.rotation, cfg.so3_prob).T
+    rot = random_rotation(rng, cfg.rotation, cfg.so3_prob)
+    xyz = xyz @ rot.T
     lo, hi = cfg.scale_range
-    xyz = xyz * rng.uniform(lo, hi, size=3)
+    scale = rng.uniform(lo, hi, size=3)
+    xyz = xyz * scale
     xyz = normalize_points(xyz).astype(np.float64)
     if cfg.jitter_sigma > 0:
         xyz = xyz + np.clip(
             rng.normal(scale=cfg.jitter_sigma, size=xyz.shape), -cfg.jitter_clip, cfg.jitter_clip
         )
-    return xyz.astype(np.float32), keep.astype(np.int64)
+    nrm = None
+    if normals is not None:
+        nrm = (np.asarray(normals, np.float64)[keep] @ rot.T) / scale
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
+        nrm = nrm.astype(np.float32)
+    return xyz.astype(np.float32), nrm, keep.astype(np.int64)
 
 
 def draw_n_points(rng: np.random.Generator, cfg: AugmentConfig) -> int:

@@ -23,11 +23,11 @@ from tqdm import tqdm
 from core.anchors import prepare_anchors
 from core.config import ModelConfig
 
-from .common import augment_points
+from .parts_data import InMemoryParts, object_view
 from .prompts import PromptConfig, sample_clicks, sample_query
+from .train_encoder import encode
 
 if TYPE_CHECKING:
-    from .parts_data import InMemoryParts
     from .train_decoder import DecoderTrainConfig
 
 # ----------------------------------------------------------------------------- cache
@@ -87,7 +87,8 @@ def build_cache(
     model_cfg: ModelConfig,
     device: torch.device,
 ) -> FeatureCache:
-    """Embed the (train + val) objects once with the frozen encoder."""
+    """Embed the (train + val) objects once with the frozen encoder (with the objects'
+    normals, turned with the points, when it takes them: :func:`training.train_encoder.encode`)."""
     ids = np.arange(len(data))
     if cfg.cache_objects and cfg.cache_objects < len(ids):
         keep = np.random.default_rng([cfg.seed, 7]).choice(
@@ -116,8 +117,10 @@ def build_cache(
     t0 = time.time()
     for row, i in enumerate(tqdm(ids, desc="cache features", mininterval=10, file=sys.stdout)):
         rng = np.random.default_rng([cfg.seed, 11, int(i)])
-        xyz, keep = augment_points(data.points[i], rng, cfg.augment, cfg.cache_points)
-        feats = encoder(torch.from_numpy(xyz)[None].to(device))[0].float().cpu().numpy()
+        xyz, nrm, keep = object_view(data, i, rng, cfg.augment, cfg.cache_points)
+        t_nrm = None if nrm is None else torch.from_numpy(nrm)[None]
+        feats = encode(encoder, torch.from_numpy(xyz)[None].to(device), t_nrm)
+        feats = feats[0].float().cpu().numpy()
         sub = rng.permutation(len(xyz))[:n_dec]
         g = prepare_anchors(xyz[sub], model_cfg.num_anchors, model_cfg.knn_k, seed=int(i))
         out["xyz"][row] = xyz[sub]

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from .common import AugmentConfig, augment_points
+from .common import AugmentConfig
 from .losses import supervised_contrastive_loss
-from .parts_data import InMemoryParts
-from .train_encoder import load_encoder
+from .parts_data import InMemoryParts, object_view
+from .train_encoder import encode, load_encoder
 
 PLAIN = AugmentConfig(rotation="none", scale_range=(1.0, 1.0), jitter_sigma=0.0)
 
@@ -126,7 +126,8 @@ def score_encoder(
     """Mean :class:`ObjectScore` per level over every object of a shard folder.
 
     Args:
-        encoder: stage-1 checkpoint or run folder.
+        encoder: stage-1 checkpoint or run folder (one with ``input_normals`` also gets
+            the shards' normals, turned with the points).
         data: shard folder.
         points: points per object fed to the encoder (a fixed random subset).
         levels: the first ``levels`` hierarchy levels are scored (0 = finest); a level
@@ -140,14 +141,15 @@ def score_encoder(
     Returns:
         ``{"level_0": {"auc_feature": ..., ...}, ...}`` plus ``"objects"``.
     """
-    enc, _, _ = load_encoder(encoder)
-    parts = InMemoryParts(data, val_fraction=0.0)
+    enc, enc_cfg, _ = load_encoder(encoder)
+    parts = InMemoryParts(data, val_fraction=0.0, normals=enc_cfg.input_normals)
     aug = replace(PLAIN, rotation=rotation, so3_prob=1.0)
     rows: dict[int, list[ObjectScore]] = {lev: [] for lev in range(levels)}
     for i in range(len(parts)):
         rng = np.random.default_rng([seed, i])
-        xyz, keep = augment_points(parts.points[i], rng, aug, min(points, parts.points.shape[1]))
-        feats = enc(torch.from_numpy(xyz)[None])[0].float().numpy()
+        xyz, nrm, keep = object_view(parts, i, rng, aug, min(points, parts.points.shape[1]))
+        t_nrm = None if nrm is None else torch.from_numpy(nrm)[None]
+        feats = encode(enc, torch.from_numpy(xyz)[None], t_nrm)[0].float().numpy()
         for lev in range(min(levels, int(parts.num_levels[i]))):
             lab = parts.labels[i, lev, keep]
             rows[lev].append(score_object(feats, xyz, lab, rng, queries, anchors, tau))

@@ -115,14 +115,15 @@ def encoder_command(py: str, a: argparse.Namespace, data: Path, enc: Path) -> li
     no random rotation (the data already varies yaw, y-up and 10 % full rotations): the
     encoder's voxels and tri-planes are axis-aligned, and the recipe's SO(3) augmentation
     kept it at the AUC of plain distance (MODEL_CARD, stage-1 sections). The previous recipe
-    is ``--enc-points 10000 --enc-levels multi --enc-rotation so3``.
+    is ``--enc-points 10000 --enc-levels multi --enc-rotation so3``. ``--enc-input-normals``
+    adds ``--input-normals`` (the encoder also sees unoriented normals; off by default).
     """
     return [
         py, "-m", "training.train_encoder", "--data", str(data), "--out", str(enc),
         "--minutes", str(a.enc_minutes), "--steps", str(a.enc_steps), "--batch", "2",
         "--points", str(a.enc_points), str(a.enc_points), "--levels", a.enc_levels,
         "--rotation", a.enc_rotation, "--threads", str(a.threads), "--seed", str(a.seed),
-        "--resume",
+        *(["--input-normals"] if a.enc_input_normals else []), "--resume",
     ]
 
 
@@ -143,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage 1: hierarchy levels in the loss (the old recipe: multi)")
     p.add_argument("--enc-rotation", choices=["none", "up", "so3"], default="none",
                    help="stage 1: random rotation augmentation (the old recipe: so3)")
+    p.add_argument("--enc-input-normals", action="store_true",
+                   help="stage 1: feed unoriented point normals to the encoder "
+                   "(ModelConfig.input_normals; stage 2 and the product follow the encoder)")
     p.add_argument("--dec-minutes", type=float, default=60.0)
     p.add_argument("--dec-steps", type=int, default=9000)
     p.add_argument("--cache-objects", type=int, default=1500)

@@ -93,7 +93,8 @@ class DecoderTrainConfig(LoopConfig):
 
 ENCODER_FIELDS = (
     "input_freqs point_dim voxel_resolution voxel_channels voxel_convs plane_resolution "
-    "plane_channels plane_convs token_resolution token_dim token_layers token_heads feature_dim"
+    "plane_channels plane_convs token_resolution token_dim token_layers token_heads feature_dim "
+    "input_normals"
 ).split()
 
 
@@ -227,7 +228,7 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
         raise ValueError(f"--decoder-model may not change encoder fields {bad}")
     model_cfg = ModelConfig.from_dict({**enc_cfg.to_dict(), **cfg.decoder_model}, "--decoder-model")
 
-    data = InMemoryParts(cfg.data, cfg.val_fraction)
+    data = InMemoryParts(cfg.data, cfg.val_fraction, normals=enc_cfg.input_normals)
     with autocast(device, cfg.bf16):
         cache = get_cache(cfg, data, encoder, enc_state, model_cfg, device)
     del encoder

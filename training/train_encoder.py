@@ -10,7 +10,9 @@ applies the intra-object supervised contrastive loss of S2AM3D on ``--anchors`` 
 points per object, averaged over the object's real hierarchy levels (``--levels multi``) or
 at one random level (``--levels sample``). An optional 2D distillation term renders the
 features into random views and matches a teacher's feature map (see
-:mod:`training.distill`).
+:mod:`training.distill`). ``--input-normals`` also feeds every point's normal from the
+shards (``ModelConfig.input_normals``; turned and scaled with the points, see
+:func:`training.common.augment_object`).
 
 The run directory holds ``last.pt`` (full training state; ``--resume`` continues from it),
 ``best.pt`` (the encoder with the lowest validation loss so far), ``history.jsonl`` and
@@ -100,8 +102,20 @@ def build_encoder(model_cfg: ModelConfig) -> torch.nn.Module:
     return PartEncoder(model_cfg)
 
 
-def encode(encoder: torch.nn.Module, xyz: torch.Tensor) -> torch.Tensor:
-    """Per-point features (B, N, D) of normalised points (B, N, 3)."""
+def encode(
+    encoder: torch.nn.Module, xyz: torch.Tensor, normals: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-point features (B, N, D) of normalised points ``xyz`` (B, N, 3), model frame.
+
+    The one place training gives an encoder its inputs (stage 1, the stage-2 feature
+    cache, the overfit scorer): ``normals`` (B, N, 3) (unoriented, zero = unknown; moved
+    to ``xyz``'s device) go in exactly when the encoder's config has ``input_normals``,
+    which then requires them (load the data with ``InMemoryParts(..., normals=True)``).
+    """
+    if encoder.config.input_normals:
+        if normals is None:
+            raise ValueError("the encoder takes normals (input_normals) but none were given")
+        return encoder(xyz, normals.to(device=xyz.device, dtype=xyz.dtype))
     return encoder(xyz)
 
 
@@ -179,8 +193,8 @@ def validation_loss(
     n = int(np.mean(cfg.augment.n_points_range))
     losses = []
     for chunk in np.array_split(ids, max(1, len(ids) // max(1, cfg.batch))):
-        xyz, lab, nl = make_batch(data, chunk, n, rng, cfg.augment)
-        feats = encode(net.encoder, xyz.to(device))
+        xyz, nrm, lab, nl = make_batch(data, chunk, n, rng, cfg.augment)
+        feats = encode(net.encoder, xyz.to(device), nrm)
         vcfg = replace(cfg, levels="multi")
         losses.append(float(contrastive_batch_loss(feats, lab.to(device), nl, vcfg, rng)))
     net.train()
@@ -207,7 +221,7 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
     """Run stage 1 with ``cfg``; returns the run folder."""
     out, device = setup_run(cfg)
     model_cfg = ModelConfig.from_dict(dict(cfg.model), "--model")
-    data = InMemoryParts(cfg.data, cfg.val_fraction)
+    data = InMemoryParts(cfg.data, cfg.val_fraction, normals=model_cfg.input_normals)
     print(
         f"[enc] {len(data)} objects ({len(data.train_ids)} train, {len(data.val_ids)} val), "
         f"{data.points.shape[1]} points each, {data.labels.shape[1]} levels; device {device}, "
@@ -248,9 +262,9 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
     def step_fn(step: int, rng: np.random.Generator) -> StepOutput:
         n = draw_n_points(rng, cfg.augment)
         ids = rng.choice(data.train_ids, size=cfg.batch, replace=len(data.train_ids) < cfg.batch)
-        xyz, lab, nl = make_batch(data, ids, n, rng, cfg.augment)
+        xyz, nrm, lab, nl = make_batch(data, ids, n, rng, cfg.augment)
         xyz, lab = xyz.to(device), lab.to(device)
-        feats = encode(net.encoder, xyz)
+        feats = encode(net.encoder, xyz, nrm)
         loss_con = contrastive_batch_loss(feats, lab, nl, cfg, rng)
         loss_distill = torch.zeros(())
         if teacher is not None:
@@ -270,6 +284,14 @@ def train(cfg: EncoderTrainConfig, resume: bool = False) -> Path:
 # ----------------------------------------------------------------------------- CLI
 
 
+def _model_fields(model_json: str, input_normals: bool) -> dict[str, Any]:
+    """ModelConfig overrides of the command line (``--model-json``, ``--input-normals``)."""
+    fields = json.loads(model_json) if model_json else {}
+    if input_normals:
+        fields["input_normals"] = True
+    return fields
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]:
     """The run's config and whether to resume, from command-line arguments."""
     d = EncoderTrainConfig()
@@ -279,6 +301,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]
     add_loop_arguments(p, d)
     p.add_argument("--data", default=d.data, help="shard folder")
     p.add_argument("--model-json", default="", help="JSON object of ModelConfig fields to override")
+    p.add_argument("--input-normals", action="store_true",
+                   help="feed the shards' normals to the encoder (ModelConfig.input_normals: "
+                   "sign-invariant n⊗n next to xyz; a deviation from the paper)")
     p.add_argument("--batch", type=int, default=d.batch, help="objects per step")
     p.add_argument("--anchors", type=int, default=d.anchors, help="contrastive anchors per object")
     p.add_argument("--tau", type=float, default=d.tau, help="contrastive temperature")
@@ -320,7 +345,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[EncoderTrainConfig, bool]
     cfg = EncoderTrainConfig(
         **loop_kwargs(a),
         data=a.data,
-        model=json.loads(a.model_json) if a.model_json else {},
+        model=_model_fields(a.model_json, a.input_normals),
         batch=a.batch,
         anchors=a.anchors,
         tau=a.tau,

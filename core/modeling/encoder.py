@@ -2,7 +2,9 @@
 
 Pipeline for normalised points xyz (B, N, 3) in [-1, 1]:
 
-1. point branch: MLP on xyz + Fourier features (the PVCNN point skip);
+1. point branch: MLP on xyz + Fourier features (the PVCNN point skip), plus, when
+   ``ModelConfig.input_normals`` is set (our deviation; the paper feeds xyz only), the
+   sign-invariant encoding n⊗n of each point's unoriented normal (:func:`normal_features`);
 2. voxel branch: scatter-mean of the point features into an R³ grid, 3D convolutions,
    trilinear devoxelisation back to the points; added to the point branch;
 3. scatter-mean of those features onto the xy, yz and zx planes; 2D convolutions (shared
@@ -37,14 +39,33 @@ from .layers import (
 PLANE_AXES = ((0, 1), (1, 2), (2, 0))
 
 
+#: width of :func:`normal_features`
+NORMAL_FEATURES = 6
+
+
+def normal_features(normals: torch.Tensor) -> torch.Tensor:
+    """Sign-invariant encoding (..., 6) of unoriented normals (..., 3).
+
+    The unique entries of n⊗n for the unit vector n = normals / |normals|: nx², ny², nz²,
+    nx·ny, ny·nz, nz·nx. Identical for n and −n (double-sided meshes, inconsistent winding,
+    PCA normals); zero vectors (unknown normals) give zeros. Directions are frame-free: the
+    model frame is the object frame up to translation and uniform scale.
+    """
+    n = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    x, y, z = n[..., 0:1], n[..., 1:2], n[..., 2:3]
+    return torch.cat([x * x, y * y, z * z, x * y, y * z, z * x], dim=-1)
+
+
 class PartEncoder(nn.Module):
-    """Per-point part features from normalised xyz (see module docstring)."""
+    """Per-point part features from normalised xyz, and unoriented normals when
+    ``config.input_normals`` is set (see module docstring)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         c = config
         self.config = config
-        self.point_mlp = MLP([sinusoidal_dim(c.input_freqs), c.point_dim, c.point_dim])
+        in_dim = sinusoidal_dim(c.input_freqs) + (NORMAL_FEATURES if c.input_normals else 0)
+        self.point_mlp = MLP([in_dim, c.point_dim, c.point_dim])
         self.to_voxel = nn.Linear(c.point_dim, c.voxel_channels)
         self.voxel_convs = nn.Sequential(
             *[conv_block(c.voxel_channels, c.voxel_channels, 3) for _ in range(c.voxel_convs)]
@@ -75,11 +96,20 @@ class PartEncoder(nn.Module):
         self.plane_out = conv_block(c.plane_channels, c.plane_channels, 2)
         self.head = MLP([c.plane_channels + c.point_dim, c.feature_dim, c.feature_dim])
 
-    def forward(self, xyz: torch.Tensor) -> torch.Tensor:
-        """Features (B, N, D) of normalised points ``xyz`` (B, N, 3) in [-1, 1]."""
+    def forward(self, xyz: torch.Tensor, normals: torch.Tensor | None = None) -> torch.Tensor:
+        """Features (B, N, D) of normalised points ``xyz`` (B, N, 3) in [-1, 1].
+
+        ``normals`` (B, N, 3): unoriented normals of the points (any length, sign ignored,
+        zero = unknown); required when ``config.input_normals`` is set, ignored otherwise.
+        """
         c = self.config
         b = xyz.shape[0]
-        pt = self.point_mlp(sinusoidal(xyz, c.input_freqs))  # (B, N, Cp)
+        inp = sinusoidal(xyz, c.input_freqs)
+        if c.input_normals:
+            if normals is None:
+                raise ValueError("this encoder was built with input_normals: pass normals")
+            inp = torch.cat([inp, normal_features(normals.to(inp.dtype))], dim=-1)
+        pt = self.point_mlp(inp)  # (B, N, Cp)
 
         r = c.voxel_resolution
         cell = grid_index(xyz, r)
