@@ -54,7 +54,7 @@ class TreeSettings:
             affinity: 3 → click + scale 75.7 / 63.0 (PartNet-Mobility / PSB, path mode),
             20 → 76.0 / 65.6, 0 → 75.0 / 60.2; Segment All at level scales 59.5 → 58.8
             on PartNet-Mobility, so 0 (the growth mode below answers clicks).
-        click_mode: how a click with a scale is answered. "growth" (default,
+        click_mode: how a click is answered. "growth" (default,
             :meth:`core.mesh_parts.MeshParts.answer`): every face gets the key d + B, d
             its centroid's distance to the click (model frame), B the cheapest sum of edge
             costs on a superface-graph path from the clicked superface (an edge costs its
@@ -67,6 +67,12 @@ class TreeSettings:
             whole superfaces (nearest sampled point + 0.5 × B, the last superface cut by
             distance) 81.8 / 74.8; path 75.0 / 60.2 (an earlier version); the
             training-free growth over crease regions 75.5 / 22.3, the ball 58.4 / 75.1.
+            A click without a scale grows in the same order up to the share of its natural
+            node (:meth:`MergeTree.node_for`); dev set, click without a scale (PartNet-
+            Mobility / PSB): the natural node itself 52.2 / 49.0, growth to its share
+            52.3 / 53.8; growth to 0.7 / 0.85 / 1.2 / 1.5 × that share 40.7 / 46.2 / 50.0 /
+            45.6 (PartNet-Mobility) and 45.2 / 50.5 / 53.1 / 50.3 (PSB); to a fixed share
+            0.1 24.4 / 41.6.
         growth_penalty, growth_penalty_smooth: see ``click_mode`` (model-frame distance per
             unit of dissimilarity). Probe on the cached dev-set superfaces (point-level
             keys, PartNet-Mobility / PSB): one penalty for every edge 0.25 → 74.4 / 77.1,

@@ -77,7 +77,12 @@ class MeshParts:
     # ------------------------------------------------------------------ clicks
     def answer(self, idx: np.ndarray, lab: np.ndarray, scale: float | None) -> MeshAnswer:
         """The part under positive clicks ``idx[lab == 1]`` (point indices), avoiding the
-        negative ones, at ``scale`` (None = the natural part)."""
+        negative ones, at ``scale`` (None = the natural part).
+
+        Growth mode (default): the faces nearest the clicks in the growth order of
+        :meth:`_grow`, up to ``scale``'s area share; without a scale, up to the share of
+        the natural node (:meth:`MergeTree.node_for`) on the clicked leaf's path. Path
+        mode: the tree node itself."""
         leaf = self.sf.point_sf
         pos = [int(x) for x in leaf[idx[lab == 1]]]
         neg = [int(x) for x in leaf[idx[lab == 0]] if int(x) not in pos]
@@ -87,8 +92,10 @@ class MeshParts:
                              f"got {st.click_mode!r}")
         node = self.tree.node_for(pos, neg, scale)
         quality = self._quality(np.asarray([node]))[0]
-        if scale is not None and st.click_mode == "growth":
-            face = self._grow(idx[lab == 1], pos, neg, scale)
+        if st.click_mode == "growth":
+            # without a scale the growth stops at the share of the natural node
+            target = float(self.tree.share[node]) if scale is None else scale
+            face = self._grow(idx[lab == 1], pos, neg, target)
             return MeshAnswer(face_mask=face, point_mask=face[self.point_faces], node=node,
                               quality=quality)
         keep = self.tree.leaf_mask([node])

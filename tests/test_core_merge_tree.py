@@ -144,3 +144,24 @@ def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeyp
         if prev is not None:
             assert (prev <= m).all()
         prev = m
+
+
+def test_a_click_without_a_scale_on_a_smooth_mesh_gives_a_cap_of_the_natural_size(monkeypatch):
+    """No scale on a one-piece mesh: a compact cap around the click (grown face by face),
+    as large as the natural part on the tree, never the whole object."""
+    import trimesh
+
+    seg = make_segmenter(monkeypatch)
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces)
+    area = np.asarray(sphere.area_faces)
+    seg.set_mesh(v, f, n_points=3000)
+    i = seg.nearest_point([0.0, 0.0, 1.0])
+    r = seg.predict([(i, True)])
+    share = area[r.face_mask].sum() / area.sum()
+    tree = seg.mesh_parts().tree
+    assert abs(share - tree.share[r.node]) < 0.01  # the natural node's size
+    assert 0.01 < share < 0.5  # a part, not the object
+    cen = v[f[r.face_mask]].mean(axis=1)
+    assert cen[:, 2].min() >= np.quantile(v[f].mean(axis=1)[:, 2], 1 - share) - 0.15
+    assert r.face_mask[seg.point_faces[i]] and r.point_mask[i]
