@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import face_normals
+from .geometry import face_normals, row_dot
 from .mesh_graph import rows_within
 from .mesh_regions import MeshStructure, _components
-from .orientation import orient_faces, sheets
+from .orientation import nonmanifold_pairs, orient_patches, sheets, surface_pairs
 
 
 @dataclass
@@ -73,6 +73,39 @@ def _edge_chunk(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarr
             np.sign(side).astype(np.float32) * bend, consistent, ok, key)
 
 
+def _edge_chunk_corners(mesh: MeshStructure, na: np.ndarray, nb: np.ndarray, a: np.ndarray,
+                        b: np.ndarray, code: np.ndarray, flat: np.ndarray
+                        ) -> tuple[np.ndarray, ...]:
+    """:func:`_edge_chunk` from where the shared edge lies in each face (``code``:
+    ``MeshStructure.adjacency_corners``; ``flat``: the welded faces, flattened). A pair of
+    two proper triangles whose third corners differ shares exactly that edge, so its
+    answers are read off the corners; the other pairs (copies of one triangle, degenerate
+    faces) go through :func:`_edge_chunk`, which gives the same answers for every pair."""
+    ca, cb = code // 3, code % 3
+    fa, fb = a.astype(np.int64) * 3, b.astype(np.int64) * 3
+    u = flat[fa + ca]  # a traverses the shared edge u -> v
+    v = flat[fa + (ca + 1) % 3]
+    x = flat[fa + (ca + 2) % 3]  # a's corner off the edge
+    r = flat[fb + cb]  # b traverses r -> (the other end)
+    w = flat[fb + (cb + 2) % 3]  # b's corner off the edge
+    del fa, fb
+    regular = (u != v) & (x != u) & (x != v) & (w != u) & (w != v) & (w != x)
+    cos = np.clip(row_dot(na, nb), -1.0, 1.0)
+    consistent = r == v
+    ok = np.ones(len(a), bool)
+    u, v, w = u.astype(np.int64), v.astype(np.int64), w.astype(np.int64)
+    key = np.minimum(u, v) * len(mesh.vertices) + np.maximum(u, v)
+    side = row_dot(mesh.vertices[w] - mesh.vertices[u], na)
+    bend = np.arccos(cos).astype(np.float32)
+    out = (np.arccos(np.abs(cos)).astype(np.float32), np.sign(side).astype(np.float32) * bend,
+           consistent, ok, key)
+    odd = np.flatnonzero(~regular)
+    if len(odd):
+        for arr, got in zip(out, _edge_chunk(mesh, na[odd], nb[odd], a[odd], b[odd])):
+            arr[odd] = got
+    return out
+
+
 def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> EdgeGeometry:
     """Dihedral angles and convexity of every adjacency pair of ``mesh`` (``normals``:
     the (F, 3) unit face normals when already computed). Works in chunks of
@@ -85,15 +118,26 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
     angle, signed = np.empty(n, np.float32), np.empty(n, np.float32)
     winding, shared = np.empty(n, bool), np.empty(n, bool)
     key = np.empty(n, np.int64)
+    code, wf = mesh.adjacency_corners, mesh.welded_faces
+    flat = wf.reshape(-1) if code is not None and wf.flags.c_contiguous else None
     for k in range(0, n, EDGE_CHUNK):
         a, b = adj[k:k + EDGE_CHUNK, 0], adj[k:k + EDGE_CHUNK, 1]
         sl = slice(k, k + EDGE_CHUNK)
-        angle[sl], signed[sl], winding[sl], shared[sl], key[sl] = _edge_chunk(
-            mesh, nrm[a], nrm[b], a, b)
-    del nrm
-    ori = orient_faces(mesh.vertices, mesh.welded_faces, adj, winding, shared, key,
-                       pieces=mesh.components, sheet_info=sheet_info)
-    del key, sheet_info
+        if flat is None:
+            got = _edge_chunk(mesh, nrm[a], nrm[b], a, b)
+        else:
+            got = _edge_chunk_corners(mesh, nrm[a], nrm[b], a, b, code[sl], flat)
+        angle[sl], signed[sl], winding[sl], shared[sl], key[sl] = got
+        del got
+    del nrm, flat
+    # orient_faces step by step, so the (E,) key and shared flags go as soon as they served
+    surface = surface_pairs(adj, shared, sheet_info[0])
+    del shared
+    nonmanifold = nonmanifold_pairs(key, adj, sheet_info[0], surface)
+    del key
+    ori = orient_patches(mesh.vertices, mesh.welded_faces, adj, winding, surface, nonmanifold,
+                         mesh.components, sheet_info)
+    del sheet_info, surface, nonmanifold
     consistent = np.empty(n, bool)
     for k in range(0, n, EDGE_CHUNK):  # in place, chunk by chunk: no (E,) float64s
         sl = slice(k, k + EDGE_CHUNK)

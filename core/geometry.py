@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from .errors import InvalidInputError
+from .weld import weld_map
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,32 @@ def check_mesh_areas(
 TRI_CHUNK = 262_144
 
 
+def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(a * b).sum(axis=1)`` of two (n, 3) arrays, written out: numpy adds the three
+    columns left to right, so these are its bits (the tests check it), without its slow
+    reduction over a short axis."""
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+
+
+def row_norm(x: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(x, axis=1)`` of an (n, 3) array (its bits, see :func:`row_dot`)."""
+    return np.sqrt(row_dot(x, x))
+
+
+def cross_rows(b: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of two (n, 3) arrays: ``np.cross``'s own products and
+    differences, written out (no broadcasting machinery; the same bits)."""
+    out = np.empty((len(b), 3))
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        o = out[:, i]
+        np.multiply(b[:, j], e[:, k], out=o)
+        o -= b[:, k] * e[:, j]
+    return out
+
+
 def _cross(v: np.ndarray, c: np.ndarray) -> np.ndarray:
     a = v[c[:, 0]]
-    return np.cross(v[c[:, 1]] - a, v[c[:, 2]] - a)
+    return cross_rows(v[c[:, 1]] - a, v[c[:, 2]] - a)
 
 
 def face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -173,7 +196,7 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     f = np.asarray(faces)
     out = np.empty(len(f))
     for k in range(0, len(f), TRI_CHUNK):
-        out[k:k + TRI_CHUNK] = 0.5 * np.linalg.norm(_cross(v, f[k:k + TRI_CHUNK]), axis=1)
+        out[k:k + TRI_CHUNK] = 0.5 * row_norm(_cross(v, f[k:k + TRI_CHUNK]))
     return out
 
 
@@ -184,7 +207,7 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     out = np.empty((len(f), 3))
     for k in range(0, len(f), TRI_CHUNK):
         nrm = _cross(v, f[k:k + TRI_CHUNK])
-        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-300)
+        nrm /= np.maximum(row_norm(nrm), 1e-300)[:, None]
         out[k:k + TRI_CHUNK] = nrm
     return out
 
@@ -195,14 +218,14 @@ def face_centroid_axis(vertices: np.ndarray, faces: np.ndarray, axis: int,
     """Coordinate ``axis`` of the centroids of the triangles (``rows`` of ``faces`` when
     given), times the per-face ``weights`` (F,) when given; float64, chunked: one (F,)
     array instead of an (F, 3) one."""
-    v = np.asarray(vertices, np.float64)[:, axis]
+    v = np.ascontiguousarray(np.asarray(vertices, np.float64)[:, axis])
     f = np.asarray(faces)
     n = len(f) if rows is None else len(rows)
     out = np.empty(n)
     for k in range(0, n, TRI_CHUNK):
         r = slice(k, k + TRI_CHUNK) if rows is None else rows[k:k + TRI_CHUNK]
-        c = f[r]
-        out[k:k + TRI_CHUNK] = (v[c[:, 0]] + v[c[:, 1]] + v[c[:, 2]]) / 3.0
+        x = v[f[r]]  # (c, 3) coordinates, one gather
+        out[k:k + TRI_CHUNK] = (x[:, 0] + x[:, 1] + x[:, 2]) / 3.0
         if weights is not None:
             out[k:k + TRI_CHUNK] *= weights[r]
     return out
@@ -272,25 +295,6 @@ def weld_vertices(
     if vmap is None:
         return f.copy(), np.arange(len(v))
     return vmap[f], vmap
-
-
-def weld_map(vertices: np.ndarray, rel_tol: float = 1e-5) -> np.ndarray | None:
-    """The vertex map of :func:`weld_vertices` (int64 (V,)), or None when no two vertices
-    are within the tolerance (nothing to weld)."""
-    v = np.asarray(vertices, np.float64)
-    diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 0.0
-    tol = rel_tol * diag
-    if tol <= 0.0 or len(v) < 2:
-        return None
-    pairs = cKDTree(v).query_pairs(tol, output_type="ndarray")
-    if len(pairs) == 0:
-        return None
-    g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(v), len(v)))
-    _, comp = connected_components(g, directed=False)
-    # representative = smallest original index in each component
-    rep = np.full(comp.max() + 1, len(v), dtype=np.int64)
-    np.minimum.at(rep, comp, np.arange(len(v)))
-    return rep[comp]
 
 
 def face_components(faces: np.ndarray, n_vertices: int) -> np.ndarray:

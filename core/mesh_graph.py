@@ -1,5 +1,5 @@
 """Face graphs of huge meshes in bounded memory: edge adjacency, connected components,
-dense relabelling. Pure numpy.
+dense relabelling. Numpy (+ SciPy's ``connected_components`` for small graphs).
 
 Each function gives exactly what the plain numpy/SciPy code gives (SciPy's
 ``connected_components`` labels, ``np.unique(..., return_inverse=True)``), with int32
@@ -9,10 +9,26 @@ adjacency pairs) the plain code's temporaries reached about 250 MB per call.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from .geometry import row_norm
 
 #: edges (or faces) handled at once; bounds the temporaries to tens of MB.
 CHUNK = 1 << 20
+
+#: disagreeing edges :func:`components` keeps as a list of root pairs (8 MB at most).
+LIVE_EDGES = CHUNK
+
+#: :func:`components` hands graphs of at most this many edges to SciPy's compiled
+#: ``connected_components`` (temporaries of ~40 bytes an edge, under the tree build's own
+#: peak on such a mesh: 80 MB at 2M edges, a 1.4M-triangle mesh), when the real SciPy is
+#: there (not the numpy stand-in vendored into Blender, slower than the union-find below).
+SCIPY_EDGES = 1 << 21
+_COMPILED = connected_components.__module__.startswith("scipy.")
 
 
 def index_dtype(n: int) -> type:
@@ -47,39 +63,79 @@ def components(n: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.
     ``mask`` is True, when given): labels (n,) int64 from 0 in the order of each component's
     smallest node, which is how SciPy's ``connected_components`` numbers them.
 
-    Union-find without a sparse matrix: every node points to a smaller node of its
-    component; each round hooks the larger root of every edge whose ends disagree onto the
-    smaller one (chunks of :data:`CHUNK` edges), then jumps pointers until each node points
-    to its root, the component's smallest node.
+    Small graphs (:data:`SCIPY_EDGES`) go to SciPy. Otherwise a union-find without a
+    sparse matrix, in bounded memory: every node points to a smaller node of its
+    component. A first pass over the edges (chunks of :data:`CHUNK`) hooks every node onto
+    its smallest neighbour, then pointers jump until each node points to its tree's root.
+    Later rounds work on those first roots alone: each hooks the larger current root of
+    every edge whose ends still disagree onto the smaller one and jumps pointers among the
+    first roots (every other node keeps pointing at its first root until the end, so its
+    current root is two steps away). An edge whose ends share a root keeps sharing it, so
+    once they number at most :data:`LIVE_EDGES` the disagreeing edges are kept as root
+    pairs and only they are visited again.
     """
+    if _COMPILED and 0 < n and len(pairs) <= SCIPY_EDGES:
+        p = pairs if mask is None else pairs[mask]
+        g = sp.csr_matrix((np.ones(len(p), np.int8), (p[:, 0], p[:, 1])), shape=(n, n))
+        return connected_components(g, directed=False)[1].astype(np.int64)
     dt = index_dtype(n)
     parent = np.arange(n, dtype=dt)
+    for p in _row_chunks(pairs, mask):
+        u, v = parent[p[:, 0]], parent[p[:, 1]]
+        d = u != v
+        np.minimum.at(parent, np.maximum(u[d], v[d]), np.minimum(u[d], v[d]))
+    _jump(parent, np.flatnonzero(parent[parent] != parent))
+    first = np.flatnonzero(parent == np.arange(n, dtype=dt)).astype(dt)  # first roots
+    live: tuple[np.ndarray, np.ndarray] | None = None  # first roots of the live edges
     while True:
-        hooked = False
-        for s in range(0, len(pairs), CHUNK):
-            p = pairs[s:s + CHUNK]
-            if mask is not None:
-                p = p[mask[s:s + CHUNK]]
-            u, v = parent[p[:, 0]], parent[p[:, 1]]
+        if live is None:
+            ends = ((parent[p[:, 0]], parent[p[:, 1]]) for p in _row_chunks(pairs, mask))
+        else:
+            ends = iter([live])
+        hooked, n_kept = False, 0
+        kept: list[tuple[np.ndarray, np.ndarray]] | None = []
+        for u, v in ends:
+            u, v = parent[u], parent[v]  # first root -> current root
             d = u != v
             if not d.any():
                 continue
             u, v = u[d], v[d]
+            n_kept += len(u)
+            if kept is not None:
+                kept = kept + [(u, v)] if n_kept <= LIVE_EDGES else None
             np.minimum.at(parent, np.maximum(u, v), np.minimum(u, v))
             hooked = True
         if not hooked:
             break
-        while True:
-            jumped = parent[parent]
-            if np.array_equal(jumped, parent):
-                break
-            parent = jumped
-        del jumped
+        live = None
+        if kept is not None:
+            live = (np.concatenate([u for u, _ in kept]), np.concatenate([v for _, v in kept]))
+        del kept
+        top = parent[first]
+        _jump(parent, first[parent[top] != top])
+        del top
+    parent = parent[parent]  # every node straight at its root
     rank = np.cumsum(parent == np.arange(n, dtype=dt), dtype=dt)
     rank -= 1
     rank = rank[parent]  # the roots' ranks, in the node index dtype
     del parent
     return rank.astype(np.int64)
+
+
+def _row_chunks(pairs: np.ndarray, mask: np.ndarray | None) -> Iterator[np.ndarray]:
+    """The rows of ``pairs`` (where ``mask``), :data:`CHUNK` rows at a time."""
+    for s in range(0, len(pairs), CHUNK):
+        p = pairs[s:s + CHUNK]
+        yield p if mask is None else p[mask[s:s + CHUNK]]
+
+
+def _jump(parent: np.ndarray, idx: np.ndarray) -> None:
+    """Pointer jumping in place until the nodes ``idx`` (every node whose parent is not a
+    root, or a set closed under ``parent``) point at their roots."""
+    while len(idx):
+        parent[idx] = parent[parent[idx]]
+        up = parent[idx]
+        idx = idx[parent[up] != up]
 
 
 #: half-edges sorted at once by :func:`edge_adjacency` (its sort buffers: ~40 bytes each).
@@ -112,9 +168,28 @@ def _bucket_bounds(f: np.ndarray, n_v: int, bucket: int, chunk: int) -> list[int
     return bounds
 
 
+def _stable_order(key: np.ndarray, base: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """``order = np.argsort(key, kind="stable")`` and ``key[order]`` for keys in
+    ``[base, base + span)``: when the key and its position fit one int64 together, a plain
+    (unstable, vectorised) sort of the unique values ``(key - base) << bits | position``
+    gives the same order several times faster; else the stable argsort itself."""
+    bits = max(len(key) - 1, 1).bit_length()
+    if max(span - 1, 1).bit_length() + bits > 62:
+        order = np.argsort(key, kind="stable")
+        return order, key[order]
+    comb = key - base
+    comb <<= bits
+    comb |= np.arange(len(key), dtype=np.int64)
+    comb.sort()
+    order = comb & ((1 << bits) - 1)
+    comb >>= bits
+    comb += base
+    return order, comb
+
+
 def edge_adjacency(faces: np.ndarray, vertices: np.ndarray,
-                   chunk: int = CHUNK // 4, bucket: int = SORT_BUCKET
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   chunk: int = CHUNK // 4, bucket: int = SORT_BUCKET,
+                   corners: bool = False) -> tuple[np.ndarray, ...]:
     """Faces sharing an edge and the length of that edge.
 
     Args:
@@ -123,19 +198,25 @@ def edge_adjacency(faces: np.ndarray, vertices: np.ndarray,
         chunk: faces handled at once.
         bucket: about this many half-edges are sorted at once (runs of smaller-vertex
             ranges, in order), so the sort's memory does not grow with the mesh.
+        corners: also return where the shared edge lies in each of the two faces.
 
     Returns:
         ``pairs`` (E, 2) with ``a < b`` (int32 when the face count fits, else int64; a
         non-manifold edge links its faces in a chain), in the order of the edge keys
-        (``min * V + max``, then face and corner), and ``length`` float64 (E,) the length
-        of the shared edge.
+        (``min * V + max``, then face and corner), ``length`` float64 (E,) the length
+        of the shared edge, and with ``corners`` int8 (E,) ``3 * i + j``: the edge is the
+        half-edge corner i -> corner i + 1 (mod 3) of face ``a`` and corner j -> j + 1 of
+        face ``b``.
     """
     f = as_index(faces)
     n_v = int(f.max(initial=0)) + 1
     v = np.asarray(vertices, np.float64)
     dt = index_dtype(len(f))
-    bounds = _bucket_bounds(f, n_v, bucket, chunk)
-    pairs, lengths = [np.zeros((0, 2), dt)], [np.zeros(0)]
+    if 3 * len(f) <= bucket:  # one run (what the histogram would say)
+        bounds = [0, n_v]
+    else:
+        bounds = _bucket_bounds(f, n_v, bucket, chunk)
+    pairs, lengths, where = [np.zeros((0, 2), dt)], [np.zeros(0)], [np.zeros(0, np.int8)]
     for lo_v, hi_v in zip(bounds[:-1], bounds[1:]):
         keys, slots = [], []
         for s in range(0, len(f), chunk):
@@ -145,17 +226,33 @@ def edge_adjacency(faces: np.ndarray, vertices: np.ndarray,
             slots.append(slot + 3 * s)  # owner face = slot // 3
         key, slot = np.concatenate(keys), np.concatenate(slots)
         del keys, slots
-        order = np.argsort(key, kind="stable")
-        k, o = key[order], slot[order]
-        del key, slot, order
+        order, k = _stable_order(key, lo_v * n_v, (hi_v - lo_v) * n_v)
+        del key
+        o = slot[order]
+        del slot, order
         same = np.flatnonzero(k[1:] == k[:-1])  # slot i pairs with slot i + 1 of equal key
-        a, b, ek = o[same] // 3, o[same + 1] // 3, k[same]
-        keep = a != b
+        ek = k[same]
+        del k
+        sa = o[same]
+        same += 1
+        sb = o[same]
+        del o, same
+        a, b = sa // 3, sb // 3
+        keep = np.flatnonzero(a != b)
         a, b, ek = a[keep], b[keep], ek[keep]
+        if corners:  # corner of face a, of face b, in the pair's (smaller, larger) order
+            ca, cb = (sa[keep] % 3).astype(np.int8), (sb[keep] % 3).astype(np.int8)
+            where.append(np.where(a < b, 3 * ca + cb, 3 * cb + ca).astype(np.int8))
+            del ca, cb
+        del sa, sb, keep
         pairs.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(dt))
-        lengths.append(np.linalg.norm(v[ek // n_v] - v[ek % n_v], axis=1))
+        del a, b
+        lengths.append(row_norm(v[ek // n_v] - v[ek % n_v]))
+        del ek
     out = np.concatenate(pairs)
     del pairs  # one list of pieces alive at a time
+    if corners:
+        return out, np.concatenate(lengths), np.concatenate(where)
     return out, np.concatenate(lengths)
 
 

@@ -59,6 +59,9 @@ class MeshStructure:
             itself when not split).
         num_regions: number of regions.
         region_area: (num_regions,) float64 area of each region.
+        adjacency_corners: (E,) int8 where each pair's shared edge lies in its two faces
+            (``corners`` of :func:`core.mesh_graph.edge_adjacency`), or None; lets
+            :func:`core.creases.edge_geometry` skip comparing the faces' corners.
     """
 
     vertices: np.ndarray
@@ -71,6 +74,7 @@ class MeshStructure:
     face_region: np.ndarray
     num_regions: int
     region_area: np.ndarray
+    adjacency_corners: np.ndarray | None = None
 
     @property
     def total_area(self) -> float:
@@ -113,7 +117,7 @@ class MeshStructure:
         area = face_areas(v, f) if face_area is None else np.asarray(face_area, np.float64)
         if len(area) != len(f):
             raise ValueError(f"face_area has {len(area)} entries for {len(f)} faces")
-        pairs, length = edge_adjacency(wf, v)
+        pairs, length, corners = edge_adjacency(wf, v, corners=True)
         if connectivity == "edge":
             components = _components(len(f), pairs)
         elif connectivity == "vertex":
@@ -157,6 +161,7 @@ class MeshStructure:
             face_region=region,
             num_regions=n_reg,
             region_area=np.bincount(region, weights=area, minlength=n_reg),
+            adjacency_corners=corners,
         )
 
     def centroids(self, start: int, stop: int) -> np.ndarray:

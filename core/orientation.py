@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import face_centroid_axis
+from .geometry import cross_rows, face_centroid_axis
 from .mesh_graph import dense_inverse, index_dtype
 
 
@@ -47,27 +47,49 @@ class Orientation:
 CHUNK = 1 << 18
 
 
-def _sort_order(wf: np.ndarray) -> np.ndarray:
+def _sorted_corners(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smallest, middle and largest corner (int64) of the triangles ``f`` (c, 3): the
+    columns of ``np.sort(f, axis=1)``, without a per-row sort."""
+    a, b, c = (f[:, i].astype(np.int64) for i in range(3))
+    lo = np.minimum(np.minimum(a, b), c)
+    hi = np.maximum(np.maximum(a, b), c)
+    return lo, a + b + c - lo - hi, hi
+
+
+def _triple_keys(wf: np.ndarray, nv: int, cols: tuple[int, ...]) -> np.ndarray:
+    """(F,) int64 key of the sorted corners ``cols`` of every face (base ``nv``)."""
+    n = len(wf)
+    out = np.empty(n, np.int64)
+    for c in range(0, n, CHUNK):
+        srt = _sorted_corners(wf[c:c + CHUNK])
+        k = srt[cols[0]]
+        for j in cols[1:]:
+            k = k * nv + srt[j]
+        out[c:c + CHUNK] = k
+    return out
+
+
+def _sort_order(wf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stable order of the faces by their sorted vertex triple (``np.lexsort`` of the
-    sorted corners, last corner least significant), built from per-chunk int64 keys."""
+    sorted corners, last corner least significant), built from per-chunk int64 keys, and
+    (F,) bool in that order: the face starts a new triple."""
     n = len(wf)
     nv = int(wf.max()) + 1 if n else 1
-
-    def keys(cols: tuple[int, ...]) -> np.ndarray:
-        out = np.empty(n, np.int64)
-        for c in range(0, n, CHUNK):
-            srt = np.sort(wf[c:c + CHUNK], axis=1).astype(np.int64)
-            k = srt[:, cols[0]]
-            for j in cols[1:]:
-                k = k * nv + srt[:, j]
-            out[c:c + CHUNK] = k
-        return out
-
+    new = np.ones(n, bool)
     if nv ** 3 <= np.iinfo(np.int64).max:  # one key per triangle: one argsort
-        return np.argsort(keys((0, 1, 2)), kind="stable")
+        key = _triple_keys(wf, nv, (0, 1, 2))
+        order = np.argsort(key, kind="stable")
+        for c in range(1, n, CHUNK):  # equal keys are equal triples
+            k = key[order[c - 1:c + CHUNK]]
+            new[c:c + CHUNK] = k[1:] != k[:-1]
+        return order, new
     # least significant first, each sort stable: the order of the lexicographic sort
-    order = np.argsort(keys((1, 2)), kind="stable")
-    return order[np.argsort(keys((0,))[order], kind="stable")]
+    order = np.argsort(_triple_keys(wf, nv, (1, 2)), kind="stable")
+    order = order[np.argsort(_triple_keys(wf, nv, (0,))[order], kind="stable")]
+    for c in range(1, n, CHUNK):  # a face starts a sheet when its triple differs
+        srt = np.sort(wf[order[c - 1:c + CHUNK]], axis=1)
+        new[c:c + CHUNK] = (srt[1:] != srt[:-1]).any(axis=1)
+    return order, new
 
 
 def sheets(welded_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,17 +98,15 @@ def sheets(welded_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     opposite to its sheet's first face. Int64 keys per chunk, no (F, 3) int64 copies."""
     wf = np.asarray(welded_faces)
     n = len(wf)
-    order = _sort_order(wf)
-    new = np.ones(n, bool)
-    for c in range(1, n, CHUNK):  # a face starts a sheet when its triple differs
-        srt = np.sort(wf[order[c - 1:c + CHUNK]], axis=1)
-        new[c:c + CHUNK] = (srt[1:] != srt[:-1]).any(axis=1)
+    order, new = _sort_order(wf)
     dt = index_dtype(n)
     group = np.empty(n, dt)
     group[order] = np.cumsum(new, dtype=dt) - 1
     first = order[new].astype(dt)  # the sort is stable: each sheet's smallest face first
     del order, new
-    opposite = np.empty(n, bool)
+    opposite = np.zeros(n, bool)  # without copies every face is its sheet's first face
+    if len(first) == n:
+        return group, first, opposite
     for c in range(0, n, CHUNK):
         f = wf[c:c + CHUNK]
         primary = wf[first[group[c:c + CHUNK]]]
@@ -157,6 +177,8 @@ def _nonmanifold(edge_key: np.ndarray, pairs: np.ndarray, sheet: np.ndarray,
     order = None
     if n > 1 and not (key[1:] >= key[:-1]).all():  # not edge_adjacency's order
         order = np.argsort(key, kind="stable")
+    elif n < 2 or (key[1:] != key[:-1]).all():  # one pair per edge (a manifold mesh)
+        return out
 
     def sorted_keys(i: int, j: int) -> np.ndarray:
         return key[i:j] if order is None else key[order[i:j]]
@@ -204,19 +226,50 @@ def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarr
             triangles and every manifold edge already agrees, the pieces are the patches
             (only their outward sign is decided) and the propagation is skipped.
         sheet_info: :func:`sheets` of ``welded_faces`` when already computed.
+
+    The steps one by one (:func:`surface_pairs`, :func:`nonmanifold_pairs`,
+    :func:`orient_patches`) let a caller drop ``shared`` and ``edge_key`` on the way.
     """
-    wf = np.asarray(welded_faces)
-    n_f = len(wf)
-    sheet, first, opposite = sheets(wf) if sheet_info is None else sheet_info
-    n_s = int(sheet.max()) + 1 if n_f else 0
-    surface, agree = np.empty(len(pairs), bool), np.empty(len(pairs), bool)
+    info = sheets(np.asarray(welded_faces)) if sheet_info is None else sheet_info
+    surface = surface_pairs(pairs, shared, info[0])
+    nonmanifold = nonmanifold_pairs(edge_key, pairs, info[0], surface)
+    return orient_patches(vertices, welded_faces, pairs, same_winding, surface, nonmanifold,
+                          pieces, info)
+
+
+def surface_pairs(pairs: np.ndarray, shared: np.ndarray, sheet: np.ndarray) -> np.ndarray:
+    """(E,) bool: the pair joins two different sheets along a real shared edge."""
+    surface = np.empty(len(pairs), bool)
     for c in range(0, len(pairs), CHUNK):  # (E,) int64 sheet pairs never whole
         a, b = pairs[c:c + CHUNK, 0], pairs[c:c + CHUNK, 1]
         surface[c:c + CHUNK] = np.asarray(shared[c:c + CHUNK], bool) & (sheet[a] != sheet[b])
+    return surface
+
+
+def nonmanifold_pairs(edge_key: np.ndarray, pairs: np.ndarray, sheet: np.ndarray,
+                      surface: np.ndarray) -> np.ndarray:
+    """(E,) bool: the pair's edge is shared by more than two sheets (see
+    :func:`orient_faces` for the arguments; ``surface`` from :func:`surface_pairs`)."""
+    n_s = int(sheet.max()) + 1 if len(sheet) else 0
+    return _nonmanifold(edge_key, pairs, sheet, surface, n_s)
+
+
+def orient_patches(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarray,
+                   same_winding: np.ndarray, surface: np.ndarray, nonmanifold: np.ndarray,
+                   pieces: np.ndarray | None,
+                   sheet_info: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Orientation:
+    """The last step of :func:`orient_faces`: one winding propagated over the manifold
+    edges between sheets, each patch turned outwards."""
+    wf = np.asarray(welded_faces)
+    n_f = len(wf)
+    sheet, first, opposite = sheet_info
+    n_s = int(sheet.max()) + 1 if n_f else 0
+    agree = np.empty(len(pairs), bool)
+    for c in range(0, len(pairs), CHUNK):
+        a, b = pairs[c:c + CHUNK, 0], pairs[c:c + CHUNK, 1]
         # one winding over the manifold edges between sheets (in sheet-first-face windings)
         agree[c:c + CHUNK] = (np.asarray(same_winding[c:c + CHUNK], bool)
                               ^ opposite[a] ^ opposite[b])
-    nonmanifold = _nonmanifold(edge_key, pairs, sheet, surface, n_s)
     m = surface & ~nonmanifold
     if pieces is not None and n_s == n_f and agree[m].all():  # already consistent
         root = np.empty(n_s, np.int64)
@@ -248,7 +301,7 @@ def orient_faces(vertices: np.ndarray, welded_faces: np.ndarray, pairs: np.ndarr
         t = wf[first[s:s + CHUNK]]
         c = cen[comp[s:s + CHUNK]]
         p0, p1, p2 = (vertices[t[:, i]] - c for i in range(3))
-        det = np.einsum("ij,ij->i", p0, np.cross(p1, p2))
+        det = np.einsum("ij,ij->i", p0, cross_rows(p1, p2))
         vol[s:s + CHUNK] = np.where(par[s:s + CHUNK], -det, det)
     inward = np.bincount(comp, weights=vol, minlength=n_c) < 0
     par ^= inward[comp]

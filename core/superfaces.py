@@ -40,6 +40,11 @@ __all__ = ["SuperfaceSettings", "Superfaces", "build_superfaces", "EdgeGeometry"
            "crease_regions", "edge_geometry"]
 
 
+#: meshes of at most this many faces compute their face normals once for the edge geometry
+#: and the descriptors (6 MB); bigger ones twice, so no (F, 3) array lives in between.
+KEEP_NORMALS_FACES = 1 << 18
+
+
 @dataclass
 class SuperfaceSettings:
     """How superfaces are made. Shares are fractions of the total surface area.
@@ -148,10 +153,9 @@ def _boundary_matrix(label: np.ndarray, mesh: MeshStructure, n: int) -> sp.csr_m
 def _region_centroids(label: np.ndarray, mesh: MeshStructure, n: int,
                       area: np.ndarray) -> np.ndarray:
     """(n, 3) area-weighted centroid of each region (one coordinate at a time)."""
-    cen = np.zeros((n, 3))
-    for k in range(3):
-        np.add.at(cen[:, k], label,
-                  face_centroid_axis(mesh.vertices, mesh.faces, k) * mesh.face_area)
+    cen = np.stack([np.bincount(label, weights=face_centroid_axis(
+        mesh.vertices, mesh.faces, k, weights=mesh.face_area), minlength=n) for k in range(3)],
+        axis=1)
     return cen / np.maximum(area, 1e-300)[:, None]
 
 
@@ -208,8 +212,11 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     pf = np.asarray(point_faces, np.int64)
     # no (F, 3) array (normals, centroids) outlives the step that needs it, and the (E,)
     # edge geometry is cut to the superfaces' boundary before the normals come back: on a
-    # 4M-triangle mesh an (F, 3) array is 97 MB, the edge geometry 60 MB
-    eg = edge_geometry(mesh)  # normals of each chunk's faces
+    # 4M-triangle mesh an (F, 3) array is 97 MB, the edge geometry 60 MB. A small mesh
+    # keeps its normals for the descriptors (at most 6 MB, computed once).
+    small = len(mesh.faces) <= KEEP_NORMALS_FACES
+    nrm = face_normals(mesh.vertices, mesh.faces) if small else None
+    eg = edge_geometry(mesh, nrm)
     groups = face_groups if s.split_by_face_groups else None
     label = crease_regions(mesh, eg, s.crease_angle_deg, groups)
     # a crease region never spans two welded pieces (edges only join faces of one piece)
@@ -229,15 +236,15 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     eg = EdgeGeometry(angle=eg.angle[x], signed=eg.signed[x], consistent=eg.consistent[x],
                       nonmanifold=eg.nonmanifold[x])
     return _describe(face_sf, first_face, crease, mesh, x, eg, pf, points_norm, features,
-                     s.proximity_gap)
+                     s.proximity_gap, nrm)
 
 
 def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
               mesh: MeshStructure, x: np.ndarray, eg: EdgeGeometry, pf: np.ndarray,
               points_norm: np.ndarray, features: np.ndarray | None,
-              gap: float) -> Superfaces:
+              gap: float, normals: np.ndarray | None = None) -> Superfaces:
     """The descriptors and the graph; ``x``: the adjacency rows between superfaces, ``eg``
-    their edge geometry (those rows only)."""
+    their edge geometry (those rows only); ``normals``: the (F, 3) face normals when kept."""
     n = len(first_face)
     fa = mesh.face_area
     area = np.bincount(face_sf, weights=fa, minlength=n)
@@ -246,7 +253,8 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
     centroid = np.stack([np.bincount(face_sf, weights=face_centroid_axis(v, f, k) * fa,
                                      minlength=n) for k in range(3)], axis=1)
     centroid /= np.maximum(area, 1e-300)[:, None]
-    nrm = face_normals(v, f)
+    nrm = face_normals(v, f) if normals is None else normals
+    del normals
     scatter = np.empty((n, 3, 3))
     for i in range(3):
         for j in range(i, 3):
@@ -258,21 +266,22 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
     point_sf = face_sf[pf]
     count = np.bincount(point_sf, minlength=n)
     pts = points_norm.astype(np.float64)
-    mean = np.zeros((n, 3))
-    np.add.at(mean, point_sf, pts)
+    # per-superface sums in point order (bincount adds as np.add.at does)
+    mean = np.stack([np.bincount(point_sf, weights=pts[:, k], minlength=n) for k in range(3)],
+                    axis=1)
     mean /= np.maximum(count, 1)[:, None]
     d = pts - mean[point_sf]
-    cov = np.zeros((n, 3, 3))
-    np.add.at(cov, point_sf, d[:, :, None] * d[:, None, :])
+    cov = np.empty((n, 3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            cov[:, i, j] = cov[:, j, i] = np.bincount(point_sf, weights=d[:, i] * d[:, j],
+                                                      minlength=n)
     cov /= np.maximum(count, 1)[:, None, None]
     ext = np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[:, ::-1], 0.0))
     ext[count < 3] = 0.0
     feats = None
     if features is not None:
-        f = np.asarray(features, np.float32)
-        feats = np.zeros((n, f.shape[1]), np.float32)
-        np.add.at(feats, point_sf, f)
-        feats /= np.maximum(count, 1)[:, None].astype(np.float32)
+        feats = _pooled(np.asarray(features, np.float32), point_sf, count)
     # ---- mesh-adjacent pairs
     a, b = face_sf[mesh.adjacency[x, 0]], face_sf[mesh.adjacency[x, 1]]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -315,6 +324,21 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
         contact=np.concatenate([np.zeros(g), gap_c]),
         perimeter=perimeter, point_sf=point_sf, total_area=float(mesh.total_area),
     )
+
+
+def _pooled(f: np.ndarray, point_sf: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(S, D) float32 mean of the rows of ``f`` in each superface: each sum taken row by
+    row in point order from zero, as ``np.add.at`` takes it (a running sum over the
+    superface's rows; a sum started at +0 is never -0, hence the final + 0)."""
+    feats = np.zeros((len(count), f.shape[1]), np.float32)
+    order = np.argsort(point_sf, kind="stable")
+    end = np.cumsum(count)
+    for s in np.flatnonzero(count):
+        rows = f[order[end[s] - count[s]:end[s]]]
+        feats[s] = np.cumsum(rows, axis=0)[-1]
+    feats += np.float32(0.0)
+    feats /= np.maximum(count, 1)[:, None].astype(np.float32)
+    return feats
 
 
 def _proximity(point_sf: np.ndarray, component: np.ndarray, pts: np.ndarray,

@@ -14,6 +14,7 @@ from core.mesh_graph import components, dense_inverse, edge_adjacency
 def test_components_are_numbered_like_scipy(monkeypatch):
     rng = np.random.default_rng(0)
     monkeypatch.setattr(mesh_graph, "CHUNK", 7)  # many chunks per round
+    monkeypatch.setattr(mesh_graph, "SCIPY_EDGES", -1)  # the union-find, not SciPy
     for n, e in [(1, 0), (5, 0), (50, 30), (400, 350), (400, 2000)]:
         pairs = rng.integers(0, n, (e, 2)).astype(np.int32)
         mask = rng.random(e) < 0.7
