@@ -48,6 +48,7 @@ from .merge_tree import TreeSettings
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import pca_normals, sample_normals
+from .point_growth import PointGrowth, PointGrowthSettings
 from .prior import add_prior, scale_prior_logits
 from .superfaces import SuperfaceSettings
 from .validation import check_prompts, check_scale, check_scales
@@ -81,7 +82,11 @@ class PredictSettings:
         tree: meshes: how the merge tree is read (:class:`core.merge_tree.TreeSettings`).
         cond_cache_size: point clouds: how many scale values keep their conditioned
             features cached.
-        residual_weight: point clouds with a scale: weight w of the decoder's logits
+        point_growth: point clouds: how a click *with a scale* is answered (growth over
+            the k-NN graph, :mod:`core.point_growth`); without a scale the decoder answers.
+        residual_weight: point clouds, the decoder's masks with a scale (Segment All at a
+            scale; clicks with a scale grew from this until ``point_growth`` replaced
+            it): weight w of the decoder's logits
             against the fixed scale prior (:mod:`core.prior`): logit = w · decoder +
             prior. 1 = the trained model as trained; 0 = the prior alone (the ball).
             Dev sets, points protocol, click + scale (PartNet-Mobility / PSB): 1 → 61.1 /
@@ -96,6 +101,7 @@ class PredictSettings:
     superfaces: SuperfaceSettings = field(default_factory=SuperfaceSettings)
     tree: TreeSettings = field(default_factory=TreeSettings)
     cond_cache_size: int = 4
+    point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
     residual_weight: float = 0.1
 
 
@@ -107,8 +113,10 @@ class PredictResult:
         point_probs: (N,) float32 probability in [0, 1] of each sampled point (meshes:
             1 inside the answer, 0 outside).
         point_mask: (N,) bool, the part on the sampled points.
-        quality: in [0, 1]; point clouds: the model's predicted IoU; meshes: how natural
-            the answering tree node is (1 − its merge dissimilarity) × its parent's.
+        quality: in [0, 1]; point clouds without a scale: the model's predicted IoU;
+            with a scale: how sharply the features change across the answer's border
+            (:meth:`core.point_growth.PointGrowth.quality`); meshes: how natural the
+            answering tree node is (1 − its merge dissimilarity) × its parent's.
         face_mask: (F,) bool for every face of the original mesh, or None for point clouds.
         scale: the scale used (None = no-scale mode).
         node: meshes: the merge-tree node that answered (None for point clouds).
@@ -365,6 +373,14 @@ class Segmenter:
                 self.settings.tree, st.norm, seed=st.seed)
         return st.cache["parts"]
 
+    def point_growth(self) -> PointGrowth:
+        """The k-NN growth graph of the current point cloud (built on first use)."""
+        st = self._need()
+        if "growth" not in st.cache:
+            st.cache["growth"] = PointGrowth(st.xyz_norm, st.features,
+                                             self.settings.point_growth)
+        return st.cache["growth"]
+
     def face_nearest_point(self) -> np.ndarray:
         """(F,) int32 index of the sampled point nearest each face centroid (cached)."""
         st = self._need()
@@ -436,6 +452,11 @@ class Segmenter:
             return PredictResult(point_probs=ans.point_mask.astype(np.float32),
                                  point_mask=ans.point_mask, quality=ans.quality,
                                  face_mask=ans.face_mask, scale=s, node=ans.node)
+        if s is not None:
+            grow = self.point_growth()
+            m = grow.mask(idx[0][lab[0] == 1], idx[0][lab[0] == 0], s)
+            return PredictResult(point_probs=m.astype(np.float32), point_mask=m,
+                                 quality=grow.quality(m), face_mask=None, scale=s)
         probs, quality = self.decode(idx, lab, s)
         p = probs[0]
         return PredictResult(point_probs=p, point_mask=p >= self.settings.mask_threshold,

@@ -443,3 +443,27 @@ def connected_components(csgraph, directed: bool = False, connection: str = "wea
     roots, labels = np.unique(parent, return_inverse=True)
     labels = labels.ravel().astype(np.int32)
     return (len(roots), labels) if return_labels else len(roots)
+
+
+def dijkstra(csgraph, directed: bool = True, indices=None, min_only: bool = False):
+    """Shortest path lengths from ``indices`` over non-negative edge weights, as SciPy's
+    ``dijkstra`` with ``min_only=True`` (the distance to the nearest source; unreachable
+    nodes get inf). Vectorised Bellman-Ford relaxation over the stored edges (numpy has
+    no priority queue): one pass per edge on the longest shortest path, which suits the
+    k-NN graphs of :mod:`core.point_growth`."""
+    g = _from_args(csgraph, None) if not isinstance(csgraph, SparseMatrix) else csgraph
+    if not min_only:
+        raise NotImplementedError("only min_only=True is needed here")
+    n = g.shape[0]
+    u, v = g.row.astype(np.int64), g.col.astype(np.int64)
+    w = np.asarray(g.data, np.float64)
+    if not directed:
+        u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
+    dist = np.full(n, np.inf)
+    dist[np.atleast_1d(np.asarray(indices, np.int64))] = 0.0
+    while True:
+        cand = dist[u] + w
+        better = cand < dist[v]
+        if not better.any():
+            return dist
+        np.minimum.at(dist, v[better], cand[better])

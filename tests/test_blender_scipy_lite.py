@@ -76,6 +76,26 @@ def test_connected_components_numbered_like_scipy():
     assert n_got == n_ref and np.array_equal(lab, lab_ref)
 
 
+def test_dijkstra_from_several_sources_matches_scipy():
+    """The point-cloud growth's path costs (k-NN graph, several clicks, islands)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    pts = _surface_points(1500, 3)
+    _, nb = cKDTree(pts).query(pts, 9)
+    rows = np.repeat(np.arange(len(pts)), 8)
+    cols = nb[:, 1:].ravel()
+    w = np.random.default_rng(0).random(len(rows)) + 1e-9
+    src = np.array([0, 700, 1400])
+    want = dijkstra(sp.csr_matrix((w, (rows, cols)), shape=(1500, 1500)), directed=False,
+                    indices=src, min_only=True)
+    got = sl.dijkstra(sl.csr_matrix((w, (rows, cols)), shape=(1500, 1500)), directed=False,
+                      indices=src, min_only=True)
+    assert np.isinf(want).sum() == np.isinf(got).sum()  # the far cluster, if unreached
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-12)
+    assert (got[src] == 0).all()
+
+
 def test_sparse_calls_of_core_match_scipy():
     rng = np.random.default_rng(6)
     r, c = rng.integers(0, 40, 500), rng.integers(0, 25, 500)

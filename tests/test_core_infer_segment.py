@@ -107,8 +107,9 @@ def test_point_cloud_bundled_weights(real):
 
 # ----------------------------------------------------------------- predictor caching
 def test_click_reuses_encoder_and_condition(monkeypatch):
-    """Point clouds: a click at an unchanged scale only decodes; meshes never decode (the
-    merge tree answers)."""
+    """Point clouds: a click with a scale grows over the k-NN graph (no decoder call); a
+    click without one only decodes once the no-scale conditioning is cached; Segment All
+    conditions once per scale. Meshes never decode (the merge tree answers)."""
     seg = make_segmenter(monkeypatch)
     v, f, _ = boxes(THREE)
     seg.set_mesh(v, f, n_points=800)
@@ -121,16 +122,20 @@ def test_click_reuses_encoder_and_condition(monkeypatch):
     calls.clear()
     calls["encode"] = 1
     seg.predict([(0, True)], scale=0.2)
-    seg.predict([(5, True)], scale=0.2)  # new click, same scale: decode only
+    seg.predict([(5, True)], scale=0.4)
+    assert calls == {"encode": 1}  # the growth answers clicks with a scale
+    seg.predict([(0, True)])
+    seg.predict([(5, True)])  # new click, no scale: decode only
     assert calls == {"encode": 1, "condition": 1, "decode": 2}
-    seg.predict([(5, True)], scale=0.4)  # scale change: condition + decode
-    assert calls == {"encode": 1, "condition": 2, "decode": 3}
-    seg.predict([(7, True)], scale=0.2)  # an earlier scale is still cached
-    assert calls["condition"] == 2
+    seg.segment_all(scale=0.2)
+    n_cond = calls["condition"]
+    assert n_cond == 2
+    seg.segment_all(scale=0.2)  # the scale's conditioning is cached
+    seg.predict([(7, True)])  # so is the no-scale one
+    assert calls["condition"] == n_cond
     seg.set_points(pts)  # a new object drops the cache
-    seg.predict([(7, True)], scale=0.2)
-    assert calls == {"encode": 2, "condition": 3, "decode": 5}
-
+    seg.predict([(7, True)])
+    assert calls["encode"] == 2 and calls["condition"] == n_cond + 1
 
 
 # ----------------------------------------------------------------- mesh-aware rules
@@ -274,11 +279,19 @@ def test_scale_change_reruns_only_scale_dependent_onnx_graphs():
     pts, _ = sample_surface(v, f, 1000, seed=0)
     seg.set_points(pts)  # point clouds decode; meshes are answered by the merge tree
     assert runs == {ENCODER_ONNX: 1}
-    seg.predict([(3, True)], scale=0.2)
+    seg.predict([(3, True)], scale=0.2)  # clicks with a scale grow: no decoder graph
+    assert runs == {ENCODER_ONNX: 1}
+
+    def decode(clicks, scale):  # the decoder's masks (Segment All decodes this way)
+        idx = np.array([[i for i, _ in clicks]], np.int64)
+        lab = np.array([[float(p) for _, p in clicks]], np.float32)
+        seg.decode(idx, lab, scale)
+
+    decode([(3, True)], 0.2)
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 1, PROMPT_ONNX: 1}
-    seg.predict([(40, True), (700, False)], scale=0.2)  # new clicks, same scale
+    decode([(40, True), (700, False)], 0.2)  # new clicks, same scale
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 1, PROMPT_ONNX: 2}
-    seg.predict([(40, True)], scale=0.6)  # scale change
+    decode([(40, True)], 0.6)  # scale change
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 2, PROMPT_ONNX: 3}
     seg.predict([(40, True)], scale=None)  # the no-scale mode is one more "scale"
     assert runs == {ENCODER_ONNX: 1, BASE_ONNX: 1, CONDITION_ONNX: 3, PROMPT_ONNX: 4}

@@ -150,7 +150,7 @@ def test_untrained_decoder_with_prior_starts_exactly_at_the_ball():
 def test_residual_weight_moves_a_click_between_the_decoder_and_the_ball():
     """PredictSettings.residual_weight: 0 = the prior alone (the ball of the requested
     size around the click), 1 = the decoder's logits at full weight; the bundled model's
-    click + scale on a point cloud lies in between."""
+    masks with a scale (Segment All on a point cloud) lie in between."""
     from core import Segmenter
 
     seg = Segmenter.from_pretrained(num_threads=1)
@@ -162,7 +162,8 @@ def test_residual_weight_moves_a_click_between_the_decoder_and_the_ball():
     masks = {}
     for w in (0.0, 0.1, 1.0):
         seg.settings.residual_weight = w
-        masks[w] = seg.predict([(7, True)], scale=0.2).point_mask
+        probs, _ = seg.decode(np.array([[7]]), np.array([[1.0]], np.float32), 0.2)
+        masks[w] = probs[0] >= seg.settings.mask_threshold
     assert set(np.flatnonzero(masks[0.0]).tolist()) == ball
     assert masks[1.0][7] and masks[0.1][7]
     inter = lambda a, b: (a & b).sum() / max((a | b).sum(), 1)  # noqa: E731
