@@ -5,6 +5,7 @@ encoder, test-time rotation in the overfit scorer, and make train's stage-1 reci
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,8 +84,6 @@ def test_scorer_rotates_objects_only_when_asked(run_and_data):
 
 
 def test_make_train_stage1_recipe_is_the_no_rotation_one():
-    from pathlib import Path
-
     from training.train_all import build_parser, encoder_command
 
     def flags(argv):
@@ -138,3 +137,16 @@ def test_stage2_trains_on_a_weights_file_and_packages(run_and_data, tmp_path):
 
     ck = load_checkpoint(weights)
     assert ck.metadata["encoder_steps"] == 2 and ck.metadata["decoder_steps"] == 2
+
+
+def test_make_train_stage2_sees_objects_turned_as_stage1_did():
+    """The frozen encoder of the recipe never saw random rotations, so stage 2's feature
+    cache must not rotate the objects either (and follows --enc-rotation when changed)."""
+    from training.train_all import build_parser, decoder_command
+    from training.train_decoder import parse_args
+
+    for argv, want in (([], "none"), (["--enc-rotation", "so3"], "so3")):
+        cmd = decoder_command("py", build_parser().parse_args(argv), Path("d"), Path("e.pt"),
+                              Path("r"))
+        cfg, _ = parse_args(cmd[3:])
+        assert cfg.augment.rotation == want

@@ -127,6 +127,22 @@ def encoder_command(py: str, a: argparse.Namespace, data: Path, enc: Path) -> li
     ]
 
 
+def decoder_command(py: str, a: argparse.Namespace, data: Path, enc_ckpt: Path,
+                    dec: Path) -> list[str]:
+    """The stage-2 command of the recipe (``a``: :func:`main`'s parsed arguments): the
+    decoder trains on the frozen stage-1 checkpoint ``enc_ckpt`` and sees the objects with
+    stage 1's rotation augmentation (``--enc-rotation``)."""
+    return [
+        py, "-m", "training.train_decoder", "--data", str(data), "--encoder", str(enc_ckpt),
+        "--out", str(dec), "--minutes", str(a.dec_minutes), "--steps", str(a.dec_steps),
+        "--objects", "4", "--prompts", "4", "--decoder-points", "4096",
+        "--cache-objects", str(a.cache_objects), "--threads", str(a.threads),
+        "--seed", str(a.seed), "--w-bce", str(a.dec_w_bce),
+        "--decoder-model-json", json.dumps({"scale_prior": a.scale_prior}),
+        "--rotation", a.enc_rotation, "--resume",
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of :func:`main` (its defaults are the recipe)."""
     p = argparse.ArgumentParser(
@@ -236,40 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     run(encoder_command(py, a, data, enc))
     # the decoder trains on, and ships with, the encoder checkpoint with the best val loss
     enc_ckpt = enc / "best.pt" if (enc / "best.pt").exists() else enc / "last.pt"
-    run(
-        [
-            py,
-            "-m",
-            "training.train_decoder",
-            "--data",
-            str(data),
-            "--encoder",
-            str(enc_ckpt),
-            "--out",
-            str(dec),
-            "--minutes",
-            str(a.dec_minutes),
-            "--steps",
-            str(a.dec_steps),
-            "--objects",
-            "4",
-            "--prompts",
-            "4",
-            "--decoder-points",
-            "4096",
-            "--cache-objects",
-            str(a.cache_objects),
-            "--threads",
-            str(a.threads),
-            "--seed",
-            str(a.seed),
-            "--w-bce",
-            str(a.dec_w_bce),
-            "--decoder-model-json",
-            json.dumps({"scale_prior": a.scale_prior}),
-            "--resume",
-        ]
-    )
+    run(decoder_command(py, a, data, enc_ckpt, dec))
     out = package_weights(
         enc_ckpt,
         dec,
