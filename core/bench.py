@@ -5,7 +5,8 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 
 * ``encoder_ms``: the encoder on 10,000 points;
 * ``anchors_ms``: farthest-point anchors + kNN graph of those points (numpy, backend-free);
-* ``click_ms``: one decode of a single click on a cached conditioning;
+* ``click_ms``: one decode of a single click on a cached conditioning (a point-cloud click
+  without a scale; Segment All decodes batches of such clicks);
 * ``scale_change_ms``: condition at a new scale + one click decode;
 * ``segment_all_ms``: ``Segmenter.segment_all`` at a new scale on a procedural mesh of
   ~100,000 faces (after ``set_mesh``; ``set_mesh_ms`` is reported separately), or
@@ -13,7 +14,10 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 * ``tree_build_ms``: superfaces + dissimilarities + merge tree of that mesh (once per mesh,
   on the first click or Segment All); ``mesh_click_ms``: a click with a scale on it (new
   click each run); ``mesh_scale_change_ms``: the same click at a new scale (meshes are
-  answered by the merge tree, not the decoder);
+  answered by the merge tree, not the decoder); ``points_graph_ms``,
+  ``points_click_ms``, ``points_scale_change_ms``: the same 10,000 samples as a point
+  cloud: its k-NN growth graph (once), a click with a scale (new click each run; the
+  growth of :mod:`core.point_growth`, not the decoder), the same click at a new scale;
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -163,11 +167,21 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
             parts.append(int(res.num_parts))
 
         ms = _median_ms(once, runs, "segment_all")
+        seg.set_points(seg.points)  # the same samples as a point cloud (no faces)
+        t = time.perf_counter()
+        seg.point_growth()  # k-NN graph, once per point cloud
+        graph_ms = round((time.perf_counter() - t) * 1e3, 2)
+        pc_click = _median_ms(lambda i: seg.predict([(int(clicks[i]), True)], scale=0.2),
+                              runs, "points_click")
+        pc_scale = _median_ms(
+            lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * ((i + 1) % 9)),
+            runs, "points_scale_change")
     except Exception as exc:
         return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
     return {"set_mesh_ms": set_mesh_ms, "tree_build_ms": tree_ms, "mesh_click_ms": mesh_click,
             "mesh_scale_change_ms": mesh_scale, "segment_all_ms": ms,
-            "segment_all_parts": parts}
+            "segment_all_parts": parts, "points_graph_ms": graph_ms,
+            "points_click_ms": pc_click, "points_scale_change_ms": pc_scale}
 
 
 def main(argv: list[str] | None = None) -> None:
