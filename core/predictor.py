@@ -36,7 +36,7 @@ from .automatic import (
     hierarchy_points,
     segment_points,
 )
-from .errors import InvalidInputError, InvalidPromptError, S2AM3DError
+from .errors import InvalidInputError, InvalidPromptError
 from .geometry import (
     Normalization,
     check_mesh_areas,
@@ -44,91 +44,21 @@ from .geometry import (
     normalization_of,
     sample_checked_surface,
 )
-from .merge_tree import TreeSettings
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import pca_normals, sample_normals
-from .point_growth import PointGrowth, PointGrowthSettings
+from .point_growth import PointGrowth
+from .predict_settings import (
+    DEFAULT_N_POINTS,
+    MAX_N_POINTS,
+    NotReadyError,
+    PredictResult,
+    PredictSettings,
+)
 from .prior import add_prior, scale_prior_logits
-from .superfaces import SuperfaceSettings
 from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
-
-#: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
-DEFAULT_N_POINTS = 10_000
-#: largest ``n_points`` accepted: memory grows linearly with N (features, conditioning,
-#: Segment All's batch of masks); beyond this the request is refused instead of exhausting
-#: memory. (The Blender panel offers the same maximum.) Measured at the cap on a 100k-face
-#: mesh (ONNX, 2 threads, loaded machine): set_mesh 9 s, Segment All 8 s, peak RSS 2.0 GB.
-MAX_N_POINTS = 200_000
-
-
-class NotReadyError(S2AM3DError, RuntimeError):
-    """``predict``/``segment_all`` called before ``set_mesh`` or ``set_points``."""
-
-
-@dataclass
-class PredictSettings:
-    """Knobs of :meth:`Segmenter.predict` and of the mesh path.
-
-    Attributes:
-        mask_threshold: point clouds: a point is in the mask when its probability is ≥ this
-            value (probabilities are sigmoid outputs in [0, 1]).
-        weld_rel_tol: meshes: vertices closer than this fraction of the bounding-box
-            diagonal are welded before connectivity is computed.
-        superfaces: meshes: how the mesh is partitioned into superfaces
-            (:class:`core.superfaces.SuperfaceSettings`).
-        tree: meshes: how the merge tree is read (:class:`core.merge_tree.TreeSettings`).
-        cond_cache_size: point clouds: how many scale values keep their conditioned
-            features cached.
-        point_growth: point clouds: how a click *with a scale* is answered (growth over
-            the k-NN graph, :mod:`core.point_growth`); without a scale the decoder answers.
-        residual_weight: point clouds, the decoder's masks with a scale (Segment All at a
-            scale; clicks with a scale grew from this until ``point_growth`` replaced
-            it): weight w of the decoder's logits
-            against the fixed scale prior (:mod:`core.prior`): logit = w · decoder +
-            prior. 1 = the trained model as trained; 0 = the prior alone (the ball).
-            Dev sets, points protocol, click + scale (PartNet-Mobility / PSB): 1 → 61.1 /
-            65.8, 0.5 → 62.9 / 68.2, 0.25 → 63.7 / 70.8, 0.1 → 63.3 / 73.8, 0 (the ball)
-            → 58.4 / 75.1; Segment All at each level's scale 27.7 / 41.1 at 1, 27.0 /
-            41.0 at 0.1. Chosen on these dev numbers: 0.1 (the trained decoder's residual
-            hurts on organic shapes; a small share of it still helps on PartNet-Mobility).
-    """
-
-    mask_threshold: float = 0.5
-    weld_rel_tol: float = 1e-5
-    superfaces: SuperfaceSettings = field(default_factory=SuperfaceSettings)
-    tree: TreeSettings = field(default_factory=TreeSettings)
-    cond_cache_size: int = 4
-    point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
-    residual_weight: float = 0.1
-
-
-@dataclass
-class PredictResult:
-    """One prompt's answer.
-
-    Attributes:
-        point_probs: (N,) float32 probability in [0, 1] of each sampled point (meshes:
-            1 inside the answer, 0 outside).
-        point_mask: (N,) bool, the part on the sampled points.
-        quality: in [0, 1]; point clouds without a scale: the model's predicted IoU;
-            with a scale: how sharply the features change across the answer's border
-            (:meth:`core.point_growth.PointGrowth.quality`); meshes: how natural the
-            answering tree node is (1 − its merge dissimilarity) × its parent's.
-        face_mask: (F,) bool for every face of the original mesh, or None for point clouds.
-        scale: the scale used (None = no-scale mode).
-        node: meshes: the merge-tree node that answered (None for point clouds).
-    """
-
-    point_probs: np.ndarray
-    point_mask: np.ndarray
-    quality: float
-    face_mask: np.ndarray | None
-    scale: float | None
-    node: int | None = None
-
 
 def _prepare_anchors(xyz_norm: np.ndarray, num_anchors: int, k: int, seed: int) -> Any:
     from .anchors import prepare_anchors
