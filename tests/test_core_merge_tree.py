@@ -124,17 +124,22 @@ def test_a_click_on_a_big_low_poly_face_is_never_empty(monkeypatch):
         assert r.face_mask[seg.point_faces[0]] and r.point_mask[0]
 
 
-def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeypatch):
-    """A sphere has no creases: the click + scale answer grows face by face around the
-    click, so its area share follows the slider closely and stays around the click."""
+def _clicked_sphere(monkeypatch):
+    """A segmenter on an icosphere (a smooth one-piece mesh), its vertices, faces, face
+    areas and the sample nearest the north pole."""
     import trimesh
 
     seg = make_segmenter(monkeypatch)
     sphere = trimesh.creation.icosphere(subdivisions=4)
     v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces)
-    area = np.asarray(sphere.area_faces)
     seg.set_mesh(v, f, n_points=3000)
-    i = seg.nearest_point([0.0, 0.0, 1.0])
+    return seg, v, f, np.asarray(sphere.area_faces), seg.nearest_point([0.0, 0.0, 1.0])
+
+
+def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeypatch):
+    """A sphere has no creases: the click + scale answer grows face by face around the
+    click, so its area share follows the slider closely and stays around the click."""
+    seg, v, f, area, i = _clicked_sphere(monkeypatch)
     prev = None
     for s in (0.05, 0.1, 0.25, 0.5, 0.8):
         m = seg.predict([(i, True)], scale=s).face_mask
@@ -149,14 +154,7 @@ def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeyp
 def test_a_click_without_a_scale_on_a_smooth_mesh_gives_a_cap_of_the_natural_size(monkeypatch):
     """No scale on a one-piece mesh: a compact cap around the click (grown face by face),
     as large as the natural part on the tree, never the whole object."""
-    import trimesh
-
-    seg = make_segmenter(monkeypatch)
-    sphere = trimesh.creation.icosphere(subdivisions=4)
-    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces)
-    area = np.asarray(sphere.area_faces)
-    seg.set_mesh(v, f, n_points=3000)
-    i = seg.nearest_point([0.0, 0.0, 1.0])
+    seg, v, f, area, i = _clicked_sphere(monkeypatch)
     r = seg.predict([(i, True)])
     share = area[r.face_mask].sum() / area.sum()
     tree = seg.mesh_parts().tree
