@@ -124,7 +124,7 @@ phase "stage 2 ($DEC_MINUTES min after the feature cache)"
     --out "$WORK/dec" --minutes "$DEC_MINUTES" --steps "$DEC_STEPS" --objects "$DEC_OBJECTS" \
     --prompts "$DEC_PROMPTS" --cache-objects "$CACHE_OBJECTS" --cache-points "$CACHE_POINTS" \
     --decoder-points "$DECODER_POINTS" --w-bce 0 --decoder-model-json "$DEC_MODEL_JSON" \
-    "${common[@]}" --resume $DEC_ARGS
+    --rotation "$ENC_ROTATION" "${common[@]}" --resume $DEC_ARGS
 
 phase "packaging"
 "$PYTHON" -m training.package --encoder "$enc_ckpt" --decoder "$WORK/dec" \

@@ -69,6 +69,8 @@ def test_device_script_runs_tiny_on_cpu(tmp_path):
 
     seg = Segmenter.from_pretrained(str(out / "weights"), backend="torch")
     assert seg.metadata["trained"] is True and seg.metadata["encoder_steps"] == 2
+    stage2 = seg.metadata["decoder_train_config"]["augment"]
+    assert stage2["rotation"] == "none"  # stage 2 sees the objects as stage 1 did
     seg.set_points(np.random.default_rng(0).random((400, 3)).astype(np.float32))
     r = seg.predict(prompts=[(0, True)], scale=0.3)
     assert np.isfinite(r.point_probs).all()
