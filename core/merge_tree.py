@@ -68,8 +68,8 @@ class TreeSettings:
             distance) 81.8 / 74.8; path 75.0 / 60.2 (an earlier version); the
             training-free growth over crease regions 75.5 / 22.3, the ball 58.4 / 75.1.
             A click without a scale grows in the same order up to the share of its natural
-            node (:meth:`MergeTree.node_for`); dev set, click without a scale (PartNet-
-            Mobility / PSB): the natural node itself 52.2 / 49.0, growth to its share
+            node (:meth:`MergeTree.node_for`); dev set, weights of 2026-12-05 morning,
+            click without a scale (PartNet-Mobility / PSB): the natural node itself 52.2 / 49.0, growth to its share
             52.3 / 53.8; growth to 0.7 / 0.85 / 1.2 / 1.5 × that share 40.7 / 46.2 / 50.0 /
             45.6 (PartNet-Mobility) and 45.2 / 50.5 / 53.1 / 50.3 (PSB); to a fixed share
             0.1 24.4 / 41.6.

@@ -46,7 +46,7 @@ from .geometry import (
 )
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
-from .normals import pca_normals, sample_normals
+from .normals import sample_normals
 from .point_growth import PointGrowth
 from .predict_settings import (
     DEFAULT_N_POINTS,
@@ -206,15 +206,16 @@ class Segmenter:
                mesh_normals: Callable[[], np.ndarray] | None = None) -> None:
         """Normalise, build the anchors and run the encoder once. With a config asking
         for normals (``input_normals``) the encoder gets ``mesh_normals()`` (meshes: the
-        sampled faces' normals), or PCA normals of the points (point clouds)."""
+        sampled faces' normals), or the backend's PCA normals of the points (point clouds)."""
         pts = np.asarray(pts, np.float32)
         norm = normalization_of(pts)
         xyz_norm = norm.apply(pts)
         cfg = self.backend.config
         anchors = _prepare_anchors(xyz_norm, int(cfg.num_anchors), int(cfg.knn_k), seed)
         if getattr(cfg, "input_normals", False):
-            # directions: the model frame is the object frame up to translation and scale
-            nrm = mesh_normals() if mesh_normals is not None else pca_normals(xyz_norm)
+            # directions: the model frame is the object frame up to translation and scale;
+            # None = the backend's PCA normals of the points (point clouds)
+            nrm = mesh_normals() if mesh_normals is not None else None
             feats = np.asarray(self.backend.encode(xyz_norm, nrm), np.float32)
         else:
             feats = np.asarray(self.backend.encode(xyz_norm), np.float32)

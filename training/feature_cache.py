@@ -25,7 +25,7 @@ from core.config import ModelConfig
 
 from .parts_data import InMemoryParts, object_view
 from .prompts import PromptConfig, sample_clicks, sample_query
-from .train_encoder import encode
+from .train_encoder import encode_object
 
 if TYPE_CHECKING:
     from .train_decoder import DecoderTrainConfig
@@ -118,9 +118,7 @@ def build_cache(
     for row, i in enumerate(tqdm(ids, desc="cache features", mininterval=10, file=sys.stdout)):
         rng = np.random.default_rng([cfg.seed, 11, int(i)])
         xyz, nrm, keep = object_view(data, i, rng, cfg.augment, cfg.cache_points)
-        t_nrm = None if nrm is None else torch.from_numpy(nrm)[None]
-        feats = encode(encoder, torch.from_numpy(xyz)[None].to(device), t_nrm)
-        feats = feats[0].float().cpu().numpy()
+        feats = encode_object(encoder, xyz, nrm, device)
         sub = rng.permutation(len(xyz))[:n_dec]
         g = prepare_anchors(xyz[sub], model_cfg.num_anchors, model_cfg.knn_k, seed=int(i))
         out["xyz"][row] = xyz[sub]

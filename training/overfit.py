@@ -42,7 +42,7 @@ from scipy.stats import rankdata
 from .common import AugmentConfig
 from .losses import supervised_contrastive_loss
 from .parts_data import InMemoryParts, object_view
-from .train_encoder import encode, load_encoder
+from .train_encoder import encode_object, load_encoder
 
 PLAIN = AugmentConfig(rotation="none", scale_range=(1.0, 1.0), jitter_sigma=0.0)
 
@@ -148,8 +148,7 @@ def score_encoder(
     for i in range(len(parts)):
         rng = np.random.default_rng([seed, i])
         xyz, nrm, keep = object_view(parts, i, rng, aug, min(points, parts.points.shape[1]))
-        t_nrm = None if nrm is None else torch.from_numpy(nrm)[None]
-        feats = encode(enc, torch.from_numpy(xyz)[None], t_nrm)[0].float().numpy()
+        feats = encode_object(enc, xyz, nrm)
         for lev in range(min(levels, int(parts.num_levels[i]))):
             lab = parts.labels[i, lev, keep]
             rows[lev].append(score_object(feats, xyz, lab, rng, queries, anchors, tau))

@@ -119,6 +119,15 @@ def encode(
     return encoder(xyz)
 
 
+def encode_object(encoder: torch.nn.Module, xyz: np.ndarray, normals: np.ndarray | None,
+                  device: torch.device | str = "cpu") -> np.ndarray:
+    """:func:`encode` of one object given as numpy arrays: ``xyz`` (N, 3) model frame and
+    its ``normals`` (N, 3) or None; returns float32 (N, D) features on the CPU."""
+    t_nrm = None if normals is None else torch.from_numpy(normals)[None]
+    feats = encode(encoder, torch.from_numpy(xyz)[None].to(device), t_nrm)
+    return feats[0].float().cpu().numpy()
+
+
 def contrastive_batch_loss(
     feats: torch.Tensor,
     labels: torch.Tensor,
