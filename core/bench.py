@@ -6,7 +6,7 @@ milliseconds over ``--runs`` runs (after one warm-up) of
 * ``encoder_ms``: the encoder on 10,000 points;
 * ``anchors_ms``: farthest-point anchors + kNN graph of those points (numpy, backend-free);
 * ``click_ms``: one decode of a single click on a cached conditioning (a point-cloud click
-  without a scale; Segment All decodes batches of such clicks);
+  without a scale);
 * ``scale_change_ms``: condition at a new scale + one click decode;
 * ``segment_all_ms``: ``Segmenter.segment_all`` at a new scale on a procedural mesh of
   ~100,000 faces (after ``set_mesh``; ``set_mesh_ms`` is reported separately), or
@@ -18,6 +18,9 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   ``points_click_ms``, ``points_scale_change_ms``: the same 10,000 samples as a point
   cloud: its k-NN growth graph (once), a click with a scale (new click each run; the
   growth of :mod:`core.point_growth`, not the decoder), the same click at a new scale;
+  ``points_tree_ms``: the point cloud's merge tree (:mod:`core.point_tree`, once per
+  cloud, on its first Segment All); ``points_segment_all_ms``: Segment All on it at a new
+  scale;
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -176,12 +179,18 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         pc_scale = _median_ms(
             lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * ((i + 1) % 9)),
             runs, "points_scale_change")
+        t = time.perf_counter()
+        seg.point_tree()  # once per point cloud
+        ptree_ms = round((time.perf_counter() - t) * 1e3, 2)
+        pc_all = _median_ms(lambda i: seg.segment_all(scale=0.1 + 0.5 * (i + 1) / (runs + 1)),
+                            runs, "points_segment_all")
     except Exception as exc:
         return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
     return {"set_mesh_ms": set_mesh_ms, "tree_build_ms": tree_ms, "mesh_click_ms": mesh_click,
             "mesh_scale_change_ms": mesh_scale, "segment_all_ms": ms,
             "segment_all_parts": parts, "points_graph_ms": graph_ms,
-            "points_click_ms": pc_click, "points_scale_change_ms": pc_scale}
+            "points_click_ms": pc_click, "points_scale_change_ms": pc_scale,
+            "points_tree_ms": ptree_ms, "points_segment_all_ms": pc_all}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import S2AM3DError
 from .merge_tree import TreeSettings
 from .point_growth import PointGrowthSettings
+from .point_tree import PointTreeSettings
 from .superfaces import SuperfaceSettings
 
 #: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
@@ -39,14 +40,18 @@ class PredictSettings:
             diagonal are welded before connectivity is computed.
         superfaces: meshes: how the mesh is partitioned into superfaces
             (:class:`core.superfaces.SuperfaceSettings`).
-        tree: meshes: how the merge tree is read (:class:`core.merge_tree.TreeSettings`).
+        tree: how the merge trees are read (:class:`core.merge_tree.TreeSettings`): the
+            mesh's tree over superfaces and, for Segment All, a point cloud's tree.
+        point_tree: point clouds: how the merge tree of Segment All is built
+            (:mod:`core.point_tree`).
         cond_cache_size: point clouds: how many scale values keep their conditioned
             features cached.
         point_growth: point clouds: how a click *with a scale* is answered (growth over
             the k-NN graph, :mod:`core.point_growth`); without a scale the decoder answers.
-        residual_weight: point clouds, the decoder's masks with a scale (Segment All at a
-            scale; clicks with a scale grew from this until ``point_growth`` replaced
-            it): weight w of the decoder's logits
+        residual_weight: :meth:`Segmenter.decode` with a scale (the network's own mask at
+            a scale; the product's clicks with a scale use ``point_growth`` and its
+            Segment All the point tree, which replaced these masks): weight w of the
+            decoder's logits
             against the fixed scale prior (:mod:`core.prior`): logit = w · decoder +
             prior. 1 = the trained model as trained; 0 = the prior alone (the ball).
             Dev sets, points protocol, click + scale (PartNet-Mobility / PSB): 1 → 61.1 /
@@ -62,6 +67,7 @@ class PredictSettings:
     tree: TreeSettings = field(default_factory=TreeSettings)
     cond_cache_size: int = 4
     point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
+    point_tree: PointTreeSettings = field(default_factory=PointTreeSettings)
     residual_weight: float = 0.1
 
 

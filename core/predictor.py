@@ -48,6 +48,7 @@ from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import sample_normals
 from .point_growth import PointGrowth
+from .point_tree import PointTree, build_point_tree
 from .predict_settings import (
     DEFAULT_N_POINTS,
     MAX_N_POINTS,
@@ -312,6 +313,18 @@ class Segmenter:
                                              self.settings.point_growth)
         return st.cache["growth"]
 
+    def point_tree(self) -> PointTree:
+        """The merge tree of the current point cloud for Segment All (built on first use,
+        then cached until the next ``set_points``)."""
+        st = self._need()
+        if st.faces is not None:
+            raise NotReadyError("point_tree needs a point cloud (set_points), not a mesh")
+        if "point_tree" not in st.cache:
+            st.cache["point_tree"] = build_point_tree(st.xyz_norm, st.features,
+                                                      self.settings.point_tree,
+                                                      self.settings.tree)
+        return st.cache["point_tree"]
+
     def face_nearest_point(self) -> np.ndarray:
         """(F,) int32 index of the sampled point nearest each face centroid (cached)."""
         st = self._need()
@@ -399,7 +412,8 @@ class Segmenter:
         """Label every point (and face) at one scale.
 
         Meshes: the merge tree's cut at ``scale`` (:meth:`core.merge_tree.MergeTree.cut`);
-        point clouds: the mask pipeline of :mod:`core.automatic`.
+        point clouds: the cut of the cloud's merge tree (:mod:`core.point_tree`,
+        :func:`core.automatic.segment_points`).
 
         Args:
             scale: None (the natural parts) or the fraction in [0, 1] of the object a part
@@ -415,30 +429,32 @@ class Segmenter:
         st = self._need()
         if st.faces is not None:
             return self.mesh_parts().segment(sc, s.min_mesh_part_fraction)
-        return segment_points(self, sc, s)
+        return segment_points(self.point_tree(), st.xyz_norm, st.points, st.input_points,
+                              sc, s)
 
     def count_parts(self, scale: float | None = None,
                     settings: SegmentAllSettings | None = None) -> int:
-        """How many parts :meth:`segment_all` gives at ``scale`` (instant on meshes once
-        the tree exists; point clouds run Segment All)."""
+        """How many parts :meth:`segment_all` gives at ``scale`` (instant once the tree
+        exists)."""
         s = settings if settings is not None else SegmentAllSettings()
         check_settings(s)
         sc = check_scale(scale)
         if self._need().faces is not None:
             return self.mesh_parts().count(sc, s.min_mesh_part_fraction)
-        return int(segment_points(self, sc, s).num_parts)
+        return int(self.segment_all(sc, s).num_parts)
 
     def hierarchy(self, scales: list[float],
                   settings: SegmentAllSettings | None = None) -> list[SegmentAllResult]:
         """Nested segmentations, one per scale (any order; returned in that order): every
         part of a finer level lies in exactly one part of each coarser level.
 
-        Meshes: nested cuts of the one merge tree; point clouds: see
-        :func:`core.automatic.hierarchy_points`.
+        Meshes and point clouds: nested cuts of their one merge tree.
         """
         s = settings if settings is not None else SegmentAllSettings()
         check_settings(s)
         checked = check_scales(scales)
         if self._need().faces is not None:
             return self.mesh_parts().hierarchy(checked, s.min_mesh_part_fraction)
-        return hierarchy_points(self, checked, s)
+        st = self._need()
+        return hierarchy_points(self.point_tree(), st.xyz_norm, st.points, st.input_points,
+                                checked, s)

@@ -73,7 +73,7 @@ class SegmentOptions:
     levels nest (``core``'s ``hierarchy``: every finer part lies in one coarser part); in
     no-scale mode the extra scales nest among themselves;
     ``overrides``: fields of ``core.SegmentAllSettings`` to change; only the names in
-    :data:`OVERRIDABLE` (prompts per object, smallest part) are accepted.
+    :data:`OVERRIDABLE` (the smallest part) are accepted.
     """
 
     scale: float | None = 0.2
@@ -92,10 +92,9 @@ class SegmentOptions:
         return cls(**self.overrides)
 
 
-#: The ``core.SegmentAllSettings`` fields the add-on sets (the panel's Prompts and Min Part
-#: Size, which sets both the point-cloud and the mesh minimum); every other field keeps
-#: core's default.
-OVERRIDABLE = ("num_prompts", "min_part_fraction", "min_mesh_part_fraction")
+#: The ``core.SegmentAllSettings`` fields the add-on sets (the panel's Min Part Size, which
+#: sets both the point-cloud and the mesh minimum).
+OVERRIDABLE = ("min_part_fraction", "min_mesh_part_fraction")
 
 
 class RuntimeUnavailable(RuntimeError):

@@ -36,7 +36,7 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
     """How many parts Segment All would give the active mesh at the panel's scale, when its
     encoder result is cached (``None`` otherwise, or while Segment All runs in the
     background: the panel never encodes and never shares a segmenter with the worker).
-    Counts are memoised per (mesh state, scale, use scale, prompts, min part size)."""
+    Counts are memoised per (mesh state, scale, use scale, min part size)."""
     if key is None or engine.job_running():
         return None
     seg = engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
@@ -44,8 +44,6 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
         return None
     scale = round(float(settings.scale), 6) if settings.use_scale else None
     overrides = {}
-    if settings.num_prompts > 0:
-        overrides["num_prompts"] = int(settings.num_prompts)
     if settings.min_part_size > 0:
         overrides["min_part_fraction"] = float(settings.min_part_size)
         overrides["min_mesh_part_fraction"] = float(settings.min_part_size)
@@ -130,7 +128,6 @@ class S2AM3D_PT_parts(bpy.types.Panel):
         if settings.show_advanced:
             adv = layout.box().column()
             adv.prop(settings, "n_points")
-            adv.prop(settings, "num_prompts")
             adv.prop(settings, "min_part_size")
             adv.prop(settings, "hierarchy")
             adv.prop(settings, "include_parts")

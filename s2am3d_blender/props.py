@@ -37,10 +37,6 @@ class S2AM3D_Settings(bpy.types.PropertyGroup):
         name="Points", default=0, min=0, max=200000,
         description="Surface points sampled per object (0 = the preferences' default)",
     )
-    num_prompts: IntProperty(
-        name="Prompts", default=0, min=0, max=4096,
-        description="Segment All: farthest-point prompts per object (0 = the model's default)",
-    )
     min_part_size: FloatProperty(
         name="Min Part Size", default=0.0, min=0.0, max=0.5, precision=3,
         description="Segment All: smallest part kept, as a fraction of the object's points "

@@ -46,8 +46,6 @@ def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
     Raises :class:`~s2am3d_blender.props.SettingsError` naming the panel field for a value
     that cannot be used (NaN scale, unreadable Extra Scales, ...)."""
     overrides = {}
-    if settings.num_prompts > 0:
-        overrides["num_prompts"] = int(settings.num_prompts)
     min_size = _finite(settings.min_part_size, "Min Part Size", 0.0, 0.5)
     if min_size > 0:
         overrides["min_part_fraction"] = min_size

@@ -174,10 +174,13 @@ def test_hierarchy_output_comes_from_one_hierarchy_call():
     assert [lv.scale for lv in res.levels] == [0.1, 0.3, 0.6]
 
 
-def test_only_prompts_and_min_part_size_can_be_overridden():
-    opts = engine.SegmentOptions(overrides={"num_prompts": 8, "min_part_fraction": 0.01})
+def test_only_min_part_size_can_be_overridden():
+    opts = engine.SegmentOptions(overrides={"min_part_fraction": 0.01,
+                                            "min_mesh_part_fraction": 0.02})
     s = opts.core_settings()
-    assert (s.num_prompts, s.min_part_fraction) == (8, 0.01)
+    assert (s.min_part_fraction, s.min_mesh_part_fraction) == (0.01, 0.02)
+    with pytest.raises(ValueError, match="unknown Segment All setting"):
+        engine.SegmentOptions(overrides={"num_prompts": 8}).core_settings()
     # a real field the add-on must not set (core may remove them all: then any name)
     field = next((f.name for f in __import__("dataclasses").fields(type(s))
                   if f.name not in engine.OVERRIDABLE), "no_such_field")

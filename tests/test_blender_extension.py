@@ -841,7 +841,7 @@ def test_objects_mode_hierarchy_gives_nested_collections_and_part_attributes(
 def test_panel_shows_status_scale_buttons_output_and_advanced(prefs_panel_hierarchy):
     before, after = prefs_panel_hierarchy["panel_before"], prefs_panel_hierarchy["panel_after"]
     props = {name for kind, name in before if kind == "prop"}
-    assert {"use_scale", "scale", "output_mode", "original_mode", "n_points", "num_prompts",
+    assert {"use_scale", "scale", "output_mode", "original_mode", "n_points",
             "min_part_size", "hierarchy"} <= props
     ops = [name for kind, name in before if kind == "operator"]
     assert ops == ["s2am3d.pick_parts", "s2am3d.segment_all", "s2am3d.clear_parts"]

@@ -164,8 +164,12 @@ def test_vendored_core_segments_like_core_with_scipy(tmp_path, monkeypatch):
         seg.set_mesh(v, tris, n_points=2048, seed=0)
         click = seg.predict(prompts=[(5, True)], scale=0.2)
         res = seg.segment_all(scale=0.2)
-        out.append((np.asarray(click.face_mask), np.asarray(res.face_labels), res.num_parts))
+        seg.set_points(seg.points, n_points=None)  # the same samples as a point cloud
+        pts = seg.segment_all()  # its merge tree (core.point_tree)
+        out.append((np.asarray(click.face_mask), np.asarray(res.face_labels), res.num_parts,
+                    np.asarray(pts.point_labels)))
         assert any("_scipy_lite" in m for m in sys.modules) or mod is core
-    (m0, f0, n0), (m1, f1, n1) = out
+    (m0, f0, n0, p0), (m1, f1, n1, p1) = out
     assert np.array_equal(m0, m1)
     assert n0 == n1 and np.array_equal(f0, f1)
+    assert np.array_equal(p0, p1) and len(np.unique(p0)) > 1

@@ -107,9 +107,9 @@ def test_point_cloud_bundled_weights(real):
 
 # ----------------------------------------------------------------- predictor caching
 def test_click_reuses_encoder_and_condition(monkeypatch):
-    """Point clouds: a click with a scale grows over the k-NN graph (no decoder call); a
-    click without one only decodes once the no-scale conditioning is cached; Segment All
-    conditions once per scale. Meshes never decode (the merge tree answers)."""
+    """Point clouds: a click with a scale grows over the k-NN graph and Segment All cuts the
+    point tree (no decoder call for either); a click without a scale only decodes once the
+    no-scale conditioning is cached. Meshes never decode (the merge tree answers)."""
     seg = make_segmenter(monkeypatch)
     v, f, _ = boxes(THREE)
     seg.set_mesh(v, f, n_points=800)
@@ -128,50 +128,23 @@ def test_click_reuses_encoder_and_condition(monkeypatch):
     seg.predict([(5, True)])  # new click, no scale: decode only
     assert calls == {"encode": 1, "condition": 1, "decode": 2}
     seg.segment_all(scale=0.2)
+    seg.segment_all()
+    seg.hierarchy([0.1, 0.5])
+    seg.predict([(7, True)])  # the no-scale conditioning is cached
     n_cond = calls["condition"]
-    assert n_cond == 2
-    seg.segment_all(scale=0.2)  # the scale's conditioning is cached
-    seg.predict([(7, True)])  # so is the no-scale one
-    assert calls["condition"] == n_cond
+    assert calls == {"encode": 1, "condition": 1, "decode": 3}
     seg.set_points(pts)  # a new object drops the cache
     seg.predict([(7, True)])
     assert calls["encode"] == 2 and calls["condition"] == n_cond + 1
 
 
 # ----------------------------------------------------------------- mesh-aware rules
-def _long_bar():
-    v, f, _ = boxes([(0, 0, 0)], extents=(6.0, 1.0, 1.0), subdivide=3)
-    return v, f
-
-
-def _oracle(monkeypatch, part_of, quality=0.9):
-    seg = make_segmenter(monkeypatch)
-    seg.backend = PartOracleBackend(part_of, quality=quality)
-    return seg
-
-
-def _thirds(xyz, scale):
-    return np.digitize(xyz[:, 0], [-1 / 3, 1 / 3])
-
-
-
-
-
-
-
-
-
-
-
-
 def test_settings_validation(monkeypatch):
     seg = make_segmenter(monkeypatch)
     v, f, _ = boxes(THREE)
     seg.set_mesh(v, f, n_points=500)
     from core.errors import InvalidPromptError
 
-    with pytest.raises(InvalidPromptError, match="num_prompts"):
-        seg.segment_all(settings=SegmentAllSettings(num_prompts=0))
     with pytest.raises(InvalidPromptError, match="min_part_fraction"):
         seg.segment_all(settings=SegmentAllSettings(min_part_fraction=2.0))
     with pytest.raises(InvalidPromptError, match="min_part_fraction"):
@@ -224,7 +197,7 @@ seg.set_mesh(v, f, n_points=800)
 pos, neg = seg.nearest_point([0.5, 0.5, 0.0]), seg.nearest_point([2.5, 0.5, 0.0])
 r = seg.predict([(pos, True), (neg, False)], scale=0.3)
 assert r.face_mask.shape == (len(f),) and r.point_probs.shape == (800,)
-res = seg.segment_all(scale=0.5, settings=SegmentAllSettings(num_prompts=16))
+res = seg.segment_all(scale=0.5)
 assert res.face_labels.shape == (len(f),) and (res.face_labels >= 0).all()
 assert res.face_labels[0] != res.face_labels[-1]  # two separate plates, two parts
 levels = seg.hierarchy([0.1, 0.5])
@@ -341,23 +314,3 @@ def test_tiny_unsampled_pieces_join_the_nearest_part(monkeypatch):
 
 
 
-def test_cautious_quality_head_still_splits_a_point_cloud(monkeypatch):
-    """A model whose masks are right but whose quality head predicts only 0.35 (like the
-    trained default weights, 0.3-0.5) must still split a point cloud into its parts; with a
-    strict score threshold (min_masks_kept=0) every mask is dropped and the cloud comes
-    back as one part, which is what the bundled model did before the fix."""
-    seg = _oracle(monkeypatch, _thirds, quality=0.35)
-    v, f = _long_bar()
-    from core.geometry import sample_surface
-
-    pts, _ = sample_surface(v, f, 1500, seed=0)
-    seg.set_points(pts, n_points=None)
-    truth = _thirds(seg.points_normalized, None)
-    res = seg.segment_all(scale=1 / 3)
-    assert res.num_parts == 3
-    for t in range(3):  # each third is one predicted part, and no part spans two thirds
-        assert len(np.unique(res.point_labels[truth == t])) == 1
-    strict = seg.segment_all(scale=1 / 3, settings=SegmentAllSettings(min_masks_kept=0))
-    assert strict.num_parts == 1
-    with pytest.raises(Exception, match="min_masks_kept"):
-        seg.segment_all(settings=SegmentAllSettings(min_masks_kept=-1))

@@ -1,14 +1,24 @@
 """The paper's ablation on the dev set, at a small budget: stage 2 trained four ways.
 
-    python -m training.ablation [--data data_cache/train_mix] [--encoder runs/enc/best.pt]
-        [--runs runs] [--steps 250] [--minutes 12] [--eval-only] [--report docs/ablation.md]
+    python -m training.ablation [--data data_cache/train_mix]
+        [--encoder checkpoints/stage1_norot/encoder.safetensors] [--runs runs] [--steps 250]
+        [--minutes 12] [--eval-only] [--report docs/ablation.md]
 
-Arms (same data, seed, prompts and budget; only one thing changes per arm):
+Every arm uses the stage-2 recipe of ``make train`` (:func:`training.train_all.decoder_command`
+settings: Dice + quality loss, no BCE, no rotation augmentation, 4 objects x 4 click sets,
+4,096 decoder points) at a small budget. Arms (same data, seed, prompts and budget; only one
+thing changes per arm):
 
 - ``full``: trained stage-1 encoder, decoder with scale (the paper's model);
 - ``noscale``: same, decoder trained and evaluated without the scale prompt (``--no-scale``);
 - ``nocon``: decoder trained on an *untrained* stage-1 encoder (no contrastive stage);
 - ``prior``: ``full`` plus this project's scale prior (``ModelConfig.scale_prior`` = 4).
+
+What the arms can change: on points, Segment All and the click without a scale come from the
+decoder; the click with a scale comes from the growth over encoder features
+(:mod:`core.point_growth`), so only ``nocon`` moves it. On meshes every answer comes from the
+merge tree; the arms' weights folders carry no ``affinity.json`` (it is trained per encoder),
+so the tree uses its rule dissimilarity and the mesh columns show the decoder-free path.
 
 Each arm is trained with :mod:`training.train_decoder` into ``RUNS/abl_<arm>`` (resumable),
 packaged with :func:`training.train_all.package_weights` into ``RUNS/abl_<arm>/weights``
@@ -75,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data_cache/train_mix")
-    p.add_argument("--encoder", default="runs/enc/best.pt", help="trained stage-1 checkpoint")
+    p.add_argument("--encoder", default="checkpoints/stage1_norot/encoder.safetensors",
+                   help="trained stage-1 checkpoint (run folder, .pt or weights-only file)")
     p.add_argument("--runs", default="runs")
     p.add_argument("--eval-data", default="../shared/data/partnet-mobility-dev")
     p.add_argument("--steps", type=int, default=250)
@@ -94,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--data", a.data, "--objects", "4", "--prompts", "4", "--decoder-points", "4096",
               "--cache-objects", "300", "--steps", str(a.steps), "--minutes", str(a.minutes),
               "--threads", str(a.threads), "--val-objects", "24", "--checkpoint-minutes", "4",
-              "--seed", "0", "--resume"]
+              "--seed", "0", "--w-bce", "0", "--rotation", "none", "--resume"]
     from training.train_all import package_weights
 
     results, steps = {}, {}
