@@ -61,7 +61,7 @@ class MeshParts:
         weight = sf.boundary + np.sqrt(sf.contact)
         # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
         region_share = np.bincount(sf.crease_region, weights=sf.share)
-        smooth = region_share[sf.crease_region] > tree_settings.natural_max_share
+        smooth = region_share[sf.crease_region] > tree_settings.smooth_surface_share
         self.tree: MergeTree = build_merge_tree(
             sf.num, sf.share, sf.pairs, weight, self.dissimilarity,
             sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), tree_settings, smooth)

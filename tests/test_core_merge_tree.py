@@ -33,6 +33,27 @@ def test_weakest_boundaries_merge_first_and_the_natural_cut_keeps_the_strong_one
     assert strong.cut(1.0).tolist() == [6]
 
 
+def test_only_big_parts_on_smooth_surfaces_are_re_cut_without_a_scale():
+    """Eight leaves in a chain, all weak boundaries: the natural cut is one part. On a
+    smooth one-piece surface (every leaf smooth) that part is re-cut near
+    ``natural_scale``; the same tree on creased pieces (no smooth leaf) keeps it whole,
+    and a part no bigger than ``natural_max_share`` is never re-cut."""
+    n = 8
+    pairs = np.array([[i, i + 1] for i in range(n - 1)])
+    cen = np.array([[i, 0, 0] for i in range(n)], float)
+
+    def tree(smooth, **kw):
+        return build_merge_tree(n, np.full(n, 1 / n), pairs, np.ones(n - 1),
+                                np.full(n - 1, 0.1), cen, TreeSettings(**kw), smooth)
+
+    st = TreeSettings()
+    recut = tree(np.ones(n, bool)).cut(None)
+    shares = tree(np.ones(n, bool)).share[recut]
+    assert len(recut) > 1 and np.all(shares <= 2 * st.natural_scale + 1e-9)
+    assert len(tree(np.zeros(n, bool)).cut(None)) == 1
+    assert len(tree(np.ones(n, bool), natural_max_share=1.0).cut(None)) == 1
+
+
 def test_unconnected_pieces_still_form_one_tree():
     t = build_merge_tree(3, np.full(3, 1 / 3), np.zeros((0, 2), np.int64), np.zeros(0),
                          np.zeros(0), np.array([[0, 0, 0], [1, 0, 0], [5, 0, 0]], float))
