@@ -38,12 +38,16 @@ class PointGrowthSettings:
         neighbours: k of the k-NN graph (each point's k nearest other points; the graph is
             made symmetric).
         feature_weight: λ, model-frame distance per unit of summed feature dissimilarity
-            (0 = the ball: the s·N points nearest the click). See the README for the
-            values measured on the dev sets.
+            (0 = the ball: the s·N points nearest the click), for clouds sampled from
+            assembled pieces (:mod:`core.surface`).
+        feature_weight_sheet: λ for clouds that sample one clean sheet (scans, sculpts,
+            one-piece meshes), whose features change less from point to point. README
+            design item 6d lists the values measured on the dev sets.
     """
 
     neighbours: int = 8
-    feature_weight: float = 16.0
+    feature_weight: float = 64.0
+    feature_weight_sheet: float = 16.0
 
 
 class PointGrowth:
@@ -53,16 +57,22 @@ class PointGrowth:
         xyz_norm: (N, 3) points in the model frame.
         features: (N, D) encoder features of the points (any scale; they are normalised).
         settings: see :class:`PointGrowthSettings`.
+        one_sheet: the cloud's surface kind (:func:`core.surface.is_one_sheet`): picks
+            ``feature_weight_sheet`` instead of ``feature_weight``.
     """
 
     def __init__(self, xyz_norm: np.ndarray, features: np.ndarray,
-                 settings: PointGrowthSettings) -> None:
+                 settings: PointGrowthSettings, one_sheet: bool = False) -> None:
         if settings.neighbours < 1:
             raise ValueError(f"PointGrowthSettings.neighbours must be ≥ 1, "
                              f"got {settings.neighbours}")
-        if not settings.feature_weight >= 0:
-            raise ValueError(f"PointGrowthSettings.feature_weight must be ≥ 0, "
-                             f"got {settings.feature_weight}")
+        for name in ("feature_weight", "feature_weight_sheet"):
+            if not getattr(settings, name) >= 0:
+                raise ValueError(f"PointGrowthSettings.{name} must be ≥ 0, "
+                                 f"got {getattr(settings, name)}")
+        #: λ of this cloud
+        self.feature_weight = float(settings.feature_weight_sheet if one_sheet
+                                    else settings.feature_weight)
         self.xyz = np.asarray(xyz_norm, np.float64)
         self.settings = settings
         n = len(self.xyz)
@@ -83,7 +93,7 @@ class PointGrowth:
         """(N,) cheapest summed dissimilarity × λ from any of ``sources``."""
         n = len(self.xyz)
         if self._graph is None:
-            w = self.settings.feature_weight * self.dissimilarity + 1e-9  # 0 = no edge
+            w = self.feature_weight * self.dissimilarity + 1e-9  # 0 = no edge
             self._graph = sp.csr_matrix((w, (self.edges[:, 0], self.edges[:, 1])),
                                         shape=(n, n))
         b = dijkstra(self._graph, directed=False, indices=np.asarray(sources, np.int64),
@@ -96,7 +106,7 @@ class PointGrowth:
         d = np.full(len(self.xyz), np.inf)
         for c in self.xyz[sources]:
             np.minimum(d, np.linalg.norm(self.xyz - c, axis=1), out=d)
-        if self.settings.feature_weight == 0:
+        if self.feature_weight == 0:
             return d
         return d + self._path_cost(sources)
 

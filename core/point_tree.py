@@ -14,11 +14,10 @@ merge, cheapest first, by one of two linkages of the L2-normalised encoder featu
   units of leaves, μ the mean feature). Prefers compact, balanced clusters: the parts of a
   smooth organic shape (limbs, head, torso) where feature boundaries are soft.
 
-Which one a point cloud gets is decided by its surface: the share of points whose 16
-nearest neighbours lie on one thin sheet (surface variation λ₀ / Σλ < ``flat_variation``).
-Clean one-sheet surfaces (scans, sculpts, one-piece organic meshes) above ``flat_share``
-use ``ward``; clouds sampled from assembled assets (thin double-sided plates, internal
-faces, many small pieces) use ``average``. Merge heights h are mapped to p = h / (h + t),
+Which one a point cloud gets is decided by its surface (:mod:`core.surface`): clean
+one-sheet surfaces (scans, sculpts, one-piece organic meshes) use ``ward``; clouds sampled
+from assembled assets (thin double-sided plates, internal faces, many small pieces) use
+``average``. Merge heights h are mapped to p = h / (h + t),
 t the linkage's ``*_threshold``, so the tree's natural cut (p > 0.5) cuts exactly the
 merges above t, and every :class:`core.merge_tree.MergeTree` query (cut at a scale, nested
 cuts) works unchanged. Numbers behind the defaults: README design item 10.
@@ -50,12 +49,8 @@ class PointTreeSettings:
         neighbours: k of the seeds' k-nearest-neighbour graph (made symmetric); only
             neighbouring clusters merge until the graph's pieces are joined, nearest
             centroids first.
-        linkage: "auto" (by the surface, see ``flat_share``), "average" or "ward".
-        flat_neighbours: k of the neighbourhoods whose surface variation is measured.
-        flat_variation: a point is on one sheet when its neighbourhood's smallest
-            covariance eigenvalue is below this share of their sum.
-        flat_share: "auto" uses ``ward`` when more than this share of the points are on one
-            sheet, else ``average``.
+        linkage: "auto" (``ward`` on one-sheet clouds, else ``average``; see
+            :mod:`core.surface`), "average" or "ward".
         average_threshold, ward_threshold: t of each linkage: the natural cut (Segment All
             without a scale) cuts the merges higher than t (mean cosine distance for
             ``average``, Ward distance of unit features for ``ward``).
@@ -65,9 +60,6 @@ class PointTreeSettings:
     num_leaves: int = 2048
     neighbours: int = 10
     linkage: str = "auto"
-    flat_neighbours: int = 16
-    flat_variation: float = 0.01
-    flat_share: float = 0.4
     average_threshold: float = 0.021
     ward_threshold: float = 4.5
     seed: int = 0
@@ -76,32 +68,17 @@ class PointTreeSettings:
         if self.linkage not in ("auto",) + LINKAGES:
             raise ValueError(f"PointTreeSettings.linkage must be auto, average or ward, "
                              f"got {self.linkage!r}")
-        if self.num_leaves < 1 or self.neighbours < 1 or self.flat_neighbours < 3:
-            raise ValueError("PointTreeSettings: num_leaves and neighbours must be ≥ 1, "
-                             "flat_neighbours ≥ 3")
+        if self.num_leaves < 1 or self.neighbours < 1:
+            raise ValueError("PointTreeSettings: num_leaves and neighbours must be ≥ 1")
         if min(self.average_threshold, self.ward_threshold) <= 0:
             raise ValueError("PointTreeSettings: thresholds must be > 0")
 
 
-def flat_fraction(xyz: np.ndarray, k: int, variation: float) -> float:
-    """Share of the points whose ``k`` nearest neighbours (themselves included) have a
-    surface variation λ₀ / (λ₀ + λ₁ + λ₂) below ``variation`` (0 for fewer than k points)."""
-    x = np.asarray(xyz, np.float64)
-    if len(x) < k:
-        return 0.0
-    _, nb = cKDTree(x).query(x, k)
-    p = x[nb] - x[nb].mean(axis=1, keepdims=True)
-    cov = np.einsum("nki,nkj->nij", p, p)
-    ev = np.linalg.eigvalsh(cov)
-    return float(np.mean(ev[:, 0] < variation * np.maximum(ev.sum(axis=1), 1e-300)))
-
-
-def choose_linkage(xyz: np.ndarray, s: PointTreeSettings) -> str:
-    """The linkage ``s`` asks for; "auto" reads the surface (see the module docstring)."""
+def choose_linkage(s: PointTreeSettings, one_sheet: bool) -> str:
+    """The linkage ``s`` asks for; "auto" follows the surface kind ``one_sheet``."""
     if s.linkage != "auto":
         return s.linkage
-    flat = flat_fraction(xyz, s.flat_neighbours, s.flat_variation)
-    return "ward" if flat > s.flat_share else "average"
+    return "ward" if one_sheet else "average"
 
 
 @dataclass
@@ -127,7 +104,8 @@ def _ward(sa: np.ndarray, na: float, sb: np.ndarray, nb: np.ndarray) -> np.ndarr
 
 
 def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
-                     settings: PointTreeSettings, tree_settings: TreeSettings) -> PointTree:
+                     settings: PointTreeSettings, tree_settings: TreeSettings,
+                     one_sheet: bool) -> PointTree:
     """Build the merge tree of a point cloud.
 
     Args:
@@ -136,6 +114,7 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
         settings: see :class:`PointTreeSettings`.
         tree_settings: how the tree is read (:class:`core.merge_tree.TreeSettings`; its
             ``cut_threshold`` is the p of the natural cut, 0.5 = the linkage threshold).
+        one_sheet: the cloud's surface kind (:func:`core.surface.is_one_sheet`).
     """
     x = np.asarray(xyz_norm, np.float64)
     f = np.asarray(features, np.float64)
@@ -145,7 +124,7 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
     seeds = farthest_point_sampling(x, m, seed=settings.seed)
     leaf = cKDTree(x[seeds]).query(x)[1].astype(np.int64)
     count = np.bincount(leaf, minlength=m).astype(np.float64)
-    linkage = choose_linkage(x, settings)
+    linkage = choose_linkage(settings, one_sheet)
     t = settings.average_threshold if linkage == "average" else settings.ward_threshold
     n_nodes = 2 * m - 1
     size = np.zeros(n_nodes)  # points (average) or leaves (ward) per cluster

@@ -15,6 +15,7 @@ from .merge_tree import TreeSettings
 from .point_growth import PointGrowthSettings
 from .point_tree import PointTreeSettings
 from .superfaces import SuperfaceSettings
+from .surface import SurfaceSettings
 
 #: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
 DEFAULT_N_POINTS = 10_000
@@ -44,6 +45,8 @@ class PredictSettings:
             mesh's tree over superfaces and, for Segment All, a point cloud's tree.
         point_tree: point clouds: how the merge tree of Segment All is built
             (:mod:`core.point_tree`).
+        surface: point clouds: how their surface kind (one sheet, or pieces) is read
+            (:mod:`core.surface`); it picks the tree's linkage and the growth's λ.
         cond_cache_size: point clouds: how many scale values keep their conditioned
             features cached.
         point_growth: point clouds: how a click *with a scale* is answered (growth over
@@ -68,6 +71,7 @@ class PredictSettings:
     cond_cache_size: int = 4
     point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
     point_tree: PointTreeSettings = field(default_factory=PointTreeSettings)
+    surface: SurfaceSettings = field(default_factory=SurfaceSettings)
     residual_weight: float = 0.1
 
 

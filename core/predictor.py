@@ -57,6 +57,7 @@ from .predict_settings import (
     PredictSettings,
 )
 from .prior import add_prior, scale_prior_logits
+from .surface import is_one_sheet
 from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
@@ -310,7 +311,7 @@ class Segmenter:
         st = self._need()
         if "growth" not in st.cache:
             st.cache["growth"] = PointGrowth(st.xyz_norm, st.features,
-                                             self.settings.point_growth)
+                                             self.settings.point_growth, self.one_sheet())
         return st.cache["growth"]
 
     def point_tree(self) -> PointTree:
@@ -322,8 +323,18 @@ class Segmenter:
         if "point_tree" not in st.cache:
             st.cache["point_tree"] = build_point_tree(st.xyz_norm, st.features,
                                                       self.settings.point_tree,
-                                                      self.settings.tree)
+                                                      self.settings.tree, self.one_sheet())
         return st.cache["point_tree"]
+
+    def one_sheet(self) -> bool:
+        """Whether the current point cloud samples one clean sheet
+        (:func:`core.surface.is_one_sheet`; computed once per cloud)."""
+        st = self._need()
+        if st.faces is not None:
+            raise NotReadyError("one_sheet needs a point cloud (set_points), not a mesh")
+        if "one_sheet" not in st.cache:
+            st.cache["one_sheet"] = is_one_sheet(st.xyz_norm, self.settings.surface)
+        return st.cache["one_sheet"]
 
     def face_nearest_point(self) -> np.ndarray:
         """(F,) int32 index of the sampled point nearest each face centroid (cached)."""

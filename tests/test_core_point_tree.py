@@ -6,7 +6,8 @@ from core_infer_fake import PartOracleBackend, boxes, make_segmenter
 
 from core.geometry import sample_surface
 from core.merge_tree import TreeSettings
-from core.point_tree import PointTreeSettings, build_point_tree, choose_linkage, flat_fraction
+from core.point_tree import PointTreeSettings, build_point_tree, choose_linkage
+from core.surface import SurfaceSettings, flat_fraction, is_one_sheet
 
 
 def _bar_points(n=1500, seed=0):
@@ -39,7 +40,7 @@ def test_natural_cut_finds_the_parts_the_features_separate(linkage):
     x = _bar_points()
     truth = _thirds(x)
     pt = build_point_tree(x, _part_features(x, truth), PointTreeSettings(linkage=linkage),
-                          TreeSettings())
+                          TreeSettings(), one_sheet=False)
     assert pt.linkage == linkage
     lab = pt.tree.labels_of_cut(pt.tree.cut(None))[pt.leaf_of_point]
     assert len(np.unique(lab)) == 3
@@ -48,7 +49,8 @@ def test_natural_cut_finds_the_parts_the_features_separate(linkage):
 
 def test_scale_cuts_are_nested_and_coarser_with_a_larger_scale():
     x = _bar_points()
-    pt = build_point_tree(x, _part_features(x, _thirds(x)), PointTreeSettings(), TreeSettings())
+    pt = build_point_tree(x, _part_features(x, _thirds(x)), PointTreeSettings(), TreeSettings(),
+                          one_sheet=False)
     counts = [len(pt.tree.cut(s)) for s in (0.02, 0.1, 1 / 3, 1.0)]
     assert counts == sorted(counts, reverse=True) and counts[-1] == 1 and counts[2] == 3
     fine, coarse = pt.tree.nested_cuts([0.05, 0.5])
@@ -57,20 +59,31 @@ def test_scale_cuts_are_nested_and_coarser_with_a_larger_scale():
     assert all(len(np.unique(lc[lf == k])) == 1 for k in np.unique(lf))
 
 
-def test_auto_linkage_reads_the_surface():
-    """A clean one-sheet surface (a sphere: a scan or sculpt) gets Ward; a cloud sampled
-    from many small pieces (an assembled asset: most neighbourhoods span an edge or a
-    corner) gets average linkage."""
+def test_the_surface_kind_picks_the_linkage_and_the_growth_weight(monkeypatch):
+    """A clean one-sheet surface (a sphere: a scan or sculpt) gets Ward and the sheet's
+    feature weight; a cloud sampled from many small pieces (an assembled asset: most
+    neighbourhoods span an edge or a corner) gets average linkage and the other weight."""
     rng = np.random.default_rng(0)
     sphere = rng.standard_normal((3000, 3))
     sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
     v, f, _ = boxes([(x, y, 0) for x in range(6) for y in range(5)], extents=(0.3, 0.3, 0.3))
     pieces, _ = sample_surface(v, f, 3000, seed=0)
-    s = PointTreeSettings()
     assert flat_fraction(sphere, 16, 0.01) > 0.9
     assert flat_fraction(pieces, 16, 0.01) < 0.2
-    assert choose_linkage(sphere, s) == "ward" and choose_linkage(pieces, s) == "average"
-    assert choose_linkage(sphere, PointTreeSettings(linkage="average")) == "average"
+    assert is_one_sheet(sphere, SurfaceSettings()) and not is_one_sheet(pieces, SurfaceSettings())
+    s = PointTreeSettings()
+    assert choose_linkage(s, True) == "ward" and choose_linkage(s, False) == "average"
+    assert choose_linkage(PointTreeSettings(linkage="average"), True) == "average"
+    seg = make_segmenter(monkeypatch)
+    weights = {}
+    for name, cloud in (("sphere", sphere), ("pieces", pieces)):
+        seg.set_points(cloud, n_points=None)
+        seg.segment_all()
+        weights[name] = (seg.point_tree().linkage, seg.point_growth().feature_weight)
+    g = seg.settings.point_growth
+    assert weights == {"sphere": ("ward", g.feature_weight_sheet),
+                       "pieces": ("average", g.feature_weight)}
+    assert g.feature_weight_sheet != g.feature_weight
 
 
 def test_bad_settings_name_the_field():
@@ -78,6 +91,8 @@ def test_bad_settings_name_the_field():
         PointTreeSettings(linkage="single")
     with pytest.raises(ValueError, match="thresholds"):
         PointTreeSettings(ward_threshold=0.0)
+    with pytest.raises(ValueError, match="neighbours"):
+        SurfaceSettings(neighbours=2)
 
 
 class _PartFeatureBackend(PartOracleBackend):
