@@ -16,7 +16,7 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   click each run); ``mesh_scale_change_ms``: the same click at a new scale (meshes are
   answered by the merge tree, not the decoder); ``points_graph_ms``,
   ``points_click_ms``, ``points_scale_change_ms``: the same 10,000 samples as a point
-  cloud: its k-NN growth graph (once), a click with a scale (new click each run; the
+  cloud: its surface reading and k-NN growth graph (once), a click with a scale (new click each run; the
   growth of :mod:`core.point_growth`, not the decoder), the same click at a new scale;
   ``points_tree_ms``: the point cloud's merge tree (:mod:`core.point_tree`, once per
   cloud, on its first Segment All); ``points_segment_all_ms``: Segment All on it at a new
@@ -172,7 +172,7 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         ms = _median_ms(once, runs, "segment_all")
         seg.set_points(seg.points)  # the same samples as a point cloud (no faces)
         t = time.perf_counter()
-        seg.point_growth()  # k-NN graph, once per point cloud
+        _ = seg.cloud_parts().growth  # surface reading + k-NN graph, once per point cloud
         graph_ms = round((time.perf_counter() - t) * 1e3, 2)
         pc_click = _median_ms(lambda i: seg.predict([(int(clicks[i]), True)], scale=0.2),
                               runs, "points_click")
@@ -180,7 +180,7 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
             lambda i: seg.predict([(int(clicks[0]), True)], scale=0.05 + 0.1 * ((i + 1) % 9)),
             runs, "points_scale_change")
         t = time.perf_counter()
-        seg.point_tree()  # once per point cloud
+        _ = seg.cloud_parts().tree  # once per point cloud
         ptree_ms = round((time.perf_counter() - t) * 1e3, 2)
         pc_all = _median_ms(lambda i: seg.segment_all(scale=0.1 + 0.5 * (i + 1) / (runs + 1)),
                             runs, "points_segment_all")

@@ -33,9 +33,8 @@ from .automatic import (
     SegmentAllResult,
     SegmentAllSettings,
     check_settings,
-    hierarchy_points,
-    segment_points,
 )
+from .cloud_parts import CloudParts
 from .errors import InvalidInputError, InvalidPromptError
 from .geometry import (
     Normalization,
@@ -47,8 +46,6 @@ from .geometry import (
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import sample_normals
-from .point_growth import PointGrowth
-from .point_tree import PointTree, build_point_tree
 from .predict_settings import (
     DEFAULT_N_POINTS,
     MAX_N_POINTS,
@@ -57,7 +54,6 @@ from .predict_settings import (
     PredictSettings,
 )
 from .prior import add_prior, scale_prior_logits
-from .surface import is_one_sheet
 from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
@@ -306,35 +302,19 @@ class Segmenter:
                 self.settings.tree, st.norm, seed=st.seed)
         return st.cache["parts"]
 
-    def point_growth(self) -> PointGrowth:
-        """The k-NN growth graph of the current point cloud (built on first use)."""
-        st = self._need()
-        if "growth" not in st.cache:
-            st.cache["growth"] = PointGrowth(st.xyz_norm, st.features,
-                                             self.settings.point_growth, self.one_sheet())
-        return st.cache["growth"]
-
-    def point_tree(self) -> PointTree:
-        """The merge tree of the current point cloud for Segment All (built on first use,
-        then cached until the next ``set_points``)."""
+    def cloud_parts(self) -> CloudParts:
+        """The current point cloud's surface kind, growth graph and merge tree
+        (:class:`core.cloud_parts.CloudParts`; each built on first use, kept until the next
+        ``set_points``)."""
         st = self._need()
         if st.faces is not None:
-            raise NotReadyError("point_tree needs a point cloud (set_points), not a mesh")
-        if "point_tree" not in st.cache:
-            st.cache["point_tree"] = build_point_tree(st.xyz_norm, st.features,
-                                                      self.settings.point_tree,
-                                                      self.settings.tree, self.one_sheet())
-        return st.cache["point_tree"]
-
-    def one_sheet(self) -> bool:
-        """Whether the current point cloud samples one clean sheet
-        (:func:`core.surface.is_one_sheet`; computed once per cloud)."""
-        st = self._need()
-        if st.faces is not None:
-            raise NotReadyError("one_sheet needs a point cloud (set_points), not a mesh")
-        if "one_sheet" not in st.cache:
-            st.cache["one_sheet"] = is_one_sheet(st.xyz_norm, self.settings.surface)
-        return st.cache["one_sheet"]
+            raise NotReadyError("cloud_parts needs a point cloud (set_points), not a mesh")
+        if "cloud" not in st.cache:
+            ps = self.settings
+            st.cache["cloud"] = CloudParts(st.xyz_norm, st.points, st.features,
+                                           st.input_points, ps.surface, ps.point_growth,
+                                           ps.point_tree, ps.tree)
+        return st.cache["cloud"]
 
     def face_nearest_point(self) -> np.ndarray:
         """(F,) int32 index of the sampled point nearest each face centroid (cached)."""
@@ -408,10 +388,9 @@ class Segmenter:
                                  point_mask=ans.point_mask, quality=ans.quality,
                                  face_mask=ans.face_mask, scale=s, node=ans.node)
         if s is not None:
-            grow = self.point_growth()
-            m = grow.mask(idx[0][lab[0] == 1], idx[0][lab[0] == 0], s)
+            m, q = self.cloud_parts().click(idx[0][lab[0] == 1], idx[0][lab[0] == 0], s)
             return PredictResult(point_probs=m.astype(np.float32), point_mask=m,
-                                 quality=grow.quality(m), face_mask=None, scale=s)
+                                 quality=q, face_mask=None, scale=s)
         probs, quality = self.decode(idx, lab, s)
         p = probs[0]
         return PredictResult(point_probs=p, point_mask=p >= self.settings.mask_threshold,
@@ -440,8 +419,7 @@ class Segmenter:
         st = self._need()
         if st.faces is not None:
             return self.mesh_parts().segment(sc, s.min_mesh_part_fraction)
-        return segment_points(self.point_tree(), st.xyz_norm, st.points, st.input_points,
-                              sc, s)
+        return self.cloud_parts().segment(sc, s)
 
     def count_parts(self, scale: float | None = None,
                     settings: SegmentAllSettings | None = None) -> int:
@@ -466,6 +444,4 @@ class Segmenter:
         checked = check_scales(scales)
         if self._need().faces is not None:
             return self.mesh_parts().hierarchy(checked, s.min_mesh_part_fraction)
-        st = self._need()
-        return hierarchy_points(self.point_tree(), st.xyz_norm, st.points, st.input_points,
-                                checked, s)
+        return self.cloud_parts().hierarchy(checked, s)

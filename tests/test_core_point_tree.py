@@ -79,7 +79,8 @@ def test_the_surface_kind_picks_the_linkage_and_the_growth_weight(monkeypatch):
     for name, cloud in (("sphere", sphere), ("pieces", pieces)):
         seg.set_points(cloud, n_points=None)
         seg.segment_all()
-        weights[name] = (seg.point_tree().linkage, seg.point_growth().feature_weight)
+        cp = seg.cloud_parts()
+        weights[name] = (cp.tree.linkage, cp.growth.feature_weight)
     g = seg.settings.point_growth
     assert weights == {"sphere": ("ward", g.feature_weight_sheet),
                        "pieces": ("average", g.feature_weight)}
