@@ -124,6 +124,11 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
     seeds = farthest_point_sampling(x, m, seed=settings.seed)
     leaf = cKDTree(x[seeds]).query(x)[1].astype(np.int64)
     count = np.bincount(leaf, minlength=m).astype(np.float64)
+    if (count == 0).any():  # duplicate points: seeds that won no point are dropped
+        kept = np.flatnonzero(count > 0)
+        seeds, count = seeds[kept], count[kept]
+        leaf = np.searchsorted(kept, leaf)
+        m = len(kept)
     linkage = choose_linkage(settings, one_sheet)
     t = settings.average_threshold if linkage == "average" else settings.ward_threshold
     n_nodes = 2 * m - 1

@@ -138,3 +138,22 @@ def test_tiny_parts_are_absorbed_unless_min_part_fraction_is_zero(monkeypatch):
     keep = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.0))
     drop = seg.segment_all(settings=SegmentAllSettings(min_part_fraction=0.1))
     assert keep.num_parts == 2 and drop.num_parts == 1
+
+
+def test_repeated_points_and_tiny_clouds_still_segment(monkeypatch):
+    """Scanned clouds repeat points; a farthest-point seed that wins no point is dropped
+    instead of making a cluster of size zero. Tiny clouds give one label per point at
+    most, and every answer still works (fewer than 3 distinct points are refused earlier)."""
+    seg = make_segmenter(monkeypatch)
+    seg.backend = _PartFeatureBackend(_thirds)
+    bar = _bar_points(300, seed=3)
+    seg.set_points(np.repeat(bar, 4, axis=0), n_points=None)
+    tree = seg.cloud_parts().tree.tree
+    assert tree.num_leaves == 300 and np.isfinite(tree.height).all()
+    res = seg.segment_all()
+    assert res.num_parts == 3 and _purity(res.point_labels, _thirds(seg.points_normalized)) > 0.95
+    for n in (3, 5):
+        seg.set_points(bar[:n], n_points=None)
+        assert 1 <= seg.segment_all().num_parts <= n
+        assert seg.count_parts(0.5) >= 1 and len(seg.hierarchy([0.2, 0.8])) == 2
+        assert seg.predict([(0, True)], scale=0.5).point_mask[0]
