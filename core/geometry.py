@@ -157,6 +157,16 @@ def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
+def pair_dots(f: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(E,) dot products f[i[e]] · f[j[e]] of rows of ``f`` (N, D), computed ``chunk``
+    pairs at a time so memory stays at chunk × D instead of two (E, D) copies."""
+    out = np.empty(len(i), np.result_type(f.dtype, np.float32))
+    for a in range(0, len(i), chunk):
+        b = min(a + chunk, len(i))
+        out[a:b] = np.einsum("kd,kd->k", f[i[a:b]], f[j[a:b]])
+    return out
+
+
 def row_norm(x: np.ndarray) -> np.ndarray:
     """``np.linalg.norm(x, axis=1)`` of an (n, 3) array (its bits, see :func:`row_dot`)."""
     return np.sqrt(row_dot(x, x))

@@ -29,6 +29,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from .geometry import pair_dots
+
 
 @dataclass
 class PointGrowthSettings:
@@ -85,7 +87,7 @@ class PointGrowth:
         ok = cols < n  # cKDTree pads missing neighbours with n
         rows, cols = rows[ok], cols[ok]
         self.edges = np.stack([rows, cols], axis=1)
-        self.dissimilarity = np.maximum(1.0 - (f[rows] * f[cols]).sum(axis=1), 0.0)
+        self.dissimilarity = np.maximum(1.0 - pair_dots(f, rows, cols), 0.0)
         self._graph = None
         self._cache: tuple | None = None
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .geometry import farthest_point_sampling
+from .geometry import farthest_point_sampling, pair_dots
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 
 LINKAGES = ("average", "ward")
@@ -157,8 +157,7 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
         if linkage == "average":
             unit = fsum[:m] / np.maximum(np.linalg.norm(fsum[:m], axis=1, keepdims=True),
                                          1e-300)
-            hs = np.maximum(1.0 - np.einsum("kd,kd->k", unit[pairs[:, 0]],
-                                            unit[pairs[:, 1]]), 0.0)
+            hs = np.maximum(1.0 - pair_dots(unit, pairs[:, 0], pairs[:, 1]), 0.0)
         else:
             hs = np.concatenate([_ward(fsum[a], size[a], fsum[[b]], size[[b]])
                                  for a, b in pairs.tolist()]) if len(pairs) else np.zeros(0)

@@ -71,3 +71,14 @@ def test_segmenter_answers_point_clouds_with_a_scale_by_growth(monkeypatch):
     assert (masks[0] <= masks[1]).all() and (masks[1] <= masks[2]).all()
     cap = seg.points[masks[1]]
     assert cap[:, 2].min() > 0.3  # a cap around the click, not scattered points
+
+
+def test_edge_dissimilarities_are_chunked_without_changing_them():
+    """pair_dots (chunked) gives the plain row-wise dot products of any pairs."""
+    from core.geometry import pair_dots
+
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal((500, 16))
+    i, j = rng.integers(0, 500, 3000), rng.integers(0, 500, 3000)
+    np.testing.assert_allclose(pair_dots(f, i, j, chunk=7), (f[i] * f[j]).sum(axis=1),
+                               rtol=1e-12, atol=1e-12)
