@@ -17,8 +17,8 @@ merge, cheapest first, by one of two linkages of the L2-normalised encoder featu
 Which one a point cloud gets is decided by its surface (:mod:`core.surface`): clean
 one-sheet surfaces (scans, sculpts, one-piece organic meshes) use ``ward``; clouds sampled
 from assembled assets (thin double-sided plates, internal faces, many small pieces) use
-``average``. Merge heights h are mapped to p = h / (h + t),
-t the linkage's ``*_threshold``, so the tree's natural cut (p > 0.5) cuts exactly the
+``average``. Merge heights h are mapped to p = h / (h + t), t the linkage's
+``*_threshold``, so the tree's natural cut (``TreeSettings.cut_threshold`` 0.5) undoes the
 merges above t, and every :class:`core.merge_tree.MergeTree` query (cut at a scale, nested
 cuts) works unchanged. Numbers behind the defaults: README design item 10.
 
