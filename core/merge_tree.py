@@ -27,6 +27,7 @@ Queries (all nested by construction, all O(S) or less):
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -330,6 +331,26 @@ def _postorder(children: np.ndarray, top: int) -> list[int]:
     return out
 
 
+def join_nearest(roots: list[int], centroid: np.ndarray,
+                 merge: Callable[[int, int], int]) -> None:
+    """Join the roots of unconnected pieces into one tree, the two nearest centroids first.
+
+    Args:
+        roots: node ids of the pieces' roots.
+        centroid: (nodes, 3) centroid of every node; ``merge`` must fill the new node's.
+        merge: joins two nodes and returns the new node's id.
+    """
+    rest = list(roots)
+    while len(rest) > 1:
+        c = centroid[rest]
+        d = np.linalg.norm(c[:, None] - c[None, :], axis=2)
+        np.fill_diagonal(d, np.inf)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        a, b = rest[i], rest[j]
+        new = merge(a, b)
+        rest = [x for x in rest if x not in (a, b)] + [new]
+
+
 def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.ndarray,
                      dissimilarity: np.ndarray, centroid: np.ndarray,
                      settings: TreeSettings | None = None,
@@ -416,14 +437,10 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         if acc is None or abs(key(acc, a, b) - h) > 1e-12:
             continue
         merge(a, b, acc[0] / acc[1])
-    rest = [int(i) for i in np.flatnonzero(alive[:nxt])]
-    while len(rest) > 1:  # unconnected pieces: nearest centroids first
-        c = cen[rest]
-        d = np.linalg.norm(c[:, None] - c[None, :], axis=2)
-        np.fill_diagonal(d, np.inf)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        a, b = rest[i], rest[j]
+    def merge_disconnected(a: int, b: int) -> int:
         merge(a, b, DISCONNECTED)
-        rest = [x for x in rest if x not in (a, b)] + [nxt - 1]
+        return nxt - 1
+
+    join_nearest([int(i) for i in np.flatnonzero(alive[:nxt])], cen, merge_disconnected)
     return MergeTree(num_leaves=num, children=children, parent=parent, share=sh,
                      height=height, settings=st, smooth=smooth)
