@@ -27,7 +27,6 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .errors import InvalidPromptError
-from .merge_tree import DISCONNECTED
 from .mesh_regions import relabel_contiguous
 from .point_tree import PointTree
 
@@ -119,22 +118,12 @@ def absorb_small_point_labels(labels: np.ndarray, xyz: np.ndarray, min_count: in
     return out
 
 
-def _node_quality(pt: PointTree, nodes: np.ndarray) -> np.ndarray:
-    t = pt.tree
-    par = t.parent[nodes]
-    hp = np.where(par >= 0, t.height[np.maximum(par, 0)], DISCONNECTED)
-    return ((1.0 - t.height[nodes]) * hp).astype(np.float32)
-
-
 def _result(pt: PointTree, nodes: np.ndarray, labels: np.ndarray, scale: float | None,
             points: np.ndarray, input_points: np.ndarray | None) -> SegmentAllResult:
     """Labels → result: part scores from the cut's nodes (share-weighted over the nodes
     whose points ended in each part) and the input cloud's labels by nearest point."""
     k = int(labels.max()) + 1
-    node_of_point = np.asarray(nodes, np.int64)[pt.tree.labels_of_cut(nodes)[pt.leaf_of_point]]
-    q = dict(zip(np.asarray(nodes).tolist(), _node_quality(pt, np.asarray(nodes)).tolist()))
-    per_point = np.fromiter((q[int(n)] for n in node_of_point), np.float64,
-                            len(node_of_point))
+    per_point = pt.tree.quality(nodes)[pt.tree.labels_of_cut(nodes)[pt.leaf_of_point]]
     scores = (np.bincount(labels, weights=per_point, minlength=k)
               / np.maximum(np.bincount(labels, minlength=k), 1)).astype(np.float32)
     input_labels = None

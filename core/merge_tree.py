@@ -231,6 +231,17 @@ class MergeTree:
                 out.append(n)
         return np.asarray(sorted(out), np.int64)
 
+    def parent_height(self, nodes: np.ndarray) -> np.ndarray:
+        """Merge height of each node's parent (``DISCONNECTED`` for the root)."""
+        par = self.parent[nodes]
+        return np.where(par >= 0, self.height[np.maximum(par, 0)], DISCONNECTED)
+
+    def quality(self, nodes: np.ndarray) -> np.ndarray:
+        """(len(nodes),) float32 naturalness of each node in [0, 1]: formed cheaply and
+        separated dearly, (1 − its merge height) × its parent's merge height."""
+        nodes = np.asarray(nodes, np.int64)
+        return ((1.0 - self.height[nodes]) * self.parent_height(nodes)).astype(np.float32)
+
     def natural_nodes(self) -> set[int]:
         """The nodes of the natural cut (``cut(None)``), computed once per tree."""
         if self._natural is None:
@@ -286,9 +297,7 @@ class MergeTree:
                 return int(on[0])
             # the natural part holds a negative click: the largest candidate below it
             return int(cand[-1])
-        par = self.parent[cand]
-        hp = np.where(par >= 0, self.height[np.maximum(par, 0)], DISCONNECTED)
-        natural = hp - self.height[cand]
+        natural = self.parent_height(cand) - self.height[cand]
         s = max(float(scale), 1e-6)
         cost = np.abs(np.log(np.maximum(self.share[cand], 1e-12) / s))
         cost = cost - self.settings.natural_bonus * natural

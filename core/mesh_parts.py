@@ -91,7 +91,7 @@ class MeshParts:
             raise ValueError(f"TreeSettings.click_mode must be 'growth' or 'path', "
                              f"got {st.click_mode!r}")
         node = self.tree.node_for(pos, neg, scale)
-        quality = self._quality(np.asarray([node]))[0]
+        quality = self.tree.quality(np.asarray([node]))[0]
         if st.click_mode == "growth":
             # without a scale the growth stops at the share of the natural node
             target = float(self.tree.share[node]) if scale is None else scale
@@ -177,12 +177,6 @@ class MeshParts:
             np.minimum(d, np.linalg.norm(self._face_cen - c, axis=1), out=d)
         return d
 
-    def _quality(self, nodes: np.ndarray) -> np.ndarray:
-        t = self.tree
-        par = t.parent[nodes]
-        hp = np.where(par >= 0, t.height[np.maximum(par, 0)], DISCONNECTED)
-        return ((1.0 - t.height[nodes]) * hp).astype(np.float32)
-
     # ------------------------------------------------------------------ Segment All
     def cut_nodes(self, scale: float | None, min_part_fraction: float) -> list[np.ndarray]:
         """Parts of Segment All at ``scale``: a list of node arrays (a part may be several
@@ -224,7 +218,7 @@ class MeshParts:
         face = self._leaf_labels(parts)[self.sf.face_sf]
         scores = np.zeros(len(parts), np.float32)
         for i, nodes in enumerate(parts):
-            q = self._quality(np.asarray(nodes))
+            q = self.tree.quality(np.asarray(nodes))
             w = self.tree.share[np.asarray(nodes)]
             scores[i] = float((q * w).sum() / max(w.sum(), 1e-12))
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,

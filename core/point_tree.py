@@ -159,8 +159,10 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
                                          1e-300)
             hs = np.maximum(1.0 - pair_dots(unit, pairs[:, 0], pairs[:, 1]), 0.0)
         else:
-            hs = np.concatenate([_ward(fsum[a], size[a], fsum[[b]], size[[b]])
-                                 for a, b in pairs.tolist()]) if len(pairs) else np.zeros(0)
+            a_, b_ = pairs[:, 0], pairs[:, 1]
+            d = fsum[b_] / size[b_, None] - fsum[a_] / size[a_, None]
+            hs = np.sqrt(2.0 * size[a_] * size[b_] / (size[a_] + size[b_])
+                         * np.einsum("kd,kd->k", d, d))
         for (a, b), h in zip(pairs.tolist(), hs.tolist()):
             dist[a][b] = dist[b][a] = h
     heap = [(h, a, b) for a in range(m) for b, h in dist[a].items() if a < b]

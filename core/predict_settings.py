@@ -20,7 +20,7 @@ from .surface import SurfaceSettings
 #: number of points sampled from a mesh (the paper's N) and the cap for point clouds.
 DEFAULT_N_POINTS = 10_000
 #: largest ``n_points`` accepted: memory grows linearly with N (features, conditioning,
-#: Segment All's batch of masks); beyond this the request is refused instead of exhausting
+#: the k-NN graphs); beyond this the request is refused instead of exhausting
 #: memory. (The Blender panel offers the same maximum.) Measured at the cap on a 100k-face
 #: mesh (ONNX, 2 threads, loaded machine): set_mesh 9 s, Segment All 8 s, peak RSS 2.0 GB.
 MAX_N_POINTS = 200_000
