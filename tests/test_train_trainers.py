@@ -227,6 +227,11 @@ def test_small_feature_cache_still_validates(tiny_data, tmp_path):
         rows = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
         scored = [r["val_iou_scale"] for r in rows if "val_iou_scale" in r]
         assert scored and all(np.isfinite(v) for v in scored), (seed, scored)
+        # best.pt is chosen by the IoU without a scale (the only answer the product asks
+        # of the decoder)
+        best = torch.load(out / "best.pt", weights_only=True)["best_val"]
+        noscale = [r["val_iou_noscale"] for r in rows if "val_iou_noscale" in r]
+        assert best == pytest.approx(max(noscale), abs=1e-6), (best, noscale)
 
 
 def test_resume_accepts_a_checkpoint_from_before_a_new_config_field(tiny_data, tmp_path):

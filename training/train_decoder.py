@@ -16,7 +16,9 @@ Scale dropout (``ModelConfig.scale_dropout``) is applied inside the model; ``--n
 trains with the scale always absent (ablation).
 
 The run folder holds ``last.pt`` (``--resume`` continues from it), ``best.pt`` (best mean
-validation IoU with scale), ``history.jsonl`` and ``history.png``.
+validation IoU *without* a scale: the only answer the product asks of the decoder; with a
+scale the k-NN growth answers on point clouds and the merge tree on meshes),
+``history.jsonl`` and ``history.png``.
 """
 
 from __future__ import annotations
@@ -289,7 +291,9 @@ def train(cfg: DecoderTrainConfig, resume: bool = False) -> Path:
 
     def validation() -> Validation:
         val = validate(decoder, cache, val_rows, cfg, device)
-        score = val["val_iou_noscale" if cfg.no_scale else "val_iou_scale"]
+        # the product asks the decoder only for clicks without a scale (a scale is answered
+        # by the k-NN growth / the merge tree), so that IoU picks best.pt
+        score = val["val_iou_noscale"]
         prior = f", prior alone {val['val_iou_prior']:.3f}" if "val_iou_prior" in val else ""
         message = (
             f"val IoU scale {val['val_iou_scale']:.3f} no-scale {val['val_iou_noscale']:.3f}"
