@@ -1,11 +1,12 @@
 """One merge tree (dendrogram) over superfaces, and every answer read from it.
 
-Built once per mesh by greedy agglomeration: the two neighbouring clusters whose shared
-boundary has the lowest mean *dissimilarity* (the affinity model's probability that the
-two sides belong to different parts, averaged over the boundary, weighted by its length)
-merge first. Leaves ``0..S-1`` are superfaces; node ``S + k`` is the k-th merge; the last
-node is the root. Pieces with no graph edge between them merge last, nearest first, with
-dissimilarity 1.
+Built once per mesh (:func:`core.agglomerate.build_merge_tree`) by greedy agglomeration:
+the two neighbouring clusters whose shared boundary has the lowest mean *dissimilarity* (the
+affinity model's probability that the two sides belong to different parts, averaged over the
+boundary, weighted by its length) merge first. Leaves ``0..S-1`` are superfaces; node
+``S + k`` is the k-th merge; the last node is the root. Pieces with no graph edge between
+them merge last, nearest first, with dissimilarity 1. Point clouds build the same kind of
+tree over feature linkages (:mod:`core.point_tree`).
 
 Queries (all nested by construction, all O(S) or less):
 
@@ -26,8 +27,6 @@ Queries (all nested by construction, all O(S) or less):
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -338,118 +337,3 @@ def _postorder(children: np.ndarray, top: int) -> list[int]:
         stack.append((n, True))
         stack.extend((int(c), False) for c in children[n])
     return out
-
-
-def join_nearest(roots: list[int], centroid: np.ndarray,
-                 merge: Callable[[int, int], int]) -> None:
-    """Join the roots of unconnected pieces into one tree, the two nearest centroids first.
-
-    Args:
-        roots: node ids of the pieces' roots.
-        centroid: (nodes, 3) centroid of every node; ``merge`` must fill the new node's.
-        merge: joins two nodes and returns the new node's id.
-    """
-    rest = list(roots)
-    while len(rest) > 1:
-        c = centroid[rest]
-        d = np.linalg.norm(c[:, None] - c[None, :], axis=2)
-        np.fill_diagonal(d, np.inf)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        a, b = rest[i], rest[j]
-        new = merge(a, b)
-        rest = [x for x in rest if x not in (a, b)] + [new]
-
-
-def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.ndarray,
-                     dissimilarity: np.ndarray, centroid: np.ndarray,
-                     settings: TreeSettings | None = None,
-                     smooth: np.ndarray | None = None) -> MergeTree:
-    """Agglomerate ``num`` superfaces into a binary tree.
-
-    Args:
-        num: number of superfaces S (≥ 1).
-        share: (S,) area share of each superface.
-        pairs: (G, 2) graph edges (superface pairs).
-        weight: (G,) positive weight of each edge in the boundary averages (e.g. the
-            shared boundary length).
-        dissimilarity: (G,) probability in [0, 1] that an edge separates two parts.
-        centroid: (S, 3) superface centroids in units of √(total area) (compactness term;
-            orders the merges of unconnected pieces).
-        settings: :class:`TreeSettings` stored with the tree for its queries.
-        smooth: optional (S,) bool, see :attr:`MergeTree.smooth`.
-    """
-    n_nodes = 2 * num - 1
-    children = np.full((n_nodes, 2), -1, np.int64)
-    parent = np.full(n_nodes, -1, np.int64)
-    sh = np.zeros(n_nodes)
-    sh[:num] = share
-    height = np.zeros(n_nodes)
-    cen = np.zeros((n_nodes, 3))
-    cen[:num] = centroid
-    nb: list[dict[int, list[float]]] = [dict() for _ in range(n_nodes)]
-    for (a, b), w, p in zip(pairs.tolist(), np.maximum(weight, 1e-12).tolist(),
-                            np.clip(dissimilarity, 0.0, 1.0).tolist()):
-        if a == b:
-            continue
-        acc = nb[a].setdefault(b, [0.0, 0.0])
-        acc[0] += w * p
-        acc[1] += w
-        nb[b][a] = acc
-    st = settings if settings is not None else TreeSettings()
-    lam = float(st.compactness)
-
-    def key(acc: list[float], a: int, b: int) -> float:
-        if lam == 0.0:
-            return acc[0] / acc[1]
-        d = cen[a] - cen[b]
-        ward = sh[a] * sh[b] / max(sh[a] + sh[b], 1e-12) * float(d @ d)
-        return acc[0] / acc[1] + lam * ward
-
-    heap = [(key(acc, a, b), a, b) for a in range(num) for b, acc in nb[a].items() if a < b]
-    heapq.heapify(heap)
-    alive = np.zeros(n_nodes, bool)
-    alive[:num] = True
-    nxt = num
-
-    def merge(a: int, b: int, h: float) -> None:
-        nonlocal nxt
-        m = nxt
-        nxt += 1
-        children[m] = (a, b)
-        parent[a] = parent[b] = m
-        sh[m] = sh[a] + sh[b]
-        height[m] = h
-        cen[m] = (cen[a] * max(sh[a], 1e-12) + cen[b] * max(sh[b], 1e-12)) / max(
-            sh[a] + sh[b], 2e-12)
-        alive[a] = alive[b] = alive[m] = False
-        alive[m] = True
-        merged: dict[int, list[float]] = {}
-        for old in (a, b):
-            for c, acc in nb[old].items():
-                if c in (a, b):
-                    continue
-                tgt = merged.setdefault(c, [0.0, 0.0])
-                tgt[0] += acc[0]
-                tgt[1] += acc[1]
-                del nb[c][old]
-            nb[old] = {}
-        nb[m] = merged
-        for c, acc in merged.items():
-            nb[c][m] = acc
-            heapq.heappush(heap, (key(acc, c, m), min(c, m), max(c, m)))
-
-    while heap:
-        h, a, b = heapq.heappop(heap)
-        if not (alive[a] and alive[b]):
-            continue
-        acc = nb[a].get(b)
-        if acc is None or abs(key(acc, a, b) - h) > 1e-12:
-            continue
-        merge(a, b, acc[0] / acc[1])
-    def merge_disconnected(a: int, b: int) -> int:
-        merge(a, b, DISCONNECTED)
-        return nxt - 1
-
-    join_nearest([int(i) for i in np.flatnonzero(alive[:nxt])], cen, merge_disconnected)
-    return MergeTree(num_leaves=num, children=children, parent=parent, share=sh,
-                     height=height, settings=st, smooth=smooth)

@@ -17,9 +17,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .affinity import AffinityModel, dissimilarity
+from .agglomerate import build_merge_tree
 from .automatic import SegmentAllResult
 from .geometry import Normalization, face_centroid_axis
-from .merge_tree import DISCONNECTED, MergeTree, TreeSettings, build_merge_tree
+from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .agglomerate import Agglomeration
 from .geometry import farthest_point_sampling, pair_dots
-from .merge_tree import DISCONNECTED, MergeTree, TreeSettings, join_nearest
+from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 
 LINKAGES = ("average", "ward")
 
@@ -145,14 +146,10 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
     np.add.at(fsum, leaf, f)
     if linkage == "ward":
         fsum[:m] *= (m / n)
-    cen = np.zeros((n_nodes, 3))
+    cen = np.zeros((m, 3))
     np.add.at(cen, leaf, x)
-    cen[:m] /= np.maximum(count, 1.0)[:, None]
-    share = np.zeros(n_nodes)
-    share[:m] = count / n
-    children = np.full((n_nodes, 2), -1, np.int64)
-    parent = np.full(n_nodes, -1, np.int64)
-    height = np.zeros(n_nodes)
+    cen /= np.maximum(count, 1.0)[:, None]
+    agg = Agglomeration(count / n, cen)
     dist: list[dict[int, float]] = [dict() for _ in range(n_nodes)]  # linkage to nbrs
     if m > 1:
         k = min(settings.neighbours + 1, m)
@@ -174,22 +171,13 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
             dist[a][b] = dist[b][a] = h
     heap = [(h, a, b) for a in range(m) for b, h in dist[a].items() if a < b]
     heapq.heapify(heap)
-    alive = np.zeros(n_nodes, bool)
-    alive[:m] = True
-    nxt = m
+    height = agg.height
 
-    def merge(a: int, b: int, h: float) -> int:
-        nonlocal nxt
-        c = nxt
-        nxt += 1
-        children[c] = (a, b)
-        parent[a] = parent[b] = c
+    def merge(a: int, b: int, h: float) -> None:
+        # heights kept monotone, so cuts are nested
+        c = agg.merge(a, b, max(h, height[a], height[b]))
         na, nb_ = size[a], size[b]
-        size[c], fsum[c], share[c] = na + nb_, fsum[a] + fsum[b], share[a] + share[b]
-        cen[c] = (cen[a] * share[a] + cen[b] * share[b]) / max(share[c], 1e-300)
-        height[c] = max(h, height[a], height[b])  # monotone, so cuts are nested
-        alive[a] = alive[b] = False
-        alive[c] = True
+        size[c], fsum[c] = na + nb_, fsum[a] + fsum[b]
         others = (dist[a].keys() | dist[b].keys()) - {a, b}
         if linkage == "average":  # size-weighted mean of the known linkages (UPGMA)
             new = {}
@@ -208,26 +196,17 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
             heapq.heappush(heap, (hh, o, c))
         dist[c] = new
         dist[a], dist[b] = {}, {}
-        return c
 
     while heap:
         h, a, b = heapq.heappop(heap)
-        if alive[a] and alive[b]:
+        if agg.alive[a] and agg.alive[b]:
             merge(a, b, h)
-    joins: list[int] = []
-
-    def merge_disconnected(a: int, b: int) -> int:
-        joins.append(merge(a, b, 0.0))
-        return joins[-1]
-
     # unconnected pieces of the graph: nearest centroids first, at p = DISCONNECTED
-    join_nearest([int(i) for i in np.flatnonzero(alive[:nxt])], cen, merge_disconnected)
+    joins = agg.join_pieces(0.0)
     p = height / (height + t)
     p[joins] = DISCONNECTED
     # smooth: no leaf is a chunk of a big smooth mesh surface, so the natural cut never
     # re-cuts a big part at ``natural_scale`` (dev set, natural cut leaf mIoU with the
     # re-cut, PartNet-Mobility / PSB: 30.7 / 51.1; without: 34.0 / 50.9)
-    tree = MergeTree(num_leaves=m, children=children, parent=parent, share=share,
-                     height=np.clip(p, 0.0, 1.0), settings=tree_settings,
-                     smooth=np.zeros(m, bool))
+    tree = agg.tree(tree_settings, height=np.clip(p, 0.0, 1.0), smooth=np.zeros(m, bool))
     return PointTree(tree=tree, leaf_of_point=leaf, linkage=linkage)

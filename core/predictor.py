@@ -7,10 +7,13 @@ Shaped like segment-anything's ``SamPredictor``::
     r = seg.predict([(seg.nearest_point(xyz), True)], scale=0.2)
     r.face_mask                                # (F,) bool, every face of the original mesh
 
-Cost model: ``set_mesh``/``set_points`` run the encoder (once per object). ``predict``
-runs ``Backend.condition`` once per distinct scale (cached, see
-:attr:`PredictSettings.cond_cache_size`) and ``Backend.decode`` per call, so a new click at
-an unchanged scale only decodes and a scale change re-runs condition + decode.
+Cost model: ``set_mesh``/``set_points`` sample the object and run the encoder once
+(:mod:`core.embedding`). Meshes: the first click, count or Segment All builds the
+superfaces and the merge tree (:mod:`core.mesh_parts`); every answer after reads the tree.
+Point clouds: a click with a scale grows over the cloud's graph and Segment All cuts the
+cloud's merge tree (:mod:`core.cloud_parts`, each built once); a click without a scale runs
+the network's prompt path: ``Backend.condition`` once per distinct scale value (cached, see
+:attr:`PredictSettings.cond_cache_size`) and ``Backend.decode`` per call.
 
 Frames: ``points`` and every coordinate argument are in the OBJECT frame (the frame of
 the vertices given to :meth:`Segmenter.set_mesh`). The model sees the same points mapped
@@ -20,9 +23,7 @@ once into its frame by :func:`core.geometry.normalization_of` (bounding box of t
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,12 +36,11 @@ from .automatic import (
     check_settings,
 )
 from .cloud_parts import CloudParts
+from .embedding import Embedding, embed
 from .errors import InvalidInputError, InvalidPromptError
 from .geometry import (
-    Normalization,
     check_mesh_areas,
     check_points,
-    normalization_of,
     sample_checked_surface,
 )
 from .mesh_parts import MeshParts
@@ -53,33 +53,9 @@ from .predict_settings import (
     PredictResult,
     PredictSettings,
 )
-from .prior import add_prior, scale_prior_logits
 from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
-
-def _prepare_anchors(xyz_norm: np.ndarray, num_anchors: int, k: int, seed: int) -> Any:
-    from .anchors import prepare_anchors
-
-    return prepare_anchors(xyz_norm, num_anchors, k, seed)
-
-
-@dataclass
-class _State:
-    points: np.ndarray  # (N,3) float32 object frame
-    xyz_norm: np.ndarray  # (N,3) float32 model frame
-    norm: Normalization  # object frame -> model frame
-    point_faces: np.ndarray | None
-    features: np.ndarray
-    anchors: Any
-    seed: int
-    vertices: np.ndarray | None = None  # float64 (V,3), meshes only
-    faces: np.ndarray | None = None  # int32 (F,3) (int64 past 2**31 vertices)
-    face_area: np.ndarray | None = None  # float64 (F,), meshes only
-    face_groups: np.ndarray | None = None
-    input_points: np.ndarray | None = None  # point clouds: the caller's points
-    cache: dict = field(default_factory=dict)  # lazily built structures
-
 
 class Segmenter:
     """Embed once, answer many prompts; Segment All and hierarchies on top.
@@ -92,8 +68,7 @@ class Segmenter:
     def __init__(self, backend: Any, settings: PredictSettings | None = None) -> None:
         self.backend = backend
         self.settings = settings if settings is not None else PredictSettings()
-        self._state: _State | None = None
-        self._cond: OrderedDict[float | None, np.ndarray] = OrderedDict()
+        self._state: Embedding | None = None
         self._affinity: tuple[AffinityModel | None] | None = None  # loaded on first use
 
     # ------------------------------------------------------------------ loading
@@ -202,28 +177,11 @@ class Segmenter:
 
     def _embed(self, pts: np.ndarray, pf: np.ndarray | None, seed: int,
                mesh_normals: Callable[[], np.ndarray] | None = None) -> None:
-        """Normalise, build the anchors and run the encoder once. With a config asking
-        for normals (``input_normals``) the encoder gets ``mesh_normals()`` (meshes: the
-        sampled faces' normals), or the backend's PCA normals of the points (point clouds)."""
-        pts = np.asarray(pts, np.float32)
-        norm = normalization_of(pts)
-        xyz_norm = norm.apply(pts)
-        cfg = self.backend.config
-        anchors = _prepare_anchors(xyz_norm, int(cfg.num_anchors), int(cfg.knn_k), seed)
-        if getattr(cfg, "input_normals", False):
-            # directions: the model frame is the object frame up to translation and scale;
-            # None = the backend's PCA normals of the points (point clouds)
-            nrm = mesh_normals() if mesh_normals is not None else None
-            feats = np.asarray(self.backend.encode(xyz_norm, nrm), np.float32)
-        else:
-            feats = np.asarray(self.backend.encode(xyz_norm), np.float32)
-        self._cond.clear()
-        self._state = _State(points=pts, xyz_norm=xyz_norm, norm=norm, point_faces=pf,
-                             features=feats,
-                             anchors=anchors, seed=seed)
+        """Run the encoder once (:func:`core.embedding.embed`) and forget the old object."""
+        self._state = embed(self.backend, pts, pf, seed, mesh_normals)
 
     # ------------------------------------------------------------------ accessors
-    def _need(self) -> _State:
+    def _need(self) -> Embedding:
         if self._state is None:
             raise NotReadyError("no object set: call set_mesh(...) or set_points(...) first")
         return self._state
@@ -328,16 +286,8 @@ class Segmenter:
 
     # ------------------------------------------------------------------ model calls
     def conditioned(self, scale: float | None) -> np.ndarray:
-        """Scale-conditioned features (N, C), cached per scale value."""
-        st = self._need()
-        if scale in self._cond:
-            self._cond.move_to_end(scale)
-            return self._cond[scale]
-        cond = self.backend.condition(st.features, st.xyz_norm, st.anchors, scale)
-        self._cond[scale] = cond
-        while len(self._cond) > max(1, self.settings.cond_cache_size):
-            self._cond.popitem(last=False)
-        return cond
+        """Scale-conditioned features (N, C) of the current object, cached per scale value."""
+        return self._need().conditioned(self.backend, scale, self.settings.cond_cache_size)
 
     def decode(self, prompt_idx: np.ndarray, prompt_label: np.ndarray,
                scale: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -351,16 +301,9 @@ class Segmenter:
         Returns:
             ``probs`` (B, N) float32 in [0, 1] and ``quality`` (B,) float32.
         """
-        cond = self.conditioned(scale)
-        idx = np.asarray(prompt_idx, np.int64)
-        lab = np.asarray(prompt_label, np.float32)
-        probs, quality = self.backend.decode(cond, idx, lab)
-        probs = np.asarray(probs, np.float32)
-        strength = float(self.backend.config.scale_prior)
-        if scale is not None and strength > 0:
-            prior = scale_prior_logits(self._need().xyz_norm, idx, lab, scale, strength)
-            probs = add_prior(probs, prior, self.settings.residual_weight)
-        return probs, np.asarray(quality, np.float32).reshape(-1)
+        ps = self.settings
+        return self._need().decode(self.backend, prompt_idx, prompt_label, scale,
+                                   ps.cond_cache_size, ps.residual_weight)
 
     # ------------------------------------------------------------------ prompts
     def _check_prompts(self, prompts: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from core_infer_fake import boxes, make_segmenter
 
-from core.merge_tree import TreeSettings, build_merge_tree
+from core.agglomerate import build_merge_tree
+from core.merge_tree import TreeSettings
 
 ROW = [(3.0 * i, 0, 0) for i in range(8)]  # eight separate boxes in a row
 
