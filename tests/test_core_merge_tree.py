@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from core_infer_fake import boxes, make_segmenter
 
-from core.agglomerate import build_merge_tree
+from core.agglomerate import Agglomeration, build_merge_tree
 from core.merge_tree import TreeSettings
 
 ROW = [(3.0 * i, 0, 0) for i in range(8)]  # eight separate boxes in a row
@@ -61,6 +61,21 @@ def test_unconnected_pieces_still_form_one_tree():
     assert t.share[t.root] == pytest.approx(1.0)
     assert t.children[3].tolist() == [0, 1]  # nearest first
     assert t.cut(None).tolist() == [0, 1, 2]  # unconnected = dissimilarity 1
+
+
+def test_a_merged_cluster_joins_pieces_from_its_share_weighted_centroid():
+    """Leaf 1 (three times leaf 0's share) pulls the merged centroid to x = 1.5, so the
+    merged cluster is nearer leaf 3 (x = 2.4) than leaf 2 (x = -1.2): those join next."""
+    cen = np.array([[0, 0, 0], [2, 0, 0], [-1.2, 0, 0], [2.4, 0, 0]], float)
+    agg = Agglomeration(np.array([0.1, 0.3, 0.3, 0.3]), cen)
+    m = agg.merge(0, 1, 0.2)
+    assert agg.centroid[m].tolist() == pytest.approx([1.5, 0, 0])
+    assert agg.share[m] == pytest.approx(0.4) and agg.height[m] == pytest.approx(0.2)
+    joins = agg.join_pieces(0.9)
+    assert agg.children[joins[0]].tolist() == [3, m]  # nearest pair first
+    t = agg.tree(TreeSettings())
+    assert t.root == joins[-1] and t.share[t.root] == pytest.approx(1.0)
+    assert t.height[joins].tolist() == [0.9, 0.9] and t.parent[t.root] == -1
 
 
 def test_segment_all_on_separate_boxes_follows_the_scale(monkeypatch):
