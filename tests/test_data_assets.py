@@ -10,15 +10,17 @@ import numpy as np
 import pytest
 import trimesh
 
-from training.data.assets import (
-    PACKAGES,
+from training.data.asset_loaders import (
     articulated_part,
-    classify_licence,
-    extract,
-    fetch_assets,
     joint_configuration,
     load_scene_part,
     parse_urdf,
+)
+from training.data.assets import (
+    PACKAGES,
+    classify_licence,
+    extract,
+    fetch_assets,
     partnet_mobility_dirs,
 )
 from training.data.parts import flatten, levels_nest, tree_levels
@@ -255,7 +257,7 @@ def test_mjcf_parsed_once_poses_like_a_fresh_load(tmp_path):
 
 
 def test_read_mujoco_msh(tmp_path):
-    from training.data.assets import read_msh
+    from training.data.asset_loaders import read_msh
 
     box = trimesh.creation.box(extents=[1, 2, 3])
     v = box.vertices.astype(np.float32)

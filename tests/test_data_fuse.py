@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from training.data.assets import decimate
+from training.data.asset_loaders import decimate
 from training.data.fuse import FuseSettings, fuse_mesh
 from training.data.parts import flatten, group, leaf
 from training.data.procedural.primitives import box, cylinder

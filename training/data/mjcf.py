@@ -22,7 +22,7 @@ import numpy as np
 import trimesh
 from trimesh.transformations import euler_matrix, quaternion_matrix, rotation_matrix
 
-from .assets import _floats, load_mesh_file
+from .asset_loaders import _floats, load_mesh_file
 from .parts import Part, group, leaf
 
 SCENE_INCLUDE = re.compile(r"scene|arena|floor|skybox|visual\.xml|materials\.xml", re.I)

@@ -19,7 +19,8 @@ import numpy as np
 
 from core.geometry import sample_surface
 
-from .assets import EVAL_EXCLUDE, articulated_part, joint_configuration, load_any, parse_urdf
+from .asset_loaders import articulated_part, joint_configuration, parse_urdf
+from .assets import EVAL_EXCLUDE, load_any
 from .fuse import fuse_mesh
 from .mjcf import parse_mjcf, pose_mjcf
 from .parts import Part, flatten
