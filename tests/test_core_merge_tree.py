@@ -48,11 +48,37 @@ def test_only_big_parts_on_smooth_surfaces_are_re_cut_without_a_scale():
                                 np.full(n - 1, 0.1), cen, TreeSettings(**kw), smooth)
 
     st = TreeSettings()
-    recut = tree(np.ones(n, bool)).cut(None)
-    shares = tree(np.ones(n, bool)).share[recut]
-    assert len(recut) > 1 and np.all(shares <= 2 * st.natural_scale + 1e-9)
+    plain = tree(np.ones(n, bool), recut_contrast=0.0)  # the size cut alone
+    recut = plain.cut(None)
+    assert len(recut) > 1 and np.all(plain.share[recut] <= 2 * st.natural_scale + 1e-9)
+    assert len(tree(np.ones(n, bool)).cut(None)) > 1  # never the whole object
     assert len(tree(np.zeros(n, bool)).cut(None)) == 1
     assert len(tree(np.ones(n, bool), natural_max_share=1.0).cut(None)) == 1
+
+
+def test_the_re_cut_of_a_smooth_surface_splits_only_where_a_boundary_stands_out():
+    """Sixteen chunks of one smooth surface in a chain, every boundary weak (0.1) but one
+    valley (0.3, still under the natural cut's 0.5) between chunks 11 and 12. The size
+    cut alone carves four equal parts; with ``recut_contrast`` only the valley is cut:
+    a boundary no more dissimilar than the surface's inside is not a part boundary."""
+    n = 16
+    pairs = np.array([[i, i + 1] for i in range(n - 1)])
+    dis = np.full(n - 1, 0.1)
+    dis[11] = 0.3
+    cen = np.array([[i, 0, 0] for i in range(n)], float)
+
+    def parts(**kw):
+        t = build_merge_tree(n, np.full(n, 1 / n), pairs, np.ones(n - 1), dis, cen,
+                             TreeSettings(**kw), np.ones(n, bool))
+        return sorted(t.leaves_under(int(x)).tolist() for x in t.cut(None))
+
+    assert parts(recut_contrast=0.0) == [list(range(k, k + 4)) for k in range(0, n, 4)]
+    assert parts() == [list(range(12)), list(range(12, n))]
+    # the tree carries what the rule reads: the edges inside each node
+    t = build_merge_tree(n, np.full(n, 1 / n), pairs, np.ones(n - 1), dis, cen)
+    assert t.inner_sum[t.root] == pytest.approx(dis.sum())
+    assert t.inner_weight[t.root] == pytest.approx(n - 1)
+    assert np.all(t.inner_weight[:n] == 0)
 
 
 def test_unconnected_pieces_still_form_one_tree():
