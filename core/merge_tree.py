@@ -117,7 +117,11 @@ class TreeSettings:
             numbers. Dev sets (node-level probe: Segment All leaf / click without a scale
             / PSB 1 − RI): PSB 0 → 61.3 / 53.8 / 0.236, 1 → 61.8 / 54.4 / 0.229, 1.5 →
             62.0 / 55.0 / 0.226, 1.75 → 62.1 / 55.2 / 0.224, 2 → 61.7 / 54.9 / 0.235;
-            PartNet-Mobility 58.9 / 52.9 → 59.0 / 53.1 at 1.5.
+            PartNet-Mobility 58.9 / 52.9 → 59.0 / 53.1 at 1.5. ``natural_scale``
+            re-checked with it (held-out voxel finest / levels; dev PSB leaf / click /
+            1 − RI): 0.075 → 29.8 / 35.1, 62.0 / 54.5 / 0.225; 0.1 → 29.2 / 35.9, 62.2 /
+            54.7 / 0.223; 0.15 → 28.6 / 36.9, 62.0 / 55.0 / 0.226; 0.2 → 28.2 / 38.0,
+            60.0 / 53.6 / 0.240: a trade between the levels, 0.15 kept.
     """
 
     size_weight: float = 1.0
