@@ -107,19 +107,21 @@ class TreeSettings:
             below that stay whole, so a cup's body or a table's top is not carved by size
             alone. The whole mesh (the root) is always split, so no scale never answers
             the object. 0 = split wherever the size cut does (until 2026-12-05 late
-            evening). Values tried, held-out generated objects first (natural cut,
-            superface level, finest level / mean over levels; 120 voxel-fused one-piece
-            objects of seed 1,011, 80 separate or unioned objects of seed 1,012; probe
-            ``/tmp/exp2/s17``, not committed): 0 → 28.5 / 36.7 and 81.4 / 70.5; 1 → 28.5 /
-            36.7 and 81.5 / 70.7; 1.25 → 28.6 / 36.8 and 81.6 / 70.9; 1.5 → 28.6 / 36.9
-            and 81.7 / 71.2; 1.75 → 28.4 / 37.3 and 81.8 / 71.4; 2 → 28.4 / 37.7 and 82.0
-            / 71.7. Chosen: 1.5, the largest value that lowers none of the four held-out
+            evening). Values tried on held-out generated objects (natural cut, superface
+            level, finest level / mean over levels; ``python -m training.heldout_tree
+            --objects 120 --seed 1011 --kinds voxel --vary recut_contrast=0,1,1.25,1.5,
+            1.75,2``, voxel-fused one-piece objects, and ``--objects 80 --seed 1012
+            --kinds union,separate``): 0 → 28.5 / 36.7 and 81.4 / 70.5; 1 → 28.5 / 36.7
+            and 81.5 / 70.7; 1.25 → 28.6 / 36.9 and 81.6 / 70.9; 1.5 → 28.6 / 36.9 and
+            81.7 / 71.2; 1.75 → 28.4 / 37.3 and 81.8 / 71.4; 2 → 28.4 / 37.7 and 82.0 /
+            71.7. Chosen: 1.5, the largest value that lowers none of the four held-out
             numbers. Dev sets (node-level probe: Segment All leaf / click without a scale
             / PSB 1 − RI): PSB 0 → 61.3 / 53.8 / 0.236, 1 → 61.8 / 54.4 / 0.229, 1.5 →
             62.0 / 55.0 / 0.226, 1.75 → 62.1 / 55.2 / 0.224, 2 → 61.7 / 54.9 / 0.235;
             PartNet-Mobility 58.9 / 52.9 → 59.0 / 53.1 at 1.5. ``natural_scale``
-            re-checked with it (held-out voxel finest / levels; dev PSB leaf / click /
-            1 − RI): 0.075 → 29.8 / 35.1, 62.0 / 54.5 / 0.225; 0.1 → 29.2 / 35.9, 62.2 /
+            re-checked with it (held-out voxel finest / levels, ``--vary
+            natural_scale=0.075,0.1,0.15,0.2``; dev PSB leaf / click / 1 − RI): 0.075 →
+            29.9 / 35.1, 62.0 / 54.5 / 0.225; 0.1 → 29.2 / 35.9, 62.2 /
             54.7 / 0.223; 0.15 → 28.6 / 36.9, 62.0 / 55.0 / 0.226; 0.2 → 28.2 / 38.0,
             60.0 / 53.6 / 0.240: a trade between the levels, 0.15 kept.
     """

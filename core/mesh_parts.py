@@ -25,6 +25,21 @@ from .mesh_regions import MeshStructure
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
+def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings
+                   ) -> MergeTree:
+    """The merge tree of one mesh's superfaces: edges weighted by their boundary length
+    plus √(contact area), ``dissimilarity`` (G,) per graph edge in [0, 1]; leaves on a
+    smooth surface covering more than ``settings.smooth_surface_share`` of the mesh are
+    marked smooth (the natural cut's re-cut reads them)."""
+    weight = sf.boundary + np.sqrt(sf.contact)
+    # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
+    region_share = np.bincount(sf.crease_region, weights=sf.share)
+    smooth = region_share[sf.crease_region] > settings.smooth_surface_share
+    return build_merge_tree(sf.num, sf.share, sf.pairs, weight, dissimilarity,
+                            sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), settings,
+                            smooth)
+
+
 @dataclass
 class MeshAnswer:
     """A click's answer: ``face_mask`` (F,) bool, ``point_mask`` (N,) bool, the tree
@@ -59,13 +74,7 @@ class MeshParts:
                                                face_groups, superface_settings, seed)
         sf = self.sf
         self.dissimilarity = dissimilarity(sf, affinity)
-        weight = sf.boundary + np.sqrt(sf.contact)
-        # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
-        region_share = np.bincount(sf.crease_region, weights=sf.share)
-        smooth = region_share[sf.crease_region] > tree_settings.smooth_surface_share
-        self.tree: MergeTree = build_merge_tree(
-            sf.num, sf.share, sf.pairs, weight, self.dissimilarity,
-            sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), tree_settings, smooth)
+        self.tree: MergeTree = superface_tree(sf, self.dissimilarity, tree_settings)
         self._cuts: dict = {}
         self._adj: list | None = None
         self._grow_cache: tuple | None = None

@@ -1,0 +1,126 @@
+"""Segment All without a scale on held-out generated meshes (never the dev set): compare
+values of one merge-tree setting.
+
+    python -m training.heldout_tree --objects 120 --seed 1011 --kinds voxel \
+        --vary recut_contrast=0,1,1.5,2 [--set natural_scale=0.15] [--json]
+
+Generated objects of the given kinds (``voxel``: fused into one smooth piece; ``union``:
+parts joined by exact boolean union; ``separate``: parts left apart; see
+:func:`training.data.union.labelled_meshes`) go through the product's own mesh path
+(``Segmenter.set_mesh`` → superfaces → the bundled dissimilarity). The merge tree is then
+rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`), and its
+natural cut is scored against every level of the object's part tree. The score is the
+leaf mIoU at superface level and area-weighted: each GT part takes its best-overlapping
+predicted part, averaged over parts, then over objects. It is reported for the finest
+level and as the mean over all levels. Used to choose ``TreeSettings`` values without
+looking at ``../shared/data``; the seeds must differ from the training data's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import fields
+
+import numpy as np
+
+from core import Segmenter
+from core.merge_tree import TreeSettings
+from core.mesh_parts import superface_tree
+
+from .data.union import labelled_meshes
+
+
+def area_miou(part_area: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over GT parts of the best IoU with a predicted part, by area.
+
+    Args:
+        part_area: (S, L) area of GT part l inside superface s.
+        labels: (S,) predicted part of every superface (ids from 0).
+    """
+    pred = np.zeros((int(labels.max()) + 1, part_area.shape[1]))
+    np.add.at(pred, labels, part_area)
+    gt, size = part_area.sum(axis=0), pred.sum(axis=1)
+    iou = pred / np.maximum(gt[None, :] + size[:, None] - pred, 1e-300)
+    return float(iou.max(axis=0)[gt > 0].mean())
+
+
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _setting(spec: str) -> tuple[str, list]:
+    name, _, values = spec.partition("=")
+    known = {f.name for f in fields(TreeSettings)}
+    if name not in known or not values:
+        raise SystemExit(f"expected NAME=V[,V...] with NAME one of {sorted(known)}, got {spec!r}")
+    return name, [_value(v) for v in values.split(",")]
+
+
+def run(objects: int, seed: int, kinds: tuple[str, ...], vary: tuple[str, list],
+        fixed: dict, n_points: int = 10_000) -> dict:
+    """Scores per value of ``vary`` (``{value: {"finest": %, "levels": %}}``) and counts."""
+    seg = Segmenter.from_pretrained(num_threads=1)
+    name, values = vary
+    scores: dict = {v: {"finest": [], "levels": []} for v in values}
+    t0, done = time.perf_counter(), 0
+    for i, item in enumerate(labelled_meshes(n=objects, seed=seed, kinds=kinds, workers=1)):
+        seg.set_mesh(item.vertices, item.faces, n_points=n_points, seed=i)
+        mp = seg.mesh_parts()
+        sf, area = mp.sf, seg.mesh_structure().face_area
+        levels = []
+        for lab in np.asarray(item.face_labels, np.int64):
+            m = np.zeros((sf.num, int(lab.max()) + 1))
+            np.add.at(m, (sf.face_sf, lab), area)
+            levels.append(m)
+        for v in values:
+            tree = superface_tree(sf, mp.dissimilarity, TreeSettings(**{**fixed, name: v}))
+            cut = tree.labels_of_cut(tree.cut(None))
+            per = [area_miou(m, cut) for m in levels]
+            scores[v]["finest"].append(per[0])
+            scores[v]["levels"].append(float(np.mean(per)))
+        done += 1
+    return {"setting": name, "fixed": fixed, "objects": done, "kinds": list(kinds),
+            "seed": seed, "wall_s": round(time.perf_counter() - t0, 1),
+            "scores": {str(v): {k: round(100 * float(np.mean(x)), 2) for k, x in s.items()}
+                       for v, s in scores.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--objects", type=int, default=120, help="generated objects")
+    ap.add_argument("--seed", type=int, default=1011,
+                    help="object seed (must differ from every training set's)")
+    ap.add_argument("--kinds", default="voxel", help="comma-separated: voxel, union, separate")
+    ap.add_argument("--vary", required=True, help="NAME=V1,V2,...: a TreeSettings field")
+    ap.add_argument("--set", action="append", default=[],
+                    help="NAME=V: another TreeSettings field held fixed (repeatable)")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    a = ap.parse_args(argv)
+    if a.objects < 1:
+        ap.error("--objects must be ≥ 1")
+    fixed = {}
+    for spec in a.set:
+        n, vals = _setting(spec)
+        if len(vals) != 1:
+            ap.error(f"--set takes one value, got {spec!r}")
+        fixed[n] = vals[0]
+    out = run(a.objects, a.seed, tuple(k for k in a.kinds.split(",") if k), _setting(a.vary),
+              fixed)
+    if a.json:
+        print(json.dumps(out))
+        return
+    print(f"{out['objects']} objects ({','.join(out['kinds'])}, seed {out['seed']}), "
+          f"{out['wall_s']} s; natural cut leaf mIoU, finest level / mean over levels:")
+    for v, s in out["scores"].items():
+        print(f"  {out['setting']} = {v}: {s['finest']:.1f} / {s['levels']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
