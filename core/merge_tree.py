@@ -100,7 +100,14 @@ class TreeSettings:
             its big flat regions counted as smooth surfaces), hence two settings.
         cut_threshold: see ``natural_scale`` (dev set, an earlier version: 0.3 → 50.6 /
             55.0, 0.5 → 53.6 / 57.1, 0.7 → 53.0 / 53.8 leaf mIoU without a scale,
-            PartNet-Mobility / PSB).
+            PartNet-Mobility / PSB). Re-checked with the re-cut contrast on held-out
+            generated objects (``python -m training.heldout_tree --vary
+            cut_threshold=0.4,0.5,0.6,0.7``, the two sets of ``recut_contrast``; voxel
+            finest / levels and pieces finest / levels): 0.4 → 29.9 / 36.7 and 83.2 /
+            71.6, 0.5 → 28.6 / 36.9 and 81.7 / 71.2, 0.6 → 27.6 / 37.9 and 80.4 / 71.7,
+            0.7 → 25.3 / 37.9 and 77.8 / 70.6; dev (node-level probe, leaf / click) at
+            0.4: PartNet-Mobility 59.6 / 52.9, PSB 61.9 / 54.6 (0.5: 59.0 / 53.1, 62.0 /
+            55.0). Finer parts against coarser ones and the clicks: 0.5 kept.
         recut_contrast: the re-cut at ``natural_scale`` splits a merge only where it is a
             boundary: its height must be at least this × the mean dissimilarity of the
             graph edges the plain re-cut keeps inside its parts (boundary-weighted). Merges
