@@ -31,7 +31,7 @@ def _cells(label: np.ndarray, big: np.ndarray, fb: np.ndarray, mesh: MeshStructu
     key = np.empty(len(fb), np.int64)  # (region, nearest point)
     for k in range(0, len(fb), TRI_CHUNK):
         rows = fb[k:k + TRI_CHUNK]
-        near = tree.query(face_centroids(mesh.vertices, mesh.faces, rows), k=1)[1]
+        near = tree.query(face_centroids(mesh.vertices, mesh.faces, rows), k=1, workers=-1)[1]
         key[k:k + TRI_CHUNK] = big_rank[label[rows]] * (len(points) + 1) + near
     return dense_inverse(key)
 
