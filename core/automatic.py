@@ -28,6 +28,7 @@ from scipy.spatial import cKDTree
 
 from .errors import InvalidPromptError
 from .mesh_regions import relabel_contiguous
+from .part_count import count_cut
 from .point_tree import PointTree
 
 
@@ -158,6 +159,17 @@ def segment_points(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray,
     """
     nodes = pt.tree.cut(scale)
     return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), scale, points, input_points)
+
+
+def segment_points_count(pt: PointTree, points: np.ndarray, input_points: np.ndarray | None,
+                         num_parts: int) -> SegmentAllResult:
+    """Split a point cloud into ``num_parts`` (validated, ≥ 1) parts: the clusters left
+    before the last ``num_parts`` − 1 merges of its tree (:func:`core.part_count.count_cut`);
+    no clean-up, so the count is exact (or one part per leaf when the tree has fewer).
+    Arguments as :func:`segment_points`."""
+    nodes = count_cut(pt.tree, num_parts)
+    lab = relabel_contiguous(pt.tree.labels_of_cut(nodes)[pt.leaf_of_point])
+    return _result(pt, nodes, lab, None, points, input_points)
 
 
 def hierarchy_points(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray,

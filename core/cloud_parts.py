@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .automatic import SegmentAllResult, SegmentAllSettings, hierarchy_points, segment_points
+from .automatic import (
+    SegmentAllResult,
+    SegmentAllSettings,
+    hierarchy_points,
+    segment_points,
+    segment_points_count,
+)
 from .merge_tree import TreeSettings
 from .point_growth import PointGrowth, PointGrowthSettings
 from .point_tree import PointTree, PointTreeSettings, build_point_tree
@@ -80,6 +86,10 @@ class CloudParts:
         """Segment All at one (validated) scale (None = the natural parts)."""
         return segment_points(self.tree, self.xyz_norm, self.points, self.input_points,
                               scale, s)
+
+    def segment_count(self, num_parts: int) -> SegmentAllResult:
+        """Segment All into ``num_parts`` (validated) parts."""
+        return segment_points_count(self.tree, self.points, self.input_points, num_parts)
 
     def hierarchy(self, scales: list[float], s: SegmentAllSettings) -> list[SegmentAllResult]:
         """Nested Segment All results, one per (validated) scale, in the given order."""

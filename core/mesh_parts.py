@@ -22,6 +22,7 @@ from .automatic import SegmentAllResult
 from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
+from .part_count import CountSettings, count_cut, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
@@ -76,6 +77,7 @@ class MeshParts:
         self.dissimilarity = dissimilarity(sf, affinity)
         self.tree: MergeTree = superface_tree(sf, self.dissimilarity, tree_settings)
         self._cuts: dict = {}
+        self._count_tree: tuple[CountSettings, MergeTree] | None = None
         self._adj: list | None = None
         self._grow_cache: tuple | None = None
         self._face_cen: np.ndarray | None = None
@@ -218,18 +220,47 @@ class MeshParts:
             prev_lab = self._leaf_labels(parts)
         return [self._result(groups[i], scales[i]) for i in range(len(scales))]
 
-    def _leaf_labels(self, parts: list[np.ndarray]) -> np.ndarray:
-        lab = np.full(self.tree.num_leaves, -1, np.int64)
+    # ------------------------------------------------------------------ part counts
+    def count_tree(self, settings: CountSettings) -> MergeTree:
+        """The tree a part count reads (:mod:`core.part_count`; cached per settings). A
+        mesh that is mostly one smooth surface (a crease region above
+        ``TreeSettings.smooth_surface_share`` of the area: sculpts, scans, AI-made meshes)
+        gets the spectral Ward tree; any other mesh the superface tree itself, whose merge
+        order already separates its pieces and creases (README design item 15)."""
+        if self._count_tree is None or self._count_tree[0] != settings:
+            sf, tree = self.sf, self.tree
+            region_share = np.bincount(sf.crease_region, weights=sf.share)
+            if region_share.max() > tree.settings.smooth_surface_share:
+                emb = spectral_embedding(sf.num, sf.pairs, sf.boundary + np.sqrt(sf.contact),
+                                         self.dissimilarity, settings)
+                tree = ward_tree(emb, sf.share, sf.pairs, sf.centroid, tree.settings)
+            self._count_tree = (settings, tree)
+        return self._count_tree[1]
+
+    def segment_count(self, num_parts: int, settings: CountSettings) -> SegmentAllResult:
+        """Segment All into ``num_parts`` (validated, ≥ 1) parts, or one per superface
+        when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)."""
+        tree = self.count_tree(settings)
+        parts = [np.asarray([n], np.int64) for n in count_cut(tree, num_parts)]
+        return self._result(parts, None, tree)
+
+    def _leaf_labels(self, parts: list[np.ndarray], tree: MergeTree | None = None
+                     ) -> np.ndarray:
+        tree = self.tree if tree is None else tree
+        lab = np.full(tree.num_leaves, -1, np.int64)
         for i, nodes in enumerate(parts):
-            lab[self.tree.leaf_mask(nodes)] = i
+            lab[tree.leaf_mask(nodes)] = i
         return lab
 
-    def _result(self, parts: list[np.ndarray], scale: float | None) -> SegmentAllResult:
-        face = self._leaf_labels(parts)[self.sf.face_sf]
+    def _result(self, parts: list[np.ndarray], scale: float | None,
+                tree: MergeTree | None = None) -> SegmentAllResult:
+        """Parts (node arrays of ``tree``, default the superface tree) → result."""
+        tree = self.tree if tree is None else tree
+        face = self._leaf_labels(parts, tree)[self.sf.face_sf]
         scores = np.zeros(len(parts), np.float32)
         for i, nodes in enumerate(parts):
-            q = self.tree.quality(np.asarray(nodes))
-            w = self.tree.share[np.asarray(nodes)]
+            q = tree.quality(np.asarray(nodes))
+            w = tree.share[np.asarray(nodes)]
             scores[i] = float((q * w).sum() / max(w.sum(), 1e-12))
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)

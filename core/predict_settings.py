@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import S2AM3DError
 from .merge_tree import TreeSettings
+from .part_count import CountSettings
 from .point_growth import PointGrowthSettings
 from .point_tree import PointTreeSettings
 from .superfaces import SuperfaceSettings
@@ -47,6 +48,8 @@ class PredictSettings:
             (:mod:`core.point_tree`).
         surface: point clouds: how their surface kind (one sheet, or pieces) is read
             (:mod:`core.surface`); it picks the tree's linkage and the growth's λ.
+        count: meshes: how the tree behind Segment All with a part count
+            (``num_parts``) is built (:mod:`core.part_count`).
         cond_cache_size: point clouds: how many scale values keep their conditioned
             features cached.
         point_growth: point clouds: how a click *with a scale* is answered (growth over
@@ -68,6 +71,7 @@ class PredictSettings:
     weld_rel_tol: float = 1e-5
     superfaces: SuperfaceSettings = field(default_factory=SuperfaceSettings)
     tree: TreeSettings = field(default_factory=TreeSettings)
+    count: CountSettings = field(default_factory=CountSettings)
     cond_cache_size: int = 4
     point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
     point_tree: PointTreeSettings = field(default_factory=PointTreeSettings)

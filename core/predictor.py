@@ -46,6 +46,7 @@ from .geometry import (
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import sample_normals
+from .part_count import check_count
 from .predict_settings import (
     DEFAULT_N_POINTS,
     MAX_N_POINTS,
@@ -341,17 +342,22 @@ class Segmenter:
 
     # ------------------------------------------------------------------ automatic
     def segment_all(self, scale: float | None = None,
-                    settings: SegmentAllSettings | None = None) -> SegmentAllResult:
-        """Label every point (and face) at one scale.
+                    settings: SegmentAllSettings | None = None,
+                    num_parts: int | None = None) -> SegmentAllResult:
+        """Label every point (and face) at one scale, or into a given number of parts.
 
         Meshes: the merge tree's cut at ``scale`` (:meth:`core.merge_tree.MergeTree.cut`);
         point clouds: the cut of the cloud's merge tree (:mod:`core.point_tree`,
-        :func:`core.automatic.segment_points`).
+        :func:`core.automatic.segment_points`). With ``num_parts``: the count cut of
+        :mod:`core.part_count`.
 
         Args:
             scale: None (the natural parts) or the fraction in [0, 1] of the object a part
                 should cover.
-            settings: :class:`core.automatic.SegmentAllSettings` (defaults when None).
+            settings: :class:`core.automatic.SegmentAllSettings` (defaults when None); its
+                small-part clean-up does not apply to a part count.
+            num_parts: exactly this many parts (≥ 1; fewer only when the object has fewer
+                superfaces or tree leaves). Not together with ``scale``.
 
         Returns:
             :class:`core.automatic.SegmentAllResult`; every point and face gets a label.
@@ -360,6 +366,14 @@ class Segmenter:
         check_settings(s)
         sc = check_scale(scale)
         st = self._need()
+        if num_parts is not None:
+            if sc is not None:
+                raise ValueError("segment_all takes a scale or num_parts, not both "
+                                 f"(got scale={sc}, num_parts={num_parts!r})")
+            k = check_count(num_parts)
+            if st.faces is not None:
+                return self.mesh_parts().segment_count(k, self.settings.count)
+            return self.cloud_parts().segment_count(k)
         if st.faces is not None:
             return self.mesh_parts().segment(sc, s.min_mesh_part_fraction)
         return self.cloud_parts().segment(sc, s)

@@ -11,6 +11,9 @@ collection; ``--join`` joins the meshes of each input into one object first (a g
 with one node per part is then segmented as one object). Vertex-only meshes (PLY point
 clouds) are segmented as point clouds and get vertex groups / a point attribute.
 
+``--parts K`` splits each object into exactly K parts instead of going by a part size
+(``--scale``, default 0.2, or ``--no-scale``; neither may be given with it).
+
 ``--preview`` renders with Workbench, or with Cycles (CPU) given ``--preview-engine cycles``.
 
 Exit status 0 when every input and object was segmented; 1 when anything failed (each
@@ -57,6 +60,9 @@ IMPORTERS = {
 }
 
 
+#: Part size used without --scale, --no-scale or --parts.
+DEFAULT_SCALE = 0.2
+
 #: Points sampled per object: the range the add-on's panel and preferences allow.
 MIN_POINTS, MAX_POINTS = 64, 200_000
 
@@ -74,9 +80,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="OBJ/PLY/GLB/GLTF/STL/blend file (repeatable); default: the open "
                     "file's meshes")
     g = ap.add_mutually_exclusive_group()
-    g.add_argument("--scale", type=float, default=0.2,
-                   help="part size as a fraction of the object, 0-1 (default 0.2)")
+    g.add_argument("--scale", type=float, default=None,
+                   help=f"part size as a fraction of the object, 0-1 (default {DEFAULT_SCALE})")
     g.add_argument("--no-scale", action="store_true", help="the model's no-scale mode")
+    ap.add_argument("--parts", type=int, default=None, metavar="K",
+                    help="split each object into exactly K parts (fewer only when it "
+                    "cannot be cut finer); not with --scale / --no-scale")
     ap.add_argument("--hierarchy", default="", metavar="S1,S2",
                     help="extra scales segmented too (nested levels)")
     ap.add_argument("--output", choices=["groups", "objects", "attribute"], default="groups")
@@ -98,7 +107,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--preview-size", default="800x600", metavar="WxH",
                     help="pixel size of --preview (default 800x600)")
     args = ap.parse_args(argv)
-    if not args.no_scale and not 0.0 <= args.scale <= 1.0:
+    if args.parts is not None:
+        given = "--scale" if args.scale is not None else "--no-scale" if args.no_scale else ""
+        if given:
+            ap.error(f"--parts and {given} cannot be used together: --parts K splits each "
+                     f"object into K parts whatever their size; drop {given} (or --parts)")
+        if args.parts < 1:
+            ap.error(f"--parts must be a whole number of parts, 1 or more, got {args.parts}")
+    elif args.scale is None and not args.no_scale:
+        args.scale = DEFAULT_SCALE
+    if args.scale is not None and not 0.0 <= args.scale <= 1.0:
         ap.error(f"--scale must be in [0, 1], got {args.scale}")
     try:
         args.hierarchy_scales = parse_scales(args.hierarchy, "--hierarchy")
@@ -234,7 +252,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             failures.append("no --input given and the open file has no mesh")
     spec = runner.RunSpec(
         model=engine.ModelOptions(path=args.model, num_threads=args.threads),
-        opts=engine.SegmentOptions(scale=None if args.no_scale else args.scale,
+        opts=engine.SegmentOptions(scale=args.scale, num_parts=args.parts,
                                    n_points=args.points, hierarchy=args.hierarchy_scales),
         mode=args.output, original=args.original.upper(), prefix=args.prefix,
     )
@@ -270,7 +288,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         "model": {"trained": bool(meta.get("trained", False)),
                   "path": args.model or "bundled",
                   **{k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}},
-        "settings": {"scale": None if args.no_scale else args.scale,
+        "settings": {"scale": args.scale, "num_parts": args.parts,
                      "hierarchy": list(args.hierarchy_scales), "output": args.output,
                      "points": args.points, "join": args.join},
         "objects": rows,
@@ -293,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in failures:
         fail(line)
     for row in report["objects"]:
-        print(f"s2am3d-batch: {row['object']}: {engine.plural(row['parts'])} "
+        print(f"s2am3d-batch: {row['object']}: {runner.parts_text(row)} "
               f"(encode {row['timings']['encode_s']:.2f} s, "
               f"segment {row['timings']['segment_s']:.2f} s)", flush=True)
     if failures:

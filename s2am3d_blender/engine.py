@@ -73,7 +73,10 @@ class SegmentOptions:
     levels nest (``core``'s ``hierarchy``: every finer part lies in one coarser part); in
     no-scale mode the extra scales nest among themselves;
     ``overrides``: fields of ``core.SegmentAllSettings`` to change; only the names in
-    :data:`OVERRIDABLE` (the smallest part) are accepted.
+    :data:`OVERRIDABLE` (the smallest part) are accepted;
+    ``num_parts``: Segment All into exactly this many parts (fewer only when the object
+    has fewer); ``None`` = by ``scale``. When set, ``scale`` is not used (the first level
+    is the count cut, its ``scale`` is ``None``); ``hierarchy`` scales still follow it.
     """
 
     scale: float | None = 0.2
@@ -81,6 +84,14 @@ class SegmentOptions:
     seed: int = 0
     hierarchy: tuple[float, ...] = ()
     overrides: dict = field(default_factory=dict)
+    num_parts: int | None = None
+
+    def __post_init__(self) -> None:
+        k = self.num_parts
+        whole = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+        if k is not None and not (whole and k >= 1):
+            raise ValueError(f"num_parts is {k!r}; set it to a whole number of parts, 1 or "
+                             "more (None = Segment All by the scale)")
 
     def core_settings(self):
         """``core.SegmentAllSettings`` with :attr:`overrides` applied (other names raise)."""
@@ -188,13 +199,16 @@ def point_labels_to_vertices(seg, geom: Geometry, point_labels: np.ndarray) -> n
 @dataclass
 class Level:
     """One segmentation of an object. Meshes: ``poly_labels`` (F,) and ``tri_labels``
-    (T,); point clouds: ``vertex_labels`` (V,). Labels are 0..num_parts-1 (compacted)."""
+    (T,); point clouds: ``vertex_labels`` (V,). Labels are 0..num_parts-1 (compacted).
+    ``scale`` is ``None`` for the no-scale mode and for a part-count level (``asked``)."""
 
     scale: float | None
     num_parts: int
     poly_labels: np.ndarray | None = None
     tri_labels: np.ndarray | None = None
     vertex_labels: np.ndarray | None = None
+    #: the part count asked for (a count level, ``scale`` None), else ``None``
+    asked: int | None = None
 
     def sizes(self) -> list[int]:
         """Faces per part (meshes) or vertices per part (point clouds)."""
@@ -204,8 +218,8 @@ class Level:
 
 @dataclass
 class ObjectResult:
-    """Segment All result of one object: ``levels[0]`` is the main scale; further levels
-    are the hierarchy scales in the order given. ``timings`` in seconds."""
+    """Segment All result of one object: ``levels[0]`` is the main scale (or part count);
+    further levels are the hierarchy scales in the order given. ``timings`` in seconds."""
 
     name: str
     levels: list[Level]
@@ -245,24 +259,32 @@ def level_from_result(seg, geom: Geometry, res, scale: float | None) -> Level:
 
 def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
                    cache: EncoderCache = CACHE, on_encoded=None) -> ObjectResult:
-    """Encode (or reuse) and run Segment All (plus hierarchy scales) on one object;
-    ``on_encoded()`` (optional) is called between the two stages (progress reporting)."""
+    """Encode (or reuse) and run Segment All (at ``opts.scale``, or into ``opts.num_parts``
+    parts, plus hierarchy scales) on one object; ``on_encoded()`` (optional) is called
+    between the two stages (progress reporting)."""
     t0 = time.perf_counter()
     settings = opts.core_settings()
     seg, cached = cache.get(geom, model, opts.n_points, opts.seed)
     t1 = time.perf_counter()
     if on_encoded is not None:
         on_encoded()
-    if opts.hierarchy and opts.scale is not None:
+    count = opts.num_parts
+    if opts.hierarchy and opts.scale is not None and count is None:
         scales = [opts.scale, *opts.hierarchy]
         results = seg.hierarchy(scales, settings=settings)
     else:
-        scales = [opts.scale]
-        results = [seg.segment_all(scale=opts.scale, settings=settings)]
+        if count is not None:  # the count cut: core never gets a scale with it
+            scales = [None]
+            results = [seg.segment_all(num_parts=int(count), settings=settings)]
+        else:
+            scales = [opts.scale]
+            results = [seg.segment_all(scale=opts.scale, settings=settings)]
         if opts.hierarchy:
             scales += list(opts.hierarchy)
             results += seg.hierarchy(list(opts.hierarchy), settings=settings)
     levels = [level_from_result(seg, geom, r, s) for r, s in zip(results, scales)]
+    if count is not None:
+        levels[0].asked = int(count)
     t2 = time.perf_counter()
     return ObjectResult(geom.name, levels, geom.is_point_cloud,
                         {"encode_s": t1 - t0, "segment_s": t2 - t1}, cached)

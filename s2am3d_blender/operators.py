@@ -39,7 +39,8 @@ def _reasons(failed: dict[str, str]) -> str:
 
 
 class S2AM3D_OT_segment_all(bpy.types.Operator):
-    """Split the active mesh and every selected mesh into parts at the panel's scale"""
+    """Split the active mesh and every selected mesh into parts at the panel's scale, or
+    into the panel's number of Parts when that is above 0"""
 
     bl_idname = "s2am3d.segment_all"
     bl_label = "Segment All"
@@ -81,7 +82,7 @@ class S2AM3D_OT_segment_all(bpy.types.Operator):
             return {"CANCELLED"}
         if failed:
             self.report({"WARNING"}, f"Not segmented: {_reasons(failed)}")
-        parts = ", ".join(f"{r['object']}: {engine.plural(r['parts'])}" for r in rows)
+        parts = ", ".join(f"{r['object']}: {runner.parts_text(r)}" for r in rows)
         self.report({"INFO"}, f"Segment All: {parts}")
         return {"FINISHED"}
 

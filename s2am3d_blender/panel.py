@@ -33,15 +33,18 @@ def mesh_key(obj) -> str | None:
 
 
 def part_count(key: str | None, settings, n_points: int) -> int | None:
-    """How many parts Segment All would give the active mesh at the panel's scale, when its
-    encoder result is cached (``None`` otherwise, or while Segment All runs in the
-    background: the panel never encodes and never shares a segmenter with the worker).
-    Counts are memoised per (mesh state, scale, use scale, min part size)."""
+    """How many parts Segment All would give the active mesh at the panel's scale (or with
+    the panel's Parts > 0, into that many parts), when its encoder result is cached
+    (``None`` otherwise, or while Segment All runs in the background: the panel never
+    encodes and never shares a segmenter with the worker). Counts are memoised per
+    (mesh state, scale, use scale, min part size) or (mesh state, parts asked)."""
     if key is None or engine.job_running():
         return None
     seg = engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
     if seg is None:
         return None
+    if settings.num_parts > 0:
+        return _count_cut_parts(seg, key, int(settings.num_parts))
     scale = round(float(settings.scale), 6) if settings.use_scale else None
     overrides = {}
     if settings.min_part_size > 0:
@@ -63,6 +66,35 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
     while len(_COUNTS) > _COUNTS_MAX:
         _COUNTS.popitem(last=False)
     return n
+
+
+def _count_cut_parts(seg, key: str, asked: int) -> int | None:
+    """Parts Segment All gives when asked for ``asked`` (fewer when the mesh has fewer
+    pieces); memoised in :data:`_COUNTS` next to the scale counts."""
+    ck = (key, "parts", asked)
+    if ck not in _COUNTS:
+        try:
+            _COUNTS[ck] = int(seg.segment_all(num_parts=asked).num_parts)
+        except (ValueError, ArithmeticError, engine.errors().S2AM3DError):
+            _COUNTS[ck] = None  # Segment All itself reports why
+        while len(_COUNTS) > _COUNTS_MAX:
+            _COUNTS.popitem(last=False)
+    _COUNTS.move_to_end(ck)
+    return _COUNTS[ck]
+
+
+def count_label(settings, n: int | None) -> str | None:
+    """The panel's line about what Segment All will give: ``n`` parts (known when the mesh
+    is encoded) at the scale, or into the asked number of Parts (``None``: nothing to say)."""
+    asked = int(settings.num_parts)
+    if asked > 0:
+        got = asked if n is None else n
+        more = "" if got == asked else f" (asked for {asked}: the mesh cannot be cut finer)"
+        return f"Segment All into {engine.plural(got)}{more}"
+    if n is None:
+        return None
+    at = f"scale {settings.scale:.2f}" if settings.use_scale else "no scale"
+    return f"Segment All at {at}: {engine.plural(n)}"
 
 
 def _encoder_status(obj, key: str | None) -> str:
@@ -111,12 +143,16 @@ class S2AM3D_PT_parts(bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(settings, "use_scale")
         row = col.row()
-        row.enabled = settings.use_scale
+        row.enabled = settings.use_scale  # stays on with Parts > 0: Pick Parts uses it
         row.prop(settings, "scale", slider=True)
+        col.prop(settings, "num_parts")
+        if settings.num_parts > 0:
+            col.label(text="Parts > 0: Segment All ignores the scale (Pick Parts uses it)",
+                      icon="INFO")
         n = part_count(key, settings, settings.n_points or prefs.default_points)
-        if n is not None:
-            at = f"scale {settings.scale:.2f}" if settings.use_scale else "no scale"
-            col.label(text=f"Segment All at {at}: {engine.plural(n)}", icon="MOD_EXPLODE")
+        text = count_label(settings, n)
+        if text is not None:
+            col.label(text=text, icon="MOD_EXPLODE")
 
         layout.operator("s2am3d.pick_parts", icon="RESTRICT_SELECT_OFF")
         layout.operator("s2am3d.segment_all", icon="MOD_EXPLODE")

@@ -31,6 +31,12 @@ class S2AM3D_Settings(bpy.types.PropertyGroup):
         name="Scale", default=0.2, min=0.0, max=1.0, step=1, precision=2,
         description="Part size as a fraction of the object (0 = tiny parts, 1 = whole object)",
     )
+    num_parts: IntProperty(
+        name="Parts", default=0, min=0, max=1000,
+        description="Segment All into exactly this many parts per object (fewer only when "
+        "the object cannot be cut finer); 0 = by the scale (or the natural parts when Use "
+        "Scale is off). Pick Parts always uses the scale",
+    )
     output_mode: EnumProperty(name="Output", items=OUTPUT_MODES, default="GROUPS")
     original_mode: EnumProperty(name="Original", items=ORIGINAL_MODES, default="HIDE")
     n_points: IntProperty(

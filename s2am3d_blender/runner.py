@@ -51,8 +51,14 @@ def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
         overrides["min_part_fraction"] = min_size
         overrides["min_mesh_part_fraction"] = min_size
     scale = _finite(settings.scale, "Scale", 0.0, 1.0)
+    count = int(settings.num_parts)
+    if count < 0:
+        raise SettingsError(f"Parts is {count}; set it to 1 or more, or 0 to use the scale")
     opts = engine.SegmentOptions(
-        scale=scale if settings.use_scale else None,
+        # Parts > 0: Segment All into that many parts; the scale is then not used by it
+        # (Pick Parts reads the panel's scale itself)
+        scale=scale if settings.use_scale and count == 0 else None,
+        num_parts=count or None,
         n_points=int(settings.n_points or prefs.default_points),
         hierarchy=parse_scales(settings.hierarchy, "Extra Scales"),
         overrides=overrides,
@@ -184,15 +190,24 @@ def apply_job(job: engine.SegmentJob, spec: RunSpec, failed: dict[str, str]):
     return rows, failed
 
 
+def parts_text(row: dict) -> str:
+    """``5 parts``, or ``5 parts (asked for 5)`` for a Parts run (report lines)."""
+    asked = row.get("num_parts_asked")
+    return engine.plural(row["parts"]) + (f" (asked for {asked})" if asked else "")
+
+
 def report_row(res: engine.ObjectResult, names: list[str]) -> dict:
-    """JSON-ready summary of one object's result."""
+    """JSON-ready summary of one object's result (``num_parts_asked``: the Parts count
+    asked for, ``None`` when Segment All went by the scale)."""
     return {
         "object": res.name,
         "point_cloud": res.point_cloud,
         "levels": [
-            {"scale": lv.scale, "parts": lv.num_parts, "sizes": lv.sizes()} for lv in res.levels
+            {"scale": lv.scale, "num_parts_asked": lv.asked, "parts": lv.num_parts,
+             "sizes": lv.sizes()} for lv in res.levels
         ],
         "parts": res.levels[0].num_parts,
+        "num_parts_asked": res.levels[0].asked,
         "sizes": res.levels[0].sizes(),
         "created": names,
         "timings": {k: round(v, 4) for k, v in res.timings.items()},

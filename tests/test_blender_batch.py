@@ -101,6 +101,36 @@ def test_batch_bad_arguments_exit_2(tmp_path):
     assert "--points must be between 64 and 200000, got 300000" in proc.stderr
     proc = _run([str(SCRIPT), "--", "--hierarchy", "0.05,abc"], tmp_path)
     assert proc.returncode == 2 and "--hierarchy: 'abc' is not a number" in proc.stderr
+    # --parts: a count, never silently combined with a part size
+    proc = _run([str(SCRIPT), "--", "--parts", "3", "--scale", "0.2"], tmp_path)
+    assert proc.returncode == 2
+    assert "--parts and --scale cannot be used together" in proc.stderr, proc.stderr[-2000:]
+    proc = _run([str(SCRIPT), "--", "--no-scale", "--parts", "3"], tmp_path)
+    assert proc.returncode == 2 and "--parts and --no-scale cannot be used together" in proc.stderr
+    proc = _run([str(SCRIPT), "--", "--parts", "0"], tmp_path)
+    assert proc.returncode == 2 and "--parts must be a whole number of parts, 1 or more, got 0" \
+        in proc.stderr
+
+
+def test_batch_parts_gives_that_many_parts_with_extra_scales_after_it(tmp_path):
+    v, f, _ = sample_meshes.table()
+    obj = tmp_path / "table.obj"
+    sample_meshes.write_obj(obj, v, f)
+    rep_path = tmp_path / "r.json"
+    proc = _run([str(SCRIPT), "--", "--input", str(obj), "--parts", "3", "--hierarchy", "0.6",
+                 "--points", "2048", "--threads", "1", "--report", str(rep_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "s2am3d-batch: table: 3 parts (asked for 3)" in proc.stdout
+    rep = json.loads(rep_path.read_text())
+    assert rep["settings"]["scale"] is None and rep["settings"]["num_parts"] == 3
+    (row,) = rep["objects"]
+    assert row["parts"] == 3 and row["num_parts_asked"] == 3 and sum(row["sizes"]) == len(f)
+    assert [(lv["scale"], lv["num_parts_asked"]) for lv in row["levels"]] == [(None, 3),
+                                                                              (0.6, None)]
+    main = [n for n in row["created"] if n.startswith("Part.")]
+    coarse = [n for n in row["created"] if n.startswith("S0.6.Part.")]
+    assert main == ["Part.001", "Part.002", "Part.003"] and coarse
+    assert len(main) + len(coarse) == len(row["created"])
 
 
 def test_batch_warns_about_a_truncated_obj_and_still_segments_it(tmp_path):

@@ -151,9 +151,10 @@ class _SpySegmenter:
         return [SimpleNamespace(face_labels=np.arange(self.n) // max(1, i + 1))
                 for i in range(len(scales))]
 
-    def segment_all(self, scale=None, settings=None):
-        self.calls.append(("segment_all", scale))
-        return SimpleNamespace(face_labels=np.zeros(self.n, np.int64))
+    def segment_all(self, scale=None, settings=None, num_parts=None):
+        assert scale is None or num_parts is None  # core refuses both
+        self.calls.append(("segment_all", scale, num_parts))
+        return SimpleNamespace(face_labels=np.arange(self.n) % (num_parts or 1))
 
 
 class _SpyCache(engine.EncoderCache):
@@ -172,6 +173,38 @@ def test_hierarchy_output_comes_from_one_hierarchy_call():
                                 cache=_SpyCache(spy))
     assert spy.calls == [("hierarchy", [0.1, 0.3, 0.6])]
     assert [lv.scale for lv in res.levels] == [0.1, 0.3, 0.6]
+
+
+def test_num_parts_gives_exactly_that_many_parts():
+    cache = engine.EncoderCache()
+    for k in (1, 3, 5):
+        res = engine.segment_object(_table(), MODEL,
+                                    engine.SegmentOptions(num_parts=k, n_points=1024),
+                                    cache=cache)
+        (lv,) = res.levels
+        assert (lv.num_parts, lv.scale, lv.asked) == (k, None, k)
+        assert sum(lv.sizes()) == 36 and min(lv.sizes()) > 0
+    cloud = engine.segment_object(_cloud(), MODEL,
+                                  engine.SegmentOptions(num_parts=2, n_points=1024),
+                                  cache=cache)
+    assert cloud.levels[0].num_parts == 2 and cloud.levels[0].vertex_labels.shape == (1200,)
+
+
+def test_num_parts_never_reaches_core_with_a_scale_and_hierarchy_follows_it():
+    g = _table()
+    spy = _SpySegmenter(len(g.triangles))
+    # the default scale (0.2) is not used with num_parts; extra scales come after the count
+    res = engine.segment_object(g, MODEL, engine.SegmentOptions(num_parts=3, hierarchy=(0.6,)),
+                                cache=_SpyCache(spy))
+    assert spy.calls == [("segment_all", None, 3), ("hierarchy", [0.6])]
+    assert [(lv.scale, lv.asked) for lv in res.levels] == [(None, 3), (0.6, None)]
+    assert res.levels[0].num_parts == 3
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "3"])
+def test_bad_num_parts_is_refused_naming_the_field(value):
+    with pytest.raises(ValueError, match=r"num_parts is .*whole number of parts, 1 or more"):
+        engine.SegmentOptions(num_parts=value)
 
 
 def test_only_min_part_size_can_be_overridden():

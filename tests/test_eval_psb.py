@@ -142,3 +142,24 @@ def test_both_dev_sets_in_one_command(repo_root, shared_data, tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "[full report](psb/points/report.md)" in summary
     assert "(**not re-measured, not re-checked**" in summary
+
+
+def test_count_method_scores_the_human_mode_k(psb_sample):
+    """``count`` (Segment All with a part count) is told each level's K and, for the
+    benchmark rows, the mode of the human segment counts: its main row is that labelling,
+    with exactly that many parts on the faces."""
+    from training.evaluate import EvalConfig
+    from training.methods import CountMethod, SharedModel
+
+    sample, humans = psb_sample
+    method = CountMethod(SharedModel(EvalConfig(data="unused", n_points=3000)))
+    ctx = psb_eval.psb_context(sample.obj)
+    rec = evaluate_object(method, sample, np.zeros(0, np.int64), "mesh", psb=ctx)
+    assert set(rec["psb"]) == {"level1", "leaf", "mode_k"} | {
+        f"level{d}" for d in sample.levels}
+    k = int(np.argmax(np.bincount([len(np.unique(h)) for h in humans])))
+    assert len(np.unique(method.face_labels("mode_k"))) == k
+    for d, lab in rec["labels_levels"].items():
+        assert len(np.unique(lab)) <= len(np.unique(sample.levels[d]))
+    assert 0.0 <= rec["psb"]["mode_k"]["psb_rand_error"] < 0.5
+    assert method.psb_main == "mode_k"

@@ -3,7 +3,7 @@
 Usage::
 
     python -m training.evaluate --data DIR [DIR ...] \\
-        [--method model cc ball kmeans dbscan agglo] [--protocol mesh|points [...]] \\
+        [--method model count cc ball kmeans dbscan agglo] [--protocol mesh|points [...]] \\
         [--metrics iou psb] [--limit N] [--points 10000] [--seed 0] [--json] \\
         [--report OUT_DIR] [--no-bench | --bench-json FILE]
 
@@ -43,7 +43,7 @@ terms region, depth, level and scale of a level are defined in :mod:`training.de
   scored per region as the best IoU over predicted parts; ``leaf`` over leaf regions,
   ``any`` over every region.
 * ``full_levels_{leaf,any}``: labellings made with per-level oracle information (the K of
-  the level for k-means/agglo, the scale of the level for the model), one per level; every
+  the level for k-means/agglo/count, the scale of the level for the model), one per level; every
   part of every level's labelling is a candidate for every region.
 * ``full_miou_leaf`` / ``full_miou_any``: the no-scale numbers where a method has them,
   else the per-level ones (``full_mode`` says which).
@@ -210,7 +210,7 @@ def run(cfg: EvalConfig) -> dict:
                          "reference": psb_eval.aggregate_reference(psb_ref)}
     for m in methods:
         agg = aggregate(m, records[m.name], samples, psb=do_psb)
-        if m.name in ("model", "agglo") and shared is not None:
+        if m.name in ("model", "count", "agglo") and shared is not None:
             agg["trained"] = shared.trained
             agg["model_metadata"] = shared.metadata
             if shared.trained is False:

@@ -26,7 +26,7 @@ from training.devset import EvalSample
 if TYPE_CHECKING:
     from training.evaluate import EvalConfig
 
-ALL_METHODS = ("model", "agglo", "cc", "grow", "ball", "kmeans", "dbscan")
+ALL_METHODS = ("model", "count", "agglo", "cc", "grow", "ball", "kmeans", "dbscan")
 
 
 class Method:
@@ -41,6 +41,7 @@ class Method:
     has_noscale_full = False
     has_level_full = False
     level_oracle = ""  # what the per-level labellings are told: "K" or "scale"
+    psb_main = ""  # labelling of the benchmark's main row ("" = noscale, else leaf)
 
     def begin(self, sample: EvalSample, protocol: str) -> str | None:
         self.sample = sample
@@ -54,6 +55,12 @@ class Method:
 
     def segment_levels(self) -> dict[int, np.ndarray]:
         raise NotImplementedError
+
+    def psb_labellings(self) -> dict[str, np.ndarray]:
+        """Extra (N,) point labellings scored by the benchmark metrics only, by key (e.g.
+        ``mode_k``: told the mode of the human segment counts); call after
+        :meth:`segment_levels`."""
+        return {}
 
     def face_labels(self, key: str | int) -> np.ndarray | None:
         """(F,) labels of the ORIGINAL mesh faces (``sample.obj.faces`` order) of the
@@ -254,6 +261,40 @@ class ModelMethod(Method):
         return self._faces.get(key)
 
 
+class CountMethod(ModelMethod):
+    """The product's Segment All into a given number of parts
+    (``Segmenter.segment_all(num_parts=K)``, :mod:`core.part_count`) with the oracle K of
+    every level; on meshes with human segmentations also with K = the mode of their
+    segment counts (the benchmark's own protocol for methods that need K)."""
+
+    name, interactive, has_noscale_full, has_level_full = "count", False, False, True
+    level_oracle, psb_main = "K", "mode_k"
+
+    def _seg_count(self, k: int, keys: list[str | int]) -> np.ndarray:
+        res = self.shared.seg.segment_all(num_parts=int(k))
+        if self.shared.use_faces and res.face_labels is not None:
+            for key in keys:
+                self._faces[key] = np.asarray(res.face_labels)
+        return self.shared.point_values(res.point_labels, res.face_labels, self.sample)
+
+    def segment_levels(self):
+        by_k: dict[int, list[int]] = {}
+        for d, k in level_ks(self.sample).items():
+            by_k.setdefault(k, []).append(d)
+        out = {}
+        for k, ds in by_k.items():
+            out.update(dict.fromkeys(ds, self._seg_count(k, list(ds))))
+        return dict(sorted(out.items()))
+
+    def psb_labellings(self):
+        humans = self.sample.obj.human_segs
+        if humans is None or not len(humans):
+            return {}
+        counts = [len(np.unique(h)) for h in humans]
+        k = int(np.argmax(np.bincount(counts)))  # ties: the smallest, as the reference row
+        return {"mode_k": self._seg_count(k, ["mode_k"])}
+
+
 class AggloMethod(Method):
     """Ward clustering of the model's encoder features, cut at the oracle K per level."""
 
@@ -279,9 +320,10 @@ class AggloMethod(Method):
 
 def build_methods(cfg: EvalConfig) -> tuple[list[Method], SharedModel | None]:
     """The methods of ``cfg.methods``, in that order, and the shared model (or None)."""
-    shared = SharedModel(cfg) if {"model", "agglo"} & set(cfg.methods) else None
+    shared = SharedModel(cfg) if {"model", "count", "agglo"} & set(cfg.methods) else None
     make = {
         "model": lambda: ModelMethod(shared),
+        "count": lambda: CountMethod(shared),
         "agglo": lambda: AggloMethod(shared, cfg.baseline),
         "cc": CCMethod,
         "grow": GrowMethod,

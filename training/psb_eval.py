@@ -9,7 +9,9 @@
   labelling on the points protocol) and compared with every human segmentation, averaged
   over the humans. Labellings: ``noscale`` (the method's one labelling without GT
   information), ``level{d}`` (made for tree level d: the level's scale for the model, its
-  K for k-means/agglo) and ``leaf`` (the deepest level of each mesh, defined on every mesh).
+  K for k-means/agglo/count), ``leaf`` (the deepest level of each mesh, defined on every
+  mesh) and a method's extra labellings (:meth:`training.methods.Method.psb_labellings`:
+  ``mode_k`` for ``count``, told the mode of the human segment counts).
 * reference rows, the same in both protocols: ``human`` (each human segmentation against
   every other one of the mesh), ``one_segment`` (the whole mesh as one segment) and
   ``kmeans_mode_k`` (k-means on the sampled points' XYZ, :func:`training.baselines.
@@ -76,6 +78,8 @@ def score_method(ctx: PSBContext, sample: EvalSample, method,
             done[d] = ctx.score(to_faces(sample, lab, method.face_labels(d)))
             out[f"level{d}"] = done[d]
         out["leaf"] = done[max(done)]
+    for key, lab in method.psb_labellings().items():
+        out[key] = ctx.score(to_faces(sample, lab, method.face_labels(key)))
     return out
 
 
@@ -101,13 +105,15 @@ def summarize(rows: list[dict]) -> dict | None:
     return out
 
 
-def _labelling_order(key: str) -> tuple[int, int]:
-    """noscale, level1, level2, ..., leaf."""
+def _labelling_order(key: str) -> tuple[int, int | str]:
+    """noscale, level1, level2, ..., leaf, then the methods' extra labellings by name."""
     if key == "noscale":
         return (0, 0)
     if key == "leaf":
         return (2, 0)
-    return (1, int(key.removeprefix("level")))
+    if key.startswith("level"):
+        return (1, int(key.removeprefix("level")))
+    return (3, key)
 
 
 def aggregate_method(records: list[dict], main: str) -> dict:

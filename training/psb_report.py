@@ -34,6 +34,8 @@ def _f3(v) -> str:
 def _labelling_name(method: str, key: str, oracle: str | None) -> str:
     if key == "noscale":
         return f"{method}: one labelling, no GT information"
+    if key == "mode_k":
+        return f"{method}: k = mode of the human segment counts"
     what = "scale" if oracle == "oracle scale per level" else "K"
     if key == "leaf":
         return f"{method}: {what} of the leaf level (deepest level of each mesh)"

@@ -123,7 +123,7 @@ def aggregate(method: Method, records: list[dict], samples: dict[str, EvalSample
             s.update({k: main.get(k) for k in PSB_KEYS})
         return s
 
-    psb_main = "noscale" if method.has_noscale_full else "leaf"
+    psb_main = method.psb_main or ("noscale" if method.has_noscale_full else "leaf")
 
     out.update(summary(done))
     if psb:

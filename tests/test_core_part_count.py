@@ -1,0 +1,135 @@
+"""Segment All into a given number of parts (``segment_all(num_parts=k)``,
+:mod:`core.part_count`): exact counts, nesting, the neck of a smooth one-piece mesh, clear
+refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from core_infer_fake import boxes
+
+from core import Segmenter
+from core.part_count import CountSettings, count_cut, spectral_embedding, ward_tree
+
+THREE = [(0, 0, 0), (3, 0, 0), (6, 0, 0)]
+
+
+@pytest.fixture(scope="module")
+def real():
+    return Segmenter.from_pretrained(num_threads=2)
+
+
+def dumbbell() -> tuple[np.ndarray, np.ndarray]:
+    """One smooth closed piece: two round lobes (x < 0 and x > 0) joined by a thin neck
+    at x = 0."""
+    m = trimesh.creation.icosphere(subdivisions=4)
+    v = np.asarray(m.vertices).copy()
+    v[:, 0] *= 2.5
+    r = 1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15)  # radius profile: thin at x = 0
+    v[:, 1:] *= r[:, None]
+    return v, np.asarray(m.faces)
+
+
+def _nested(fine: np.ndarray, coarse: np.ndarray) -> bool:
+    pairs = np.unique(np.stack([fine, coarse], 1), axis=0)
+    return len(np.unique(pairs[:, 0])) == len(pairs)
+
+
+def test_exact_counts_nested_in_k(real):
+    v, f, _ = boxes(THREE, subdivide=2)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    prev = None
+    for k in range(1, 7):
+        res = real.segment_all(num_parts=k)
+        assert res.num_parts == k == len(np.unique(res.face_labels)) == len(res.scores)
+        assert (res.face_labels >= 0).all() and res.scale is None
+        assert (res.point_labels == res.face_labels[real.point_faces]).all()
+        if prev is not None:
+            assert _nested(res.face_labels, prev), f"{k} parts do not split the {k - 1}"
+        prev = res.face_labels
+
+
+def test_three_boxes_in_three_parts(real):
+    """Asked for 3 parts, three separate boxes come out one part each."""
+    v, f, owner = boxes(THREE, subdivide=2)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    lab = real.segment_all(num_parts=3).face_labels
+    for b in range(3):
+        assert len(np.unique(lab[owner == b])) == 1
+    assert len(np.unique(lab)) == 3
+
+
+def test_smooth_one_piece_split_at_its_neck(real):
+    """A one-piece smooth mesh (the spectral tree) in 2 parts: the two lobes, cut near the
+    neck."""
+    v, f = dumbbell()
+    real.set_mesh(v, f, n_points=4000, seed=0)
+    mp = real.mesh_parts()
+    assert mp.count_tree(real.settings.count) is not mp.tree  # the spectral tree
+    lab = real.segment_all(num_parts=2).face_labels
+    x = v[f].mean(axis=1)[:, 0]
+    left, right = lab[x < -0.5], lab[x > 0.5]
+    assert np.bincount(left).max() / len(left) > 0.95
+    assert np.bincount(right).max() / len(right) > 0.95
+    assert np.bincount(left).argmax() != np.bincount(right).argmax()
+
+
+def test_assembled_mesh_reads_its_own_tree(real):
+    v, f, _ = boxes(THREE, subdivide=2)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    mp = real.mesh_parts()
+    assert mp.count_tree(CountSettings()) is mp.tree
+
+
+def test_more_parts_than_superfaces_gives_every_superface(real):
+    v, f, _ = boxes(THREE, subdivide=1)
+    real.set_mesh(v, f, n_points=1000, seed=0)
+    n_sf = real.mesh_parts().sf.num
+    assert real.segment_all(num_parts=n_sf + 50).num_parts == n_sf
+
+
+def test_point_cloud_counts(real):
+    v, f, _ = boxes(THREE, subdivide=2)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    real.set_points(real.points)
+    for k in (1, 3, 5):
+        res = real.segment_all(num_parts=k)
+        assert res.num_parts == k == len(np.unique(res.point_labels))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "3"])
+def test_bad_counts_refused(real, bad):
+    v, f, _ = boxes(THREE, subdivide=1)
+    real.set_mesh(v, f, n_points=1000, seed=0)
+    with pytest.raises(ValueError, match="num_parts"):
+        real.segment_all(num_parts=bad)
+
+
+def test_scale_and_count_together_refused(real):
+    v, f, _ = boxes(THREE, subdivide=1)
+    real.set_mesh(v, f, n_points=1000, seed=0)
+    with pytest.raises(ValueError, match="not both"):
+        real.segment_all(scale=0.2, num_parts=3)
+
+
+def test_ward_tree_count_cut_on_two_clusters():
+    """A chain of six nodes whose embedding forms two groups: 2 parts = the groups."""
+    emb = np.array([[0, 0], [0.1, 0], [0.2, 0], [5, 0], [5.1, 0], [5.2, 0]], float)
+    pairs = np.array([[i, i + 1] for i in range(5)])
+    t = ward_tree(emb, np.full(6, 1 / 6), pairs, np.zeros((6, 3)))
+    lab = t.labels_of_cut(count_cut(t, 2))
+    assert len(np.unique(lab[:3])) == 1 and len(np.unique(lab[3:])) == 1
+    assert lab[0] != lab[3]
+    assert len(count_cut(t, 6)) == 6 and len(count_cut(t, 1)) == 1
+
+
+def test_spectral_embedding_separates_a_weak_edge():
+    """Two triangles joined by one highly dissimilar edge: the embedding puts them apart."""
+    pairs = np.array([[0, 1], [1, 2], [0, 2], [3, 4], [4, 5], [3, 5], [2, 3]])
+    diss = np.array([0.0] * 6 + [0.9])
+    emb = spectral_embedding(6, pairs, np.ones(7), diss, CountSettings(dims=2, sigma=0.2))
+    assert emb.shape == (6, 2)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0)
+    within = np.linalg.norm(emb[0] - emb[1]) + np.linalg.norm(emb[3] - emb[4])
+    assert np.linalg.norm(emb[0] - emb[4]) > 5 * within
