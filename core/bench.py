@@ -20,7 +20,9 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   growth of :mod:`core.point_growth`, not the decoder), the same click at a new scale;
   ``points_tree_ms``: the point cloud's merge tree (:mod:`core.point_tree`, once per
   cloud, on its first Segment All); ``points_segment_all_ms``: Segment All on it at a new
-  scale;
+  scale; ``segment_all_count_ms``: Segment All into k parts on the mesh (k = 2–8, after
+  the first); ``blob_count_tree_ms`` / ``blob_count_ms``: the same on a smooth one-piece
+  mesh, where the first count builds the spectral tree (:func:`blob_mesh`);
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -170,6 +172,8 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
             parts.append(int(res.num_parts))
 
         ms = _median_ms(once, runs, "segment_all")
+        count_ms = _median_ms(lambda i: seg.segment_all(num_parts=2 + (i + 1) % 7), runs,
+                              "segment_all_count")
         seg.set_points(seg.points)  # the same samples as a point cloud (no faces)
         t = time.perf_counter()
         _ = seg.cloud_parts().growth  # surface reading + k-NN graph, once per point cloud
@@ -188,9 +192,38 @@ def _segment_all(name: str, threads: int, vertices: np.ndarray, faces: np.ndarra
         return {"segment_all_ms": f"missing: segment_all failed ({type(exc).__name__}: {exc})"}
     return {"set_mesh_ms": set_mesh_ms, "tree_build_ms": tree_ms, "mesh_click_ms": mesh_click,
             "mesh_scale_change_ms": mesh_scale, "segment_all_ms": ms,
+            "segment_all_count_ms": count_ms, **_one_piece_counts(seg, runs),
             "segment_all_parts": parts, "points_graph_ms": graph_ms,
             "points_click_ms": pc_click, "points_scale_change_ms": pc_scale,
             "points_tree_ms": ptree_ms, "points_segment_all_ms": pc_all}
+
+
+def blob_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic smooth one-piece mesh of 81,920 faces (a bumpy, stretched sphere):
+    the case where a part count builds the spectral tree (:mod:`core.part_count`)."""
+    import trimesh
+
+    m = trimesh.creation.icosphere(subdivisions=6)
+    v = np.asarray(m.vertices, np.float64).copy()
+    v *= 1.0 + 0.3 * np.sin(3.0 * v[:, :1]) * np.cos(2.0 * v[:, 1:2])
+    v[:, 2] *= 1.8
+    return v, np.asarray(m.faces, np.int64)
+
+
+def _one_piece_counts(seg, runs: int) -> dict[str, Any]:
+    """On :func:`blob_mesh`: ``blob_count_tree_ms`` (the spectral tree, once per mesh, on
+    its first part count; the superface tree is built before and not timed) and
+    ``blob_count_ms`` (Segment All into k parts afterwards)."""
+    v, f = blob_mesh()
+    seg.set_mesh(v, f, n_points=N_POINTS, seed=0)
+    seg.mesh_parts()
+    t = time.perf_counter()
+    seg.segment_all(num_parts=5)
+    tree_ms = round((time.perf_counter() - t) * 1e3, 2)
+    count_ms = _median_ms(lambda i: seg.segment_all(num_parts=2 + (i + 1) % 7), runs,
+                          "blob_count")
+    return {"blob_faces": int(len(f)), "blob_count_tree_ms": tree_ms,
+            "blob_count_ms": count_ms}
 
 
 def main(argv: list[str] | None = None) -> None:
