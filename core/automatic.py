@@ -161,15 +161,23 @@ def segment_points(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray,
     return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), scale, points, input_points)
 
 
-def segment_points_count(pt: PointTree, points: np.ndarray, input_points: np.ndarray | None,
-                         num_parts: int) -> SegmentAllResult:
+def segment_points_count(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray,
+                         input_points: np.ndarray | None, num_parts: int,
+                         s: SegmentAllSettings) -> SegmentAllResult:
     """Split a point cloud into ``num_parts`` (validated, ≥ 1) parts: the clusters left
-    before the last ``num_parts`` − 1 merges of its tree (:func:`core.part_count.count_cut`);
-    no clean-up, so the count is exact (or one part per leaf when the tree has fewer).
+    before the last merges of its tree (:func:`core.part_count.count_cut`), undoing the
+    fewest merges for ``num_parts`` clusters of at least ``s.min_part_fraction`` of the
+    points; the smaller ones join their neighbours (the clean-up of
+    :func:`segment_points`). Fewer parts only when the tree has too few leaves.
     Arguments as :func:`segment_points`."""
-    nodes = count_cut(pt.tree, num_parts)
-    lab = relabel_contiguous(pt.tree.labels_of_cut(nodes)[pt.leaf_of_point])
-    return _result(pt, nodes, lab, None, points, input_points)
+    min_count = int(np.ceil(s.min_part_fraction * len(xyz_norm)))
+    n_leaves = pt.tree.num_leaves
+    for k in range(min(max(1, int(num_parts)), n_leaves), n_leaves + 1):
+        nodes = count_cut(pt.tree, k)
+        size = np.bincount(pt.tree.labels_of_cut(nodes)[pt.leaf_of_point], minlength=len(nodes))
+        if int((size >= max(min_count, 1)).sum()) >= num_parts:
+            break
+    return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), None, points, input_points)
 
 
 def hierarchy_points(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray,

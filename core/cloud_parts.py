@@ -87,9 +87,11 @@ class CloudParts:
         return segment_points(self.tree, self.xyz_norm, self.points, self.input_points,
                               scale, s)
 
-    def segment_count(self, num_parts: int) -> SegmentAllResult:
-        """Segment All into ``num_parts`` (validated) parts."""
-        return segment_points_count(self.tree, self.points, self.input_points, num_parts)
+    def segment_count(self, num_parts: int, s: SegmentAllSettings) -> SegmentAllResult:
+        """Segment All into ``num_parts`` (validated) parts, none below
+        ``s.min_part_fraction``."""
+        return segment_points_count(self.tree, self.xyz_norm, self.points, self.input_points,
+                                    num_parts, s)
 
     def hierarchy(self, scales: list[float], s: SegmentAllSettings) -> list[SegmentAllResult]:
         """Nested Segment All results, one per (validated) scale, in the given order."""

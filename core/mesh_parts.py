@@ -22,7 +22,7 @@ from .automatic import SegmentAllResult
 from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
-from .part_count import CountSettings, count_cut, spectral_embedding, ward_tree
+from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
@@ -237,11 +237,17 @@ class MeshParts:
             self._count_tree = (settings, tree)
         return self._count_tree[1]
 
-    def segment_count(self, num_parts: int, settings: CountSettings) -> SegmentAllResult:
+    def segment_count(self, num_parts: int, settings: CountSettings,
+                      min_part_fraction: float = 0.0) -> SegmentAllResult:
         """Segment All into ``num_parts`` (validated, ≥ 1) parts, or one per superface
-        when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)."""
+        when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)
+        when ``min_part_fraction`` is 0. ``min_part_fraction`` > 0: only parts with at least that share of the surface
+        count (:func:`core.part_count.count_cut_min_share`); smaller ones join the
+        neighbour they share the most boundary with (a piece with none, the nearest part),
+        so the count stays exact."""
         tree = self.count_tree(settings)
-        parts = [np.asarray([n], np.int64) for n in count_cut(tree, num_parts)]
+        nodes = count_cut_min_share(tree, num_parts, min_part_fraction)
+        parts = self._absorb(nodes, min_part_fraction, None, tree, nearest=True)
         return self._result(parts, None, tree)
 
     def _leaf_labels(self, parts: list[np.ndarray], tree: MergeTree | None = None
@@ -265,15 +271,17 @@ class MeshParts:
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)
 
-    def _absorb(self, nodes: np.ndarray, min_share: float,
-                group: np.ndarray | None) -> list[np.ndarray]:
-        """Parts below ``min_share`` join the neighbouring part they share the most
-        boundary (or contact) with, inside the same ``group`` part (leaf labels of a
-        coarser level) when given; a tiny part with no such neighbour stays."""
+    def _absorb(self, nodes: np.ndarray, min_share: float, group: np.ndarray | None,
+                tree: MergeTree | None = None, nearest: bool = False) -> list[np.ndarray]:
+        """Parts (nodes of ``tree``, default the superface tree) below ``min_share`` join
+        the neighbouring part they share the most boundary (or contact) with, inside the
+        same ``group`` part (leaf labels of a coarser level) when given; a tiny part with
+        no such neighbour stays, or with ``nearest`` joins the part of the superface
+        nearest to it (centroids)."""
         parts = [np.asarray([n], np.int64) for n in nodes]
         if min_share <= 0 or len(parts) < 2:
             return parts
-        t, sf = self.tree, self.sf
+        t, sf = (self.tree if tree is None else tree), self.sf
         lab = t.labels_of_cut(np.asarray(nodes))
         share = np.asarray([t.share[n] for n in nodes])
         a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
@@ -290,6 +298,11 @@ class MeshParts:
             row = bm.getrow(int(p))
             if len(row.indices):
                 target[p] = int(row.indices[np.argmax(row.data)])
+            elif nearest and k > 1:  # a piece no edge reaches: the nearest other part
+                inside = lab == p
+                d = np.linalg.norm(sf.centroid[~inside][:, None] - sf.centroid[inside][None],
+                                   axis=2).min(axis=1)
+                target[p] = int(lab[~inside][np.argmin(d)])
         link = np.stack([np.arange(k), target], axis=1)
         g = sp.coo_matrix((np.ones(k), (link[:, 0], link[:, 1])), shape=(k, k))
         _, comp = connected_components(g, directed=False)

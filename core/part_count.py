@@ -15,7 +15,11 @@ its own tree, built for balanced splits:
    the merge that least increases the within-cluster spread (clusters count their
    superfaces), n_a·n_b / (n_a + n_b) · |μ_a − μ_b|².
 3. **The count cut**: the clusters left after all but the last k − 1 merges
-   (:func:`count_cut`). Every k gives a cut nested in the cut of k − 1.
+   (:func:`count_cut`). Every k gives a cut nested in the cut of k − 1. With a smallest
+   part size (``SegmentAllSettings.min_mesh_part_fraction`` / ``min_part_fraction``),
+   only parts at least that large count: the fewest further merges are undone until k
+   of them are (:func:`count_cut_min_share`), and the caller folds the smaller ones into
+   their neighbours.
 
 The same count cut reads the point-cloud merge tree (:mod:`core.point_tree`), whose merges
 are also numbered in merge order. Pure numpy (a dense eigendecomposition of an S × S
@@ -157,3 +161,18 @@ def count_cut(tree: MergeTree, num_parts: int) -> np.ndarray:
     ids = np.arange(limit)
     par = tree.parent[:limit]
     return ids[(par < 0) | (par >= limit)]
+
+
+def count_cut_min_share(tree: MergeTree, num_parts: int, min_share: float) -> np.ndarray:
+    """The count cut in which ``num_parts`` clusters have a share of at least
+    ``min_share``: the smallest k' ≥ ``num_parts`` whose :func:`count_cut` has that many
+    such clusters (every leaf when none has). The smaller clusters come with it; the caller
+    absorbs them. ``min_share`` ≤ 0 is the plain :func:`count_cut`."""
+    if min_share <= 0:
+        return count_cut(tree, num_parts)
+    s = tree.num_leaves
+    for k in range(max(1, int(num_parts)), s + 1):
+        nodes = count_cut(tree, k)
+        if int((tree.share[nodes] >= min_share).sum()) >= num_parts:
+            return nodes
+    return count_cut(tree, s)

@@ -354,10 +354,11 @@ class Segmenter:
         Args:
             scale: None (the natural parts) or the fraction in [0, 1] of the object a part
                 should cover.
-            settings: :class:`core.automatic.SegmentAllSettings` (defaults when None); its
-                small-part clean-up does not apply to a part count.
+            settings: :class:`core.automatic.SegmentAllSettings` (defaults when None).
             num_parts: exactly this many parts (≥ 1; fewer only when the object has fewer
-                superfaces or tree leaves). Not together with ``scale``.
+                superfaces or tree leaves), each at least the settings' smallest part size
+                (``min_mesh_part_fraction`` / ``min_part_fraction``). Not together with
+                ``scale``.
 
         Returns:
             :class:`core.automatic.SegmentAllResult`; every point and face gets a label.
@@ -372,8 +373,9 @@ class Segmenter:
                                  f"(got scale={sc}, num_parts={num_parts!r})")
             k = check_count(num_parts)
             if st.faces is not None:
-                return self.mesh_parts().segment_count(k, self.settings.count)
-            return self.cloud_parts().segment_count(k)
+                return self.mesh_parts().segment_count(k, self.settings.count,
+                                                       s.min_mesh_part_fraction)
+            return self.cloud_parts().segment_count(k, s)
         if st.faces is not None:
             return self.mesh_parts().segment(sc, s.min_mesh_part_fraction)
         return self.cloud_parts().segment(sc, s)

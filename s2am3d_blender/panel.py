@@ -43,13 +43,13 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
     seg = engine.CACHE.peek(key, n_points) or engine.CACHE.peek(key)
     if seg is None:
         return None
-    if settings.num_parts > 0:
-        return _count_cut_parts(seg, key, int(settings.num_parts))
-    scale = round(float(settings.scale), 6) if settings.use_scale else None
     overrides = {}
     if settings.min_part_size > 0:
         overrides["min_part_fraction"] = float(settings.min_part_size)
         overrides["min_mesh_part_fraction"] = float(settings.min_part_size)
+    if settings.num_parts > 0:
+        return _count_cut_parts(seg, key, int(settings.num_parts), overrides)
+    scale = round(float(settings.scale), 6) if settings.use_scale else None
     ck = (key, scale, bool(settings.use_scale), tuple(sorted(overrides.items())))
     if ck in _COUNTS:
         _COUNTS.move_to_end(ck)
@@ -68,13 +68,15 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
     return n
 
 
-def _count_cut_parts(seg, key: str, asked: int) -> int | None:
-    """Parts Segment All gives when asked for ``asked`` (fewer when the mesh has fewer
-    pieces); memoised in :data:`_COUNTS` next to the scale counts."""
-    ck = (key, "parts", asked)
+def _count_cut_parts(seg, key: str, asked: int, overrides: dict) -> int | None:
+    """Parts Segment All gives when asked for ``asked`` with the panel's smallest part size
+    (``overrides``; fewer when the mesh cannot be cut finer); memoised in :data:`_COUNTS`
+    next to the scale counts."""
+    ck = (key, "parts", asked, tuple(sorted(overrides.items())))
     if ck not in _COUNTS:
         try:
-            _COUNTS[ck] = int(seg.segment_all(num_parts=asked).num_parts)
+            settings = engine.SegmentOptions(overrides=overrides).core_settings()
+            _COUNTS[ck] = int(seg.segment_all(num_parts=asked, settings=settings).num_parts)
         except (ValueError, ArithmeticError, engine.errors().S2AM3DError):
             _COUNTS[ck] = None  # Segment All itself reports why
         while len(_COUNTS) > _COUNTS_MAX:

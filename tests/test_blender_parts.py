@@ -70,6 +70,12 @@ def parts(tmp_path_factory):
         RESULT["panel_many"] = draw_panel()
         bpy.ops.s2am3d.segment_all()
         RESULT["many_tracked"] = len(ob["s2am3d_groups"])
+        # with a smallest part size only parts that large count: the panel says the same
+        settings(num_parts=1000, min_part_size=0.05)
+        RESULT["panel_min"] = draw_panel()
+        bpy.ops.s2am3d.segment_all()
+        RESULT["min_tracked"] = len(ob["s2am3d_groups"])
+        settings(min_part_size=0.0)
         # Parts = 0: Segment All by the scale again
         settings(num_parts=0)
         spec = runner.spec_from_settings(bpy.context.scene.s2am3d, sub("props").prefs_of())
@@ -148,3 +154,10 @@ def test_count_level_names_objects_like_a_no_scale_run_with_extra_scales_nested(
     (name, n), = parts["children"].items()
     assert name == "table parts s=0.6" and n >= 1
     assert parts["clear"] == ["FINISHED"] and parts["cleared"] == parts["before"]
+
+
+def test_parts_honour_the_smallest_part_size(parts):
+    n, many = parts["min_tracked"], parts["many_tracked"]
+    assert 1 <= n < many
+    labels = [t for kind, t in parts["panel_min"] if kind == "label"]
+    assert f"Segment All into {n} parts (asked for 1000: the mesh cannot be cut finer)" in labels

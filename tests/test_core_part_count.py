@@ -133,3 +133,35 @@ def test_spectral_embedding_separates_a_weak_edge():
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0)
     within = np.linalg.norm(emb[0] - emb[1]) + np.linalg.norm(emb[3] - emb[4])
     assert np.linalg.norm(emb[0] - emb[4]) > 5 * within
+
+
+def test_smallest_part_size_is_honoured(real):
+    """With a smallest part size, the k parts are each at least that large: a tiny
+    separate piece is not one of them but joins a neighbour."""
+    from core import SegmentAllSettings
+
+    v, f, owner = boxes(THREE + [(1.5, 0.0, 0.0)], subdivide=2)
+    tiny = owner == 3
+    v = v.copy()
+    # a tiny box far from the others: joined last, so the plain count makes it a part
+    v[np.unique(f[tiny])] = (v[np.unique(f[tiny])] - (1.5, 0, 0)) * 0.05 + (3.0, 6.0, 0)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    plain = real.segment_all(num_parts=3).face_labels
+    assert len(np.unique(plain)) == 3
+    assert not set(plain[tiny]) & set(plain[~tiny])  # the tiny box alone
+    res = real.segment_all(num_parts=3, settings=SegmentAllSettings(min_mesh_part_fraction=0.05))
+    assert res.num_parts == 3
+    area = real.mesh_structure().face_area
+    shares = np.bincount(res.face_labels, weights=area) / area.sum()
+    assert shares.min() >= 0.05
+    for b in range(3):  # each big box is one part of its own
+        assert len(np.unique(res.face_labels[owner == b])) == 1
+    assert len({int(res.face_labels[owner == b][0]) for b in range(3)}) == 3
+
+
+def test_point_cloud_count_more_than_leaves(real):
+    v, f, _ = boxes(THREE, subdivide=1)
+    real.set_points(v[np.unique(f)] if len(v) > 64 else np.repeat(v, 20, axis=0)
+                    + np.random.default_rng(0).normal(0, 0.01, (len(v) * 20, 3)))
+    res = real.segment_all(num_parts=100000)
+    assert 1 <= res.num_parts <= len(real.points)
