@@ -51,8 +51,12 @@ class CountSettings:
     sigma: float = 0.2
 
 
-def check_count(num_parts: object) -> int:
-    """The part count as an int ≥ 1, or a ValueError that names the value."""
+def check_count(num_parts: object, scale: float | None = None) -> int:
+    """The part count as an int ≥ 1, or a ValueError that names the value (also when a
+    ``scale`` is given with it: a count and a scale are two ways to ask)."""
+    if scale is not None:
+        raise ValueError("segment_all takes a scale or num_parts, not both "
+                         f"(got scale={scale}, num_parts={num_parts!r})")
     if isinstance(num_parts, bool) or not isinstance(num_parts, (int, np.integer)):
         raise ValueError(f"num_parts must be a whole number of parts (≥ 1), "
                          f"got {num_parts!r}")

@@ -368,10 +368,7 @@ class Segmenter:
         sc = check_scale(scale)
         st = self._need()
         if num_parts is not None:
-            if sc is not None:
-                raise ValueError("segment_all takes a scale or num_parts, not both "
-                                 f"(got scale={sc}, num_parts={num_parts!r})")
-            k = check_count(num_parts)
+            k = check_count(num_parts, sc)
             if st.faces is not None:
                 return self.mesh_parts().segment_count(k, self.settings.count,
                                                        s.min_mesh_part_fraction)
