@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from .errors import InvalidPromptError
 from .mesh_regions import relabel_contiguous
-from .part_count import count_cut
+from .part_count import count_cut_min_size, node_sizes
 from .point_tree import PointTree
 
 
@@ -165,18 +165,15 @@ def segment_points_count(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray
                          input_points: np.ndarray | None, num_parts: int,
                          s: SegmentAllSettings) -> SegmentAllResult:
     """Split a point cloud into ``num_parts`` (validated, ≥ 1) parts: the clusters left
-    before the last merges of its tree (:func:`core.part_count.count_cut`), undoing the
-    fewest merges for ``num_parts`` clusters of at least ``s.min_part_fraction`` of the
-    points; the smaller ones join their neighbours (the clean-up of
-    :func:`segment_points`). Fewer parts only when the tree has too few leaves.
+    before the last merges of its tree, undoing the fewest merges for ``num_parts``
+    clusters of at least ``s.min_part_fraction`` of the points
+    (:func:`core.part_count.count_cut_min_size`); the smaller ones join their neighbours
+    (the clean-up of :func:`segment_points`). Fewer parts only when the cloud cannot be
+    cut into that many parts that large.
     Arguments as :func:`segment_points`."""
     min_count = int(np.ceil(s.min_part_fraction * len(xyz_norm)))
-    n_leaves = pt.tree.num_leaves
-    for k in range(min(max(1, int(num_parts)), n_leaves), n_leaves + 1):
-        nodes = count_cut(pt.tree, k)
-        size = np.bincount(pt.tree.labels_of_cut(nodes)[pt.leaf_of_point], minlength=len(nodes))
-        if int((size >= max(min_count, 1)).sum()) >= num_parts:
-            break
+    size = node_sizes(pt.tree, np.bincount(pt.leaf_of_point, minlength=pt.tree.num_leaves))
+    nodes = count_cut_min_size(pt.tree, num_parts, size, min_count)
     return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), None, points, input_points)
 
 

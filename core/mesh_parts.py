@@ -22,7 +22,7 @@ from .automatic import SegmentAllResult
 from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
-from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
+from .part_count import CountSettings, count_cut_min_size, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
@@ -242,11 +242,11 @@ class MeshParts:
         """Segment All into ``num_parts`` (validated, ≥ 1) parts, or one per superface
         when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)
         when ``min_part_fraction`` is 0. ``min_part_fraction`` > 0: only parts with at least that share of the surface
-        count (:func:`core.part_count.count_cut_min_share`); smaller ones join the
+        count (:func:`core.part_count.count_cut_min_size`); smaller ones join the
         neighbour they share the most boundary with (a piece with none, the nearest part),
         so the count stays exact."""
         tree = self.count_tree(settings)
-        nodes = count_cut_min_share(tree, num_parts, min_part_fraction)
+        nodes = count_cut_min_size(tree, num_parts, tree.share, min_part_fraction)
         parts = self._absorb(nodes, min_part_fraction, None, tree, nearest=True)
         return self._result(parts, None, tree)
 

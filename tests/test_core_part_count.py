@@ -165,3 +165,16 @@ def test_point_cloud_count_more_than_leaves(real):
                     + np.random.default_rng(0).normal(0, 0.01, (len(v) * 20, 3)))
     res = real.segment_all(num_parts=100000)
     assert 1 <= res.num_parts <= len(real.points)
+
+
+def test_unreachable_count_gives_the_most_parts_that_large(real):
+    """Five parts of at least half the cloud cannot exist: the answer is the cut with the
+    most parts that large (one), never a scatter of small ones."""
+    from core import SegmentAllSettings
+
+    real.set_points(np.random.default_rng(0).normal(size=(400, 3)))
+    res = real.segment_all(num_parts=5, settings=SegmentAllSettings(min_part_fraction=0.5))
+    assert res.num_parts == 1
+    res = real.segment_all(num_parts=5, settings=SegmentAllSettings(min_part_fraction=0.1))
+    assert 1 <= res.num_parts <= 5
+    assert np.bincount(res.point_labels).min() >= 0.1 * 400
