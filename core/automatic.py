@@ -173,7 +173,7 @@ def segment_points_count(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray
     Arguments as :func:`segment_points`."""
     min_count = int(np.ceil(s.min_part_fraction * len(xyz_norm)))
     size = node_sizes(pt.tree, np.bincount(pt.leaf_of_point, minlength=pt.tree.num_leaves))
-    nodes = count_cut_min_size(pt.tree, num_parts, size, min_count)
+    nodes, _ = count_cut_min_size(pt.tree, num_parts, size, min_count)
     return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), None, points, input_points)
 
 

@@ -243,12 +243,61 @@ class MeshParts:
         when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)
         when ``min_part_fraction`` is 0. ``min_part_fraction`` > 0: only parts with at least that share of the surface
         count (:func:`core.part_count.count_cut_min_size`); smaller ones join the
-        neighbour they share the most boundary with (a piece with none, the nearest part),
-        so the count stays exact."""
+        neighbour they share the most boundary with (a piece with none, the nearest part)
+        one by one, smallest first, so no part stays below that size and at most
+        ``num_parts`` remain. When no cut of the tree has ``num_parts`` parts that large,
+        the same merging also starts from the single superfaces, and the answer with more
+        parts wins."""
         tree = self.count_tree(settings)
-        nodes = count_cut_min_size(tree, num_parts, tree.share, min_part_fraction)
-        parts = self._absorb(nodes, min_part_fraction, None, tree, nearest=True)
+        nodes, reached = count_cut_min_size(tree, num_parts, tree.share, min_part_fraction)
+        parts = self._absorb_all(nodes, min_part_fraction, num_parts, tree)
+        if not reached:  # no cut has k parts that large: also merge up from the superfaces
+            alt = self._absorb_all(np.arange(tree.num_leaves), min_part_fraction, num_parts,
+                                   tree)
+            parts = alt if len(alt) > len(parts) else parts
         return self._result(parts, None, tree)
+
+    def _absorb_all(self, nodes: np.ndarray, min_share: float, max_parts: int,
+                    tree: MergeTree) -> list[np.ndarray]:
+        """While a part is below ``min_share`` or there are more than ``max_parts`` (and
+        more than one): the smallest such part joins the part it shares the most boundary
+        (or contact) with, or the nearest part (superface centroids) when it touches none.
+        ``nodes``: a cut of ``tree``."""
+        parts = [[int(n)] for n in nodes]
+        k = len(parts)
+        if (min_share <= 0 and k <= max_parts) or k < 2:
+            return [np.asarray(p, np.int64) for p in parts]
+        sf = self.sf
+        lab = tree.labels_of_cut(np.asarray(nodes))
+        share = tree.share[np.asarray(nodes)].astype(np.float64)
+        a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
+        x = a != b
+        bound = np.zeros((k, k))
+        np.add.at(bound, (a[x], b[x]), (sf.boundary + np.sqrt(sf.contact))[x])
+        bound += bound.T
+        alive = np.ones(k, bool)
+        while alive.sum() > 1:
+            small = np.flatnonzero(alive & ((share < min_share) | (alive.sum() > max_parts)))
+            if not len(small):
+                break
+            p = int(small[np.argmin(share[small])])
+            row = np.where(alive, bound[p], 0.0)
+            row[p] = 0.0
+            if row.max() > 0:
+                q = int(np.argmax(row))
+            else:  # a piece no edge reaches: the part of the nearest superface
+                d = np.linalg.norm(sf.centroid[:, None] - sf.centroid[lab == p][None],
+                                   axis=2).min(axis=1)
+                d[(lab == p) | ~alive[lab]] = np.inf
+                q = int(lab[np.argmin(d)])
+            parts[q] += parts[p]
+            share[q] += share[p]
+            bound[q] += bound[p]
+            bound[:, q] += bound[:, p]
+            bound[q, q] = 0.0
+            lab[lab == p] = q
+            alive[p] = False
+        return [np.asarray(parts[i], np.int64) for i in np.flatnonzero(alive)]
 
     def _leaf_labels(self, parts: list[np.ndarray], tree: MergeTree | None = None
                      ) -> np.ndarray:
@@ -271,17 +320,15 @@ class MeshParts:
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)
 
-    def _absorb(self, nodes: np.ndarray, min_share: float, group: np.ndarray | None,
-                tree: MergeTree | None = None, nearest: bool = False) -> list[np.ndarray]:
-        """Parts (nodes of ``tree``, default the superface tree) below ``min_share`` join
-        the neighbouring part they share the most boundary (or contact) with, inside the
-        same ``group`` part (leaf labels of a coarser level) when given; a tiny part with
-        no such neighbour stays, or with ``nearest`` joins the part of the superface
-        nearest to it (centroids)."""
+    def _absorb(self, nodes: np.ndarray, min_share: float,
+                group: np.ndarray | None) -> list[np.ndarray]:
+        """Parts below ``min_share`` join the neighbouring part they share the most
+        boundary (or contact) with, inside the same ``group`` part (leaf labels of a
+        coarser level) when given; a tiny part with no such neighbour stays."""
         parts = [np.asarray([n], np.int64) for n in nodes]
         if min_share <= 0 or len(parts) < 2:
             return parts
-        t, sf = (self.tree if tree is None else tree), self.sf
+        t, sf = self.tree, self.sf
         lab = t.labels_of_cut(np.asarray(nodes))
         share = np.asarray([t.share[n] for n in nodes])
         a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
@@ -298,11 +345,6 @@ class MeshParts:
             row = bm.getrow(int(p))
             if len(row.indices):
                 target[p] = int(row.indices[np.argmax(row.data)])
-            elif nearest and k > 1:  # a piece no edge reaches: the nearest other part
-                inside = lab == p
-                d = np.linalg.norm(sf.centroid[~inside][:, None] - sf.centroid[inside][None],
-                                   axis=2).min(axis=1)
-                target[p] = int(lab[~inside][np.argmin(d)])
         link = np.stack([np.arange(k), target], axis=1)
         g = sp.coo_matrix((np.ones(k), (link[:, 0], link[:, 1])), shape=(k, k))
         _, comp = connected_components(g, directed=False)

@@ -179,21 +179,21 @@ def node_sizes(tree: MergeTree, leaf_size: np.ndarray) -> np.ndarray:
 
 
 def count_cut_min_size(tree: MergeTree, num_parts: int, size: np.ndarray,
-                       min_size: float) -> np.ndarray:
+                       min_size: float) -> tuple[np.ndarray, bool]:
     """The count cut in which ``num_parts`` clusters have a ``size`` (per node, e.g. the
     area shares ``tree.share``) of at least ``min_size``: the smallest k' ≥ ``num_parts``
-    whose :func:`count_cut` has that many such clusters; when no k' has, the smallest k'
-    with the most of them. The smaller clusters come with it; the caller absorbs them.
-    ``min_size`` ≤ 0 is the plain :func:`count_cut`."""
+    whose :func:`count_cut` has that many such clusters, and True; when no k' has, the
+    smallest k' with the most of them, and False. The smaller clusters come with it; the
+    caller absorbs them. ``min_size`` ≤ 0 is the plain :func:`count_cut`."""
     if min_size <= 0:
-        return count_cut(tree, num_parts)
+        return count_cut(tree, num_parts), True
     s = tree.num_leaves
     best_k, best_n = 1, -1
     for k in range(min(max(1, int(num_parts)), s), s + 1):
         nodes = count_cut(tree, k)
         n_big = int((size[nodes] >= min_size).sum())
         if n_big >= num_parts:
-            return nodes
+            return nodes, True
         if n_big > best_n:
             best_k, best_n = k, n_big
-    return count_cut(tree, best_k)
+    return count_cut(tree, best_k), False

@@ -71,6 +71,13 @@ class BatchError(Exception):
     """A failure of one input or object; the message is one line."""
 
 
+def _min_size_overrides(size: float) -> dict:
+    """Segment All settings for ``--min-part-size`` (the panel's Min Part Size)."""
+    if size <= 0:
+        return {}
+    return {"min_part_fraction": size, "min_mesh_part_fraction": size}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="s2am3d-batch",
@@ -94,6 +101,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--join", action="store_true",
                     help="join each input's meshes into one object before segmenting")
     ap.add_argument("--points", type=int, default=10000, help="points sampled per object")
+    ap.add_argument("--min-part-size", type=float, default=0.0, metavar="F",
+                    help="smallest part kept, as a fraction of the object (0-0.5; 0 = the "
+                    "model's default); with --parts only parts this large count")
     ap.add_argument("--prefix", default="", help="name prefix of groups / objects")
     ap.add_argument("--model", default=None, metavar="DIR",
                     help="weights folder (default: the bundled model)")
@@ -122,6 +132,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.hierarchy_scales = parse_scales(args.hierarchy, "--hierarchy")
     except SettingsError as exc:
         ap.error(str(exc))
+    if not 0.0 <= args.min_part_size <= 0.5:  # also refuses NaN
+        ap.error(f"--min-part-size must be between 0 and 0.5, got {args.min_part_size}")
     if not MIN_POINTS <= args.points <= MAX_POINTS:
         ap.error(f"--points must be between {MIN_POINTS} and {MAX_POINTS}, got {args.points}")
     try:
@@ -253,7 +265,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     spec = runner.RunSpec(
         model=engine.ModelOptions(path=args.model, num_threads=args.threads),
         opts=engine.SegmentOptions(scale=args.scale, num_parts=args.parts,
-                                   n_points=args.points, hierarchy=args.hierarchy_scales),
+                                   n_points=args.points, hierarchy=args.hierarchy_scales,
+                                   overrides=_min_size_overrides(args.min_part_size)),
         mode=args.output, original=args.original.upper(), prefix=args.prefix,
     )
     rows, meta = [], {}
@@ -290,7 +303,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
                   **{k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool))}},
         "settings": {"scale": args.scale, "num_parts": args.parts,
                      "hierarchy": list(args.hierarchy_scales), "output": args.output,
-                     "points": args.points, "join": args.join},
+                     "points": args.points, "join": args.join,
+                     "min_part_size": args.min_part_size},
         "objects": rows,
         "failures": failures,
         "warnings": warnings,

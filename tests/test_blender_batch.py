@@ -110,6 +110,9 @@ def test_batch_bad_arguments_exit_2(tmp_path):
     proc = _run([str(SCRIPT), "--", "--parts", "0"], tmp_path)
     assert proc.returncode == 2 and "--parts must be a whole number of parts, 1 or more, got 0" \
         in proc.stderr
+    proc = _run([str(SCRIPT), "--", "--parts", "3", "--min-part-size", "0.9"], tmp_path)
+    assert proc.returncode == 2
+    assert "--min-part-size must be between 0 and 0.5, got 0.9" in proc.stderr
 
 
 def test_batch_parts_gives_that_many_parts_with_extra_scales_after_it(tmp_path):
@@ -221,3 +224,23 @@ def test_batch_stl_and_blend_inputs_into_objects_with_hierarchy_cycles_preview(t
     assert img.shape == (240, 320, 3)
     img = img.reshape(-1, 3)
     assert len(np.unique(img // 32, axis=0)) >= 4  # a Cycles render with several part colours
+
+
+def test_batch_parts_with_a_smallest_part_size(tmp_path):
+    """``--min-part-size`` with ``--parts``: only parts that large count, so a table asked
+    for 8 parts of at least 10 % of its surface gets fewer, larger parts."""
+    v, f, _ = sample_meshes.table()
+    obj = tmp_path / "table.obj"
+    sample_meshes.write_obj(obj, v, f)
+    counts = {}
+    for size in ("0", "0.1"):
+        rep_path = tmp_path / f"r{size}.json"
+        proc = _run([str(SCRIPT), "--", "--input", str(obj), "--parts", "8", "--min-part-size",
+                     size, "--points", "2048", "--threads", "1", "--report", str(rep_path)],
+                    tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rep = json.loads(rep_path.read_text())
+        assert rep["settings"]["min_part_size"] == float(size)
+        counts[size] = rep["objects"][0]["parts"]
+    assert counts["0"] == 8
+    assert 1 <= counts["0.1"] < 8

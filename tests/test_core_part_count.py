@@ -178,3 +178,22 @@ def test_unreachable_count_gives_the_most_parts_that_large(real):
     res = real.segment_all(num_parts=5, settings=SegmentAllSettings(min_part_fraction=0.1))
     assert 1 <= res.num_parts <= 5
     assert np.bincount(res.point_labels).min() >= 0.1 * 400
+
+
+def test_count_with_a_size_no_cut_can_meet(real):
+    """Three equal boxes asked for 3 parts of at least 30 % each: one box each; of at least
+    40 %: no two parts can be that large, so the whole object is one part (never more
+    parts than asked, never a part below the size)."""
+    from core import SegmentAllSettings
+
+    v, f, owner = boxes(THREE, subdivide=2)
+    real.set_mesh(v, f, n_points=3000, seed=0)
+    res = real.segment_all(num_parts=3, settings=SegmentAllSettings(min_mesh_part_fraction=0.3))
+    assert res.num_parts == 3
+    assert all(len(np.unique(res.face_labels[owner == b])) == 1 for b in range(3))
+    res = real.segment_all(num_parts=3, settings=SegmentAllSettings(min_mesh_part_fraction=0.4))
+    assert res.num_parts == 1
+    res = real.segment_all(num_parts=2, settings=SegmentAllSettings(min_mesh_part_fraction=0.3))
+    assert res.num_parts == 2
+    area = real.mesh_structure().face_area
+    assert (np.bincount(res.face_labels, weights=area) / area.sum()).min() >= 0.3
