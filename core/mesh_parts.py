@@ -13,8 +13,7 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from .affinity import AffinityModel, dissimilarity
 from .agglomerate import build_merge_tree
@@ -250,54 +249,12 @@ class MeshParts:
         parts wins."""
         tree = self.count_tree(settings)
         nodes, reached = count_cut_min_size(tree, num_parts, tree.share, min_part_fraction)
-        parts = self._absorb_all(nodes, min_part_fraction, num_parts, tree)
+        parts = self._absorb(nodes, min_part_fraction, None, tree, num_parts)
         if not reached:  # no cut has k parts that large: also merge up from the superfaces
-            alt = self._absorb_all(np.arange(tree.num_leaves), min_part_fraction, num_parts,
-                                   tree)
+            alt = self._absorb(np.arange(tree.num_leaves), min_part_fraction, None, tree,
+                               num_parts)
             parts = alt if len(alt) > len(parts) else parts
         return self._result(parts, None, tree)
-
-    def _absorb_all(self, nodes: np.ndarray, min_share: float, max_parts: int,
-                    tree: MergeTree) -> list[np.ndarray]:
-        """While a part is below ``min_share`` or there are more than ``max_parts`` (and
-        more than one): the smallest such part joins the part it shares the most boundary
-        (or contact) with, or the nearest part (superface centroids) when it touches none.
-        ``nodes``: a cut of ``tree``."""
-        parts = [[int(n)] for n in nodes]
-        k = len(parts)
-        if (min_share <= 0 and k <= max_parts) or k < 2:
-            return [np.asarray(p, np.int64) for p in parts]
-        sf = self.sf
-        lab = tree.labels_of_cut(np.asarray(nodes))
-        share = tree.share[np.asarray(nodes)].astype(np.float64)
-        a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
-        x = a != b
-        bound = np.zeros((k, k))
-        np.add.at(bound, (a[x], b[x]), (sf.boundary + np.sqrt(sf.contact))[x])
-        bound += bound.T
-        alive = np.ones(k, bool)
-        while alive.sum() > 1:
-            small = np.flatnonzero(alive & ((share < min_share) | (alive.sum() > max_parts)))
-            if not len(small):
-                break
-            p = int(small[np.argmin(share[small])])
-            row = np.where(alive, bound[p], 0.0)
-            row[p] = 0.0
-            if row.max() > 0:
-                q = int(np.argmax(row))
-            else:  # a piece no edge reaches: the part of the nearest superface
-                d = np.linalg.norm(sf.centroid[:, None] - sf.centroid[lab == p][None],
-                                   axis=2).min(axis=1)
-                d[(lab == p) | ~alive[lab]] = np.inf
-                q = int(lab[np.argmin(d)])
-            parts[q] += parts[p]
-            share[q] += share[p]
-            bound[q] += bound[p]
-            bound[:, q] += bound[:, p]
-            bound[q, q] = 0.0
-            lab[lab == p] = q
-            alive[p] = False
-        return [np.asarray(parts[i], np.int64) for i in np.flatnonzero(alive)]
 
     def _leaf_labels(self, parts: list[np.ndarray], tree: MergeTree | None = None
                      ) -> np.ndarray:
@@ -320,35 +277,61 @@ class MeshParts:
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)
 
-    def _absorb(self, nodes: np.ndarray, min_share: float,
-                group: np.ndarray | None) -> list[np.ndarray]:
-        """Parts below ``min_share`` join the neighbouring part they share the most
-        boundary (or contact) with, inside the same ``group`` part (leaf labels of a
-        coarser level) when given; a tiny part with no such neighbour stays."""
-        parts = [np.asarray([n], np.int64) for n in nodes]
-        if min_share <= 0 or len(parts) < 2:
-            return parts
-        t, sf = self.tree, self.sf
-        lab = t.labels_of_cut(np.asarray(nodes))
-        share = np.asarray([t.share[n] for n in nodes])
-        a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
-        w = sf.boundary + np.sqrt(sf.contact)
-        x = a != b
+    def _absorb(self, nodes: np.ndarray, min_share: float, group: np.ndarray | None,
+                tree: MergeTree | None = None, max_parts: int | None = None
+                ) -> list[np.ndarray]:
+        """Parts (a cut of ``tree``, default the superface tree) merged one at a time, the
+        smallest first, while one is below ``min_share`` or more than ``max_parts`` remain:
+        it joins the part it shares the most boundary (or contact) with, or the part of the
+        nearest superface (centroids) when it touches none. With ``group`` (leaf labels of
+        a coarser level) only parts of the same coarser part merge; a part alone in its
+        group stays. Returns a list of node arrays, one per part."""
+        t = self.tree if tree is None else tree
+        nodes = np.asarray(nodes, np.int64)
+        k = len(nodes)
+        limit = k if max_parts is None else int(max_parts)
+        parts = [[int(n)] for n in nodes]
+        if (min_share <= 0 and k <= limit) or k < 2:
+            return [np.asarray(p, np.int64) for p in parts]
+        sf = self.sf
+        lab = t.labels_of_cut(nodes)
+        share = t.share[nodes].astype(np.float64)
+        pg = np.zeros(k, np.int64)
         if group is not None:
-            x &= group[sf.pairs[:, 0]] == group[sf.pairs[:, 1]]
-        k = len(parts)
-        bm = sp.coo_matrix((np.concatenate([w[x], w[x]]),
-                            (np.concatenate([a[x], b[x]]), np.concatenate([b[x], a[x]]))),
-                           shape=(k, k)).tocsr()
-        target = np.arange(k)
-        for p in np.flatnonzero(share < min_share):
-            row = bm.getrow(int(p))
-            if len(row.indices):
-                target[p] = int(row.indices[np.argmax(row.data)])
-        link = np.stack([np.arange(k), target], axis=1)
-        g = sp.coo_matrix((np.ones(k), (link[:, 0], link[:, 1])), shape=(k, k))
-        _, comp = connected_components(g, directed=False)
-        merged: dict[int, list[int]] = {}
-        for i, c in enumerate(comp.tolist()):
-            merged.setdefault(c, []).append(int(nodes[i]))
-        return [np.asarray(v, np.int64) for v in merged.values()]
+            pg[lab] = group  # every leaf of a part lies in the same coarser part
+        a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
+        x = (a != b) & (pg[a] == pg[b])
+        bound: list[dict[int, float]] = [{} for _ in range(k)]  # shared boundary per pair
+        for i, j, w in zip(a[x].tolist(), b[x].tolist(),
+                           (sf.boundary + np.sqrt(sf.contact))[x].tolist()):
+            bound[i][j] = bound[i].get(j, 0.0) + w
+            bound[j][i] = bound[j].get(i, 0.0) + w
+        alive, stuck = np.ones(k, bool), np.zeros(k, bool)
+        while alive.sum() > 1:
+            want = alive & ~stuck & ((share < min_share) | (alive.sum() > limit))
+            cand = np.flatnonzero(want)
+            if not len(cand):
+                break
+            p = int(cand[np.argmin(share[cand])])
+            mates = alive & (pg == pg[p])
+            mates[p] = False
+            if not mates.any():
+                stuck[p] = True
+                continue
+            if bound[p]:
+                q = max(bound[p], key=lambda c: (bound[p][c], -c))
+            else:  # a piece no edge reaches: the part of the nearest superface
+                d = cKDTree(sf.centroid[lab == p]).query(sf.centroid)[0]
+                d[~mates[lab]] = np.inf
+                q = int(lab[np.argmin(d)])
+            parts[q] += parts[p]
+            share[q] += share[p]
+            for c, w in bound[p].items():  # p's boundaries become q's
+                del bound[c][p]
+                if c != q:
+                    bound[q][c] = bound[q].get(c, 0.0) + w
+                    bound[c][q] = bound[c].get(q, 0.0) + w
+            bound[p] = {}
+            lab[lab == p] = q
+            alive[p] = False
+        return [np.asarray(parts[i], np.int64) for i in np.flatnonzero(alive)]

@@ -177,6 +177,32 @@ def test_tiny_parts_are_absorbed_only_when_asked(monkeypatch):
     assert merged.num_parts == 1
 
 
+def test_no_part_stays_below_the_smallest_part_size(monkeypatch):
+    """Specks that touch only each other (a chain of three tiny boxes far from the big
+    ones) used to absorb into one another and stay below the size; now every part of
+    Segment All, at any scale, in a hierarchy too, is at least that large."""
+    from core import SegmentAllSettings
+
+    seg = make_segmenter(monkeypatch)
+    big, fb, _ = boxes([(0, 0, 0), (3, 0, 0)], subdivide=1)
+    specks, fs, _ = boxes([(1.5, 4.0, 0), (1.62, 4.0, 0), (1.74, 4.0, 0)],
+                          extents=(0.1, 0.1, 0.1), subdivide=1)
+    v = np.concatenate([big, specks])
+    f = np.concatenate([fb, fs + len(big)])
+    seg.set_mesh(v, f, n_points=4000)
+    area = seg.mesh_structure().face_area
+    st = SegmentAllSettings(min_mesh_part_fraction=0.05)
+    for scale in (None, 0.05, 0.3):
+        res = seg.segment_all(scale, st)
+        shares = np.bincount(res.face_labels, weights=area) / area.sum()
+        assert shares.min() >= 0.05, (scale, np.round(shares, 4))
+    fine, coarse = seg.hierarchy([0.05, 0.5], st)
+    for lv in (fine, coarse):
+        assert (np.bincount(lv.face_labels, weights=area) / area.sum()).min() >= 0.05
+    pairs = np.unique(np.stack([fine.face_labels, coarse.face_labels], 1), axis=0)
+    assert len(np.unique(pairs[:, 0])) == len(pairs)  # still nested
+
+
 def test_a_click_on_a_big_low_poly_face_is_never_empty(monkeypatch):
     """Two big triangles per side: a small scale still selects at least the clicked face."""
     seg = make_segmenter(monkeypatch)
