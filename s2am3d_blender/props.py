@@ -45,8 +45,9 @@ class S2AM3D_Settings(bpy.types.PropertyGroup):
     )
     min_part_size: FloatProperty(
         name="Min Part Size", default=0.0, min=0.0, max=0.5, precision=3,
-        description="Segment All: smallest part kept, as a fraction of the object's points "
-        "(0 = the model's default)",
+        description="Segment All: smallest part kept, as a fraction of the object (its "
+        "surface on meshes, its points on point clouds); with Parts, only parts this large "
+        "count (0 = the model's default)",
     )
     hierarchy: StringProperty(
         name="Extra Scales", default="",
