@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from .errors import InvalidPromptError
 from .mesh_regions import relabel_contiguous
-from .part_count import count_cut_min_size, node_sizes
+from .part_count import count_cut_min_share
 from .point_tree import PointTree
 
 
@@ -170,13 +170,11 @@ def segment_points_count(pt: PointTree, xyz_norm: np.ndarray, points: np.ndarray
     """Split a point cloud into ``num_parts`` (validated, ≥ 1) parts: the clusters left
     before the last merges of its tree, undoing the fewest merges for ``num_parts``
     clusters of at least ``s.min_part_fraction`` of the points
-    (:func:`core.part_count.count_cut_min_size`); the smaller ones join their neighbours
+    (:func:`core.part_count.count_cut_min_share`); the smaller ones join their neighbours
     (the clean-up of :func:`segment_points`). Fewer parts only when the cloud cannot be
     cut into that many parts that large.
     Arguments as :func:`segment_points`."""
-    min_count = int(np.ceil(s.min_part_fraction * len(xyz_norm)))
-    size = node_sizes(pt.tree, np.bincount(pt.leaf_of_point, minlength=pt.tree.num_leaves))
-    nodes, _ = count_cut_min_size(pt.tree, num_parts, size, min_count)
+    nodes, _ = count_cut_min_share(pt.tree, num_parts, s.min_part_fraction)
     return _result(pt, nodes, _labels(pt, nodes, xyz_norm, s), None, points, input_points)
 
 

@@ -21,7 +21,7 @@ from .automatic import SegmentAllResult
 from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
-from .part_count import CountSettings, count_cut_min_size, spectral_embedding, ward_tree
+from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
@@ -240,15 +240,14 @@ class MeshParts:
                       min_part_fraction: float = 0.0) -> SegmentAllResult:
         """Segment All into ``num_parts`` (validated, ≥ 1) parts, or one per superface
         when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)
-        when ``min_part_fraction`` is 0. ``min_part_fraction`` > 0: only parts with at least that share of the surface
-        count (:func:`core.part_count.count_cut_min_size`); smaller ones join the
-        neighbour they share the most boundary with (a piece with none, the nearest part)
-        one by one, smallest first, so no part stays below that size and at most
+        when ``min_part_fraction`` is 0. Above 0 only parts with at least that share of
+        the surface count (:func:`core.part_count.count_cut_min_share`); the smaller ones
+        are absorbed (:meth:`_absorb`), so none stays below that size and at most
         ``num_parts`` remain. When no cut of the tree has ``num_parts`` parts that large,
-        the same merging also starts from the single superfaces, and the answer with more
+        the absorption also starts from the single superfaces, and the answer with more
         parts wins."""
         tree = self.count_tree(settings)
-        nodes, reached = count_cut_min_size(tree, num_parts, tree.share, min_part_fraction)
+        nodes, reached = count_cut_min_share(tree, num_parts, min_part_fraction)
         parts = self._absorb(nodes, min_part_fraction, None, tree, num_parts)
         if not reached:  # no cut has k parts that large: also merge up from the superfaces
             alt = self._absorb(np.arange(tree.num_leaves), min_part_fraction, None, tree,

@@ -18,7 +18,7 @@ its own tree, built for balanced splits:
    (:func:`count_cut`). Every k gives a cut nested in the cut of k − 1. With a smallest
    part size (``SegmentAllSettings.min_mesh_part_fraction`` / ``min_part_fraction``),
    only parts at least that large count: the fewest further merges are undone until k
-   of them are (:func:`count_cut_min_size`), and the caller folds the smaller ones into
+   of them are (:func:`count_cut_min_share`), and the caller folds the smaller ones into
    their neighbours.
 
 The same count cut reads the point-cloud merge tree (:mod:`core.point_tree`), whose merges
@@ -173,31 +173,22 @@ def count_cut(tree: MergeTree, num_parts: int) -> np.ndarray:
     return ids[(par < 0) | (par >= limit)]
 
 
-def node_sizes(tree: MergeTree, leaf_size: np.ndarray) -> np.ndarray:
-    """(nodes,) total ``leaf_size`` (e.g. points per leaf) under every node of ``tree``
-    (children always have smaller ids than their parents)."""
-    size = np.zeros(len(tree.parent))
-    size[:tree.num_leaves] = leaf_size
-    for m in range(tree.num_leaves, len(tree.parent)):
-        a, b = tree.children[m]
-        size[m] = size[a] + size[b]
-    return size
-
-
-def count_cut_min_size(tree: MergeTree, num_parts: int, size: np.ndarray,
-                       min_size: float) -> tuple[np.ndarray, bool]:
-    """The count cut in which ``num_parts`` clusters have a ``size`` (per node, e.g. the
-    area shares ``tree.share``) of at least ``min_size``: the smallest k' ≥ ``num_parts``
-    whose :func:`count_cut` has that many such clusters, and True; when no k' has, the
-    smallest k' with the most of them, and False. The smaller clusters come with it; the
-    caller absorbs them. ``min_size`` ≤ 0 is the plain :func:`count_cut`."""
-    if min_size <= 0:
+def count_cut_min_share(tree: MergeTree, num_parts: int, min_share: float
+                        ) -> tuple[np.ndarray, bool]:
+    """The count cut in which ``num_parts`` clusters have a share (``tree.share``: of the
+    area on meshes, of the points on point clouds) of at least ``min_share``: the
+    smallest k' ≥ ``num_parts`` whose :func:`count_cut` has that many such clusters, and
+    True; when no k' has, the smallest k' with the most of them, and False. The smaller
+    clusters come with it; the caller absorbs them. ``min_share`` ≤ 0 is the plain
+    :func:`count_cut`."""
+    if min_share <= 0:
         return count_cut(tree, num_parts), True
     s = tree.num_leaves
+    floor = min_share - 1e-12  # shares are sums of per-leaf floats
     best_k, best_n = 1, -1
     for k in range(min(max(1, int(num_parts)), s), s + 1):
         nodes = count_cut(tree, k)
-        n_big = int((size[nodes] >= min_size).sum())
+        n_big = int((tree.share[nodes] >= floor).sum())
         if n_big >= num_parts:
             return nodes, True
         if n_big > best_n:

@@ -47,38 +47,20 @@ def part_count(key: str | None, settings, n_points: int) -> int | None:
     if settings.min_part_size > 0:
         overrides["min_part_fraction"] = float(settings.min_part_size)
         overrides["min_mesh_part_fraction"] = float(settings.min_part_size)
-    if settings.num_parts > 0:
-        return _count_cut_parts(seg, key, int(settings.num_parts), overrides)
+    asked = int(settings.num_parts)
     scale = round(float(settings.scale), 6) if settings.use_scale else None
-    ck = (key, scale, bool(settings.use_scale), tuple(sorted(overrides.items())))
-    if ck in _COUNTS:
-        _COUNTS.move_to_end(ck)
-        return _COUNTS[ck]
-    try:
-        if overrides:
-            n = int(seg.count_parts(scale, engine.SegmentOptions(overrides=overrides)
-                                    .core_settings()))
-        else:
-            n = int(seg.count_parts(scale))
-    except (ValueError, ArithmeticError, engine.errors().S2AM3DError):
-        n = None  # a NaN scale or similar: Segment All itself reports why
-    _COUNTS[ck] = n
-    while len(_COUNTS) > _COUNTS_MAX:
-        _COUNTS.popitem(last=False)
-    return n
-
-
-def _count_cut_parts(seg, key: str, asked: int, overrides: dict) -> int | None:
-    """Parts Segment All gives when asked for ``asked`` with the panel's smallest part size
-    (``overrides``; fewer when the mesh cannot be cut finer); memoised in :data:`_COUNTS`
-    next to the scale counts."""
-    ck = (key, "parts", asked, tuple(sorted(overrides.items())))
+    ck = ((key, "parts", asked) if asked > 0 else (key, scale, bool(settings.use_scale))
+          ) + tuple(sorted(overrides.items()))
     if ck not in _COUNTS:
         try:
-            settings = engine.SegmentOptions(overrides=overrides).core_settings()
-            _COUNTS[ck] = int(seg.segment_all(num_parts=asked, settings=settings).num_parts)
+            core_settings = engine.SegmentOptions(overrides=overrides).core_settings()
+            if asked > 0:  # fewer than asked when the mesh cannot be cut finer
+                n = seg.segment_all(num_parts=asked, settings=core_settings).num_parts
+            else:
+                n = seg.count_parts(scale, core_settings)
+            _COUNTS[ck] = int(n)
         except (ValueError, ArithmeticError, engine.errors().S2AM3DError):
-            _COUNTS[ck] = None  # Segment All itself reports why
+            _COUNTS[ck] = None  # a NaN scale or similar: Segment All itself reports why
         while len(_COUNTS) > _COUNTS_MAX:
             _COUNTS.popitem(last=False)
     _COUNTS.move_to_end(ck)

@@ -51,9 +51,7 @@ def spec_from_settings(settings, prefs: PrefValues) -> RunSpec:
         overrides["min_part_fraction"] = min_size
         overrides["min_mesh_part_fraction"] = min_size
     scale = _finite(settings.scale, "Scale", 0.0, 1.0)
-    count = int(settings.num_parts)
-    if count < 0:
-        raise SettingsError(f"Parts is {count}; set it to 1 or more, or 0 to use the scale")
+    count = int(settings.num_parts)  # the property's minimum is 0: 0 = by the scale
     opts = engine.SegmentOptions(
         # Parts > 0: Segment All into that many parts; the scale is then not used by it
         # (Pick Parts reads the panel's scale itself)

@@ -116,6 +116,23 @@ def settings(**kw):
     for k, v in kw.items():
         setattr(s, k, v)
     return s
+
+class Rec:
+    # a recording layout: what a panel draws (labels, properties, operators), in order
+    def __init__(self, log): self.log = log
+    def box(self): return Rec(self.log)
+    def column(self, **kw): return Rec(self.log)
+    def row(self, **kw): return Rec(self.log)
+    def label(self, text="", **kw): self.log.append(("label", text))
+    def prop(self, data, name, **kw): self.log.append(("prop", name))
+    def operator(self, idname, **kw): self.log.append(("operator", idname))
+
+def draw_panel():
+    log = []
+    fake = type("P", (), {{}})()
+    fake.layout = Rec(log)
+    bpy.types.S2AM3D_PT_parts.draw(fake, bpy.context)
+    return log
 """
 
 
@@ -768,21 +785,6 @@ def prefs_panel_hierarchy(blender_env):
     panel shows what the issue lists (drawn into a recording layout)."""
     _, run, _ = blender_env
     return run("""
-        class Rec:
-            # records what a panel draws: labels, properties, operators
-            def __init__(self, log): self.log = log
-            def box(self): return Rec(self.log)
-            def column(self, **kw): return Rec(self.log)
-            def row(self, **kw): return Rec(self.log)
-            def label(self, text="", **kw): self.log.append(("label", text))
-            def prop(self, data, name, **kw): self.log.append(("prop", name))
-            def operator(self, idname, **kw): self.log.append(("operator", idname))
-        def draw_panel():
-            log = []
-            fake = type("P", (), {})()
-            fake.layout = Rec(log)
-            bpy.types.S2AM3D_PT_parts.draw(fake, bpy.context)
-            return log
         ob = make_table()
         activate(ob)
         PREFS.prefix = "seg_"

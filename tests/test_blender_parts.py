@@ -21,21 +21,6 @@ def parts(tmp_path_factory):
     zips = linux_zips(tmp_path_factory.getbasetemp() / "dist")
     _, run, _ = install_env(zips["py311"], tmp_path_factory.mktemp("parts_user"))
     return run("""
-        class Rec:
-            # records what the panel draws: labels (with their icon) and properties
-            def __init__(self, log): self.log = log
-            def box(self): return Rec(self.log)
-            def column(self, **kw): return Rec(self.log)
-            def row(self, **kw): return Rec(self.log)
-            def label(self, text="", **kw): self.log.append(("label", text))
-            def prop(self, data, name, **kw): self.log.append(("prop", name))
-            def operator(self, idname, **kw): self.log.append(("operator", idname))
-        def draw_panel():
-            log = []
-            fake = type("P", (), {})()
-            fake.layout = Rec(log)
-            bpy.types.S2AM3D_PT_parts.draw(fake, bpy.context)
-            return log
         runner = sub("runner")
         ob = make_table()
         ob.vertex_groups.new(name="user_vg").add([0, 1, 2], 0.5, "REPLACE")

@@ -265,20 +265,9 @@ def test_onnx_runtime_import_failure_is_one_line_with_what_to_do(env):
 def test_panel_shows_the_part_count_once_encoded_and_never_encodes(env):
     _, run, _ = env
     r = run("""
-        class Rec:
-            def __init__(self, log): self.log = log
-            def box(self): return Rec(self.log)
-            def column(self, **kw): return Rec(self.log)
-            def row(self, **kw): return Rec(self.log)
-            def label(self, text="", **kw): self.log.append(text)
-            def prop(self, *a, **kw): pass
-            def operator(self, *a, **kw): pass
         def counts():
-            log = []
-            fake = type("P", (), {})()
-            fake.layout = Rec(log)
-            bpy.types.S2AM3D_PT_parts.draw(fake, bpy.context)
-            return [t for t in log if t.startswith("Segment All at")]
+            return [t for kind, t in draw_panel()
+                    if kind == "label" and t.startswith("Segment All at")]
         eng = sub("engine")
         ob = make_table()
         activate(ob)

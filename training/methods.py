@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 from core.geometry import face_components
 from training import baselines as bl
 from training.devset import EvalSample
+from training.psb_metrics import mode_of_counts
 
 if TYPE_CHECKING:
     from training.evaluate import EvalConfig
@@ -237,8 +238,11 @@ class ModelMethod(Method):
         r = sh.seg.predict(prompts=[(sh.model_index(idx, self.sample), True)], scale=scale)
         return sh.point_values(r.point_mask, r.face_mask, self.sample).astype(bool)
 
-    def _seg_all(self, scale: float | None, keys: list[str | int]) -> np.ndarray:
-        res = self.shared.seg.segment_all(scale=scale)
+    def _seg_all(self, scale: float | None, keys: list[str | int],
+                 num_parts: int | None = None) -> np.ndarray:
+        """Segment All at ``scale`` (or into ``num_parts``): point labels, and the face
+        labels kept under ``keys`` for :meth:`face_labels`."""
+        res = self.shared.seg.segment_all(scale=scale, num_parts=num_parts)
         if self.shared.use_faces and res.face_labels is not None:
             for k in keys:  # welding keeps the face order: these are the original faces
                 self._faces[k] = np.asarray(res.face_labels)
@@ -270,29 +274,21 @@ class CountMethod(ModelMethod):
     name, interactive, has_noscale_full, has_level_full = "count", False, False, True
     level_oracle, psb_main = "K", "mode_k"
 
-    def _seg_count(self, k: int, keys: list[str | int]) -> np.ndarray:
-        res = self.shared.seg.segment_all(num_parts=int(k))
-        if self.shared.use_faces and res.face_labels is not None:
-            for key in keys:
-                self._faces[key] = np.asarray(res.face_labels)
-        return self.shared.point_values(res.point_labels, res.face_labels, self.sample)
-
     def segment_levels(self):
         by_k: dict[int, list[int]] = {}
         for d, k in level_ks(self.sample).items():
             by_k.setdefault(k, []).append(d)
         out = {}
         for k, ds in by_k.items():
-            out.update(dict.fromkeys(ds, self._seg_count(k, list(ds))))
+            out.update(dict.fromkeys(ds, self._seg_all(None, list(ds), num_parts=k)))
         return dict(sorted(out.items()))
 
     def psb_labellings(self):
         humans = self.sample.obj.human_segs
         if humans is None or not len(humans):
             return {}
-        counts = [len(np.unique(h)) for h in humans]
-        k = int(np.argmax(np.bincount(counts)))  # ties: the smallest, as the reference row
-        return {"mode_k": self._seg_count(k, ["mode_k"])}
+        k = mode_of_counts([len(np.unique(h)) for h in humans])  # as the reference row
+        return {"mode_k": self._seg_all(None, ["mode_k"], num_parts=k)}
 
 
 class AggloMethod(Method):

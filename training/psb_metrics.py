@@ -240,7 +240,11 @@ def human_consistency(geom: MeshGeometry,
     return mean_metrics(rows)
 
 
+def mode_of_counts(counts: Sequence[int]) -> int:
+    """The most frequent of ``counts`` (segment counts; ties: the smallest)."""
+    return int(np.argmax(np.bincount(np.asarray(counts, np.int64))))
+
+
 def mode_segment_count(humans: Sequence[Segmentation]) -> int:
     """The most frequent segment count among the human segmentations (ties: the smallest)."""
-    counts = np.array([h.n for h in humans], np.int64)
-    return int(np.argmax(np.bincount(counts)))
+    return mode_of_counts([h.n for h in humans])
