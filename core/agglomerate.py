@@ -73,22 +73,18 @@ class Agglomeration:
         return new
 
     def tree(self, settings: TreeSettings, height: np.ndarray | None = None,
-             smooth: np.ndarray | None = None,
-             inner: tuple[np.ndarray, np.ndarray] | None = None) -> MergeTree:
+             one_piece: bool = False) -> MergeTree:
         """The finished :class:`MergeTree` (``height`` overrides the merge heights, e.g.
-        mapped to [0, 1]; ``smooth`` see :attr:`MergeTree.smooth`; ``inner`` its
-        ``(inner_sum, inner_weight)``)."""
-        inner_sum, inner_weight = inner if inner is not None else (None, None)
+        mapped to [0, 1]; ``one_piece`` see :attr:`MergeTree.one_piece`)."""
         return MergeTree(num_leaves=self.num, children=self.children, parent=self.parent,
                          share=self.share, height=self.height if height is None else height,
-                         settings=settings, smooth=smooth, inner_sum=inner_sum,
-                         inner_weight=inner_weight)
+                         settings=settings, one_piece=one_piece)
 
 
 def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.ndarray,
                      dissimilarity: np.ndarray, centroid: np.ndarray,
                      settings: TreeSettings | None = None,
-                     smooth: np.ndarray | None = None) -> MergeTree:
+                     one_piece: bool = False) -> MergeTree:
     """Agglomerate ``num`` superfaces into a binary tree: the two neighbouring clusters whose
     shared boundary has the lowest mean dissimilarity (weighted by ``weight``) merge first
     (+ ``settings.compactness`` × Ward's increase of their spread); pieces with no graph
@@ -104,7 +100,7 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         centroid: (S, 3) superface centroids in units of √(total area) (compactness term;
             orders the merges of unconnected pieces).
         settings: :class:`TreeSettings` stored with the tree for its queries.
-        smooth: optional (S,) bool, see :attr:`MergeTree.smooth`.
+        one_piece: see :attr:`MergeTree.one_piece`.
     """
     agg = Agglomeration(np.asarray(share, np.float64)[:num], centroid)
     sh, cen = agg.share, agg.centroid
@@ -127,8 +123,6 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         ward = sh[a] * sh[b] / max(sh[a] + sh[b], 1e-12) * float(d @ d)
         return acc[0] / acc[1] + lam * ward
 
-    # weight × dissimilarity (and weight) of the edges between each merge's two children
-    between = np.zeros((len(agg.parent), 2))
     heap = [(key(acc, a, b), a, b) for a in range(num) for b, acc in nb[a].items() if a < b]
     heapq.heapify(heap)
     while heap:
@@ -139,7 +133,6 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
         if acc is None or abs(key(acc, a, b) - h) > 1e-12:
             continue
         m = agg.merge(a, b, acc[0] / acc[1])
-        between[m] = acc
         merged: dict[int, list[float]] = {}
         for old in (a, b):  # the new cluster's boundary to each neighbour: summed
             for c, acc_o in nb[old].items():
@@ -155,7 +148,4 @@ def build_merge_tree(num: int, share: np.ndarray, pairs: np.ndarray, weight: np.
             nb[c][m] = acc_m
             heapq.heappush(heap, (key(acc_m, c, m), min(c, m), max(c, m)))
     agg.join_pieces(DISCONNECTED)
-    inner = between.copy()  # children have smaller ids than their parents
-    for m in range(num, len(agg.parent)):
-        inner[m] += inner[agg.children[m, 0]] + inner[agg.children[m, 1]]
-    return agg.tree(st, smooth=smooth, inner=(inner[:, 0], inner[:, 1]))
+    return agg.tree(st, one_piece=one_piece)

@@ -80,57 +80,36 @@ class TreeSettings:
             smooth) (2, 0.25) → 82.8 / 77.3, (3, 0.25) → 83.0 / 77.3, (2, 0.5) → 83.3 /
             77.1, (4, 0.25) → 83.0 / —. Chosen: (2, 0.5). Geodesic (8-NN graph)
             distances instead of Euclidean ones scored lower on PSB (76.1 at (2, 0.5)).
-        natural_scale, natural_max_share, smooth_surface_share: the natural cut (no
-            scale) cuts every boundary whose dissimilarity is above ``cut_threshold``; a
-            resulting part larger than ``natural_max_share`` that lies mostly on one
-            smooth surface covering more than ``smooth_surface_share`` of the mesh (a
-            one-piece mesh: AI-made, scanned, sculpted) is cut again at
-            ``natural_scale``, so no scale never answers "the whole object" there. Dev set
-            (PSB, Segment All leaf mIoU without a scale): 24.1 → 57.1; PartNet-Mobility
-            54.2 → 53.6 (an earlier version; final code with the re-cut: 56.3 / 53.9).
-            Until 2026-12-05 one share (0.5) played both roles and ``natural_scale`` was
-            0.1. Dev sets, shipped weights, (natural_scale, natural_max_share) with the
-            smooth surfaces kept at 0.5, Segment All leaf / click without a scale, PSB:
-            (0.1, 0.5) 57.5 / 53.9, (0.125, 0.5) 58.1 / 54.5, (0.15, 0.5) 58.3 / 54.7,
-            (0.2, 0.5) 55.1 / 52.3, (0.125, 0.4) 58.2 / 54.6, (0.15, 0.4) 58.4 / 54.8,
-            (0.15, 0.3) 58.6 / 54.9, (0.15, 0.25) 58.6 / 55.0, (0.15, 0.2) 58.7 / 55.0,
-            (0.175, 0.3) 57.2 / 54.0, (0.175, 0.2) 57.3 / 54.1, (0.2, 0.3) 55.1 / 52.3;
-            PartNet-Mobility (0.1, 0.5) 59.0 / 53.4, (0.15, 0.2–0.3) 59.3 / 53.9. With
-            one share of 0.2 for both roles PartNet-Mobility fell to 58.8 / 52.3 (more of
-            its big flat regions counted as smooth surfaces), hence two settings.
-        cut_threshold: see ``natural_scale`` (dev set, an earlier version: 0.3 → 50.6 /
-            55.0, 0.5 → 53.6 / 57.1, 0.7 → 53.0 / 53.8 leaf mIoU without a scale,
-            PartNet-Mobility / PSB). Re-checked with the re-cut contrast on held-out
-            generated objects (``python -m training.heldout_tree --vary
-            cut_threshold=0.4,0.5,0.6,0.7``, the two sets of ``recut_contrast``; voxel
-            finest / levels and pieces finest / levels): 0.4 → 29.9 / 36.7 and 83.2 /
-            71.6, 0.5 → 28.6 / 36.9 and 81.7 / 71.2, 0.6 → 27.6 / 37.9 and 80.4 / 71.7,
-            0.7 → 25.3 / 37.9 and 77.8 / 70.6; dev (node-level probe, leaf / click) at
-            0.4: PartNet-Mobility 59.6 / 52.9, PSB 61.9 / 54.6 (0.5: 59.0 / 53.1, 62.0 /
-            55.0). Finer parts against coarser ones and the clicks: 0.5 kept.
-        recut_contrast: the re-cut at ``natural_scale`` splits a merge only where it is a
-            boundary: its height must be at least this × the mean dissimilarity of the
-            graph edges the plain re-cut keeps inside its parts (boundary-weighted). Merges
-            below that stay whole, so a cup's body or a table's top is not carved by size
-            alone. The whole mesh (the root) is always split, so no scale never answers
-            the object. 0 = split wherever the size cut does (until 2026-12-05 late
-            evening). Values tried on held-out generated objects (natural cut, superface
-            level, finest level / mean over levels; ``python -m training.heldout_tree
-            --objects 120 --seed 1011 --kinds voxel --vary recut_contrast=0,1,1.25,1.5,
-            1.75,2``, voxel-fused one-piece objects, and ``--objects 80 --seed 1012
-            --kinds union,separate``): 0 → 28.5 / 36.7 and 81.4 / 70.5; 1 → 28.5 / 36.7
-            and 81.5 / 70.7; 1.25 → 28.6 / 36.9 and 81.6 / 70.9; 1.5 → 28.6 / 36.9 and
-            81.7 / 71.2; 1.75 → 28.4 / 37.3 and 81.8 / 71.4; 2 → 28.4 / 37.7 and 82.0 /
-            71.7. Chosen: 1.5, the largest value that lowers none of the four held-out
-            numbers. Dev sets (node-level probe: Segment All leaf / click without a scale
-            / PSB 1 − RI): PSB 0 → 61.3 / 53.8 / 0.236, 1 → 61.8 / 54.4 / 0.229, 1.5 →
-            62.0 / 55.0 / 0.226, 1.75 → 62.1 / 55.2 / 0.224, 2 → 61.7 / 54.9 / 0.235;
-            PartNet-Mobility 58.9 / 52.9 → 59.0 / 53.1 at 1.5. ``natural_scale``
-            re-checked with it (held-out voxel finest / levels, ``--vary
-            natural_scale=0.075,0.1,0.15,0.2``; dev PSB leaf / click / 1 − RI): 0.075 →
-            29.9 / 35.1, 62.0 / 54.5 / 0.225; 0.1 → 29.2 / 35.9, 62.2 /
-            54.7 / 0.223; 0.15 → 28.6 / 36.9, 62.0 / 55.0 / 0.226; 0.2 → 28.2 / 38.0,
-            60.0 / 53.6 / 0.240: a trade between the levels, 0.15 kept.
+        smooth_surface_share: a mesh whose largest crease region covers more than this
+            share of the area is a *one-piece* mesh (AI-made, scanned, sculpted):
+            :func:`core.mesh_parts.superface_tree` raises its dissimilarities to the
+            randomized-cuts consensus (:mod:`core.consensus`), its natural cut never
+            answers the whole mesh, and Segment All into k parts reads a spectral tree
+            (:mod:`core.part_count`). Until 2026-12-06 such meshes instead re-cut every
+            natural part above 20 % at scale 0.15 where a merge stood out (settings
+            ``natural_scale``, ``natural_max_share``, ``recut_contrast``, removed; their
+            values and measurements are in the git history of this file). Held-out
+            generated objects (``python -m training.heldout_tree``, natural cut, finest /
+            mean over levels; voxel-fused one-piece objects, then separate or unioned
+            objects): the re-cut 28.6 / 36.9 and 81.7 / 71.2, the consensus 29.6 / 39.8
+            and 83.9 / 75.8 (probe ``/tmp/s4/w12``, not committed).
+        cut_threshold: the natural cut (no scale) cuts every merge whose dissimilarity is
+            above this (dev set, an earlier version: 0.3 → 50.6 / 55.0, 0.5 → 53.6 /
+            57.1, 0.7 → 53.0 / 53.8 leaf mIoU without a scale, PartNet-Mobility / PSB).
+            Re-checked on held-out generated objects with the 2026-12-05 re-cut
+            (``python -m training.heldout_tree --vary cut_threshold=0.4,0.5,0.6,0.7``;
+            voxel finest / levels and pieces finest / levels): 0.4 → 29.9 / 36.7 and
+            83.2 / 71.6, 0.5 → 28.6 / 36.9 and 81.7 / 71.2, 0.6 → 27.6 / 37.9 and 80.4 /
+            71.7, 0.7 → 25.3 / 37.9 and 77.8 / 70.6; dev (node-level probe, leaf / click)
+            at 0.4: PartNet-Mobility 59.6 / 52.9, PSB 61.9 / 54.6 (0.5: 59.0 / 53.1, 62.0
+            / 55.0). Finer parts against coarser ones and the clicks: 0.5 kept.
+        one_piece_threshold: ``cut_threshold`` of a one-piece mesh's tree (its
+            dissimilarities include the consensus). Held-out generated objects (probe
+            ``/tmp/s4/w12``, finest / levels; voxel-fused objects, then separate or unioned
+            ones): 0.4 → 31.8 / 39.0 and 86.7 / 76.3; 0.5 → 29.6 / 39.8 and 83.9 / 75.8;
+            0.6 (pieces only) → 80.5 / 74.4. Chosen: 0.4. Dev (point-level probe
+            ``/tmp/s4/w14``–``w15``, PSB Segment All leaf / click without a scale): 0.4 →
+            66.1 / 57.6, 0.5 → 64.0 / 53.1 (before: 62.0 / 55.2).
     """
 
     size_weight: float = 1.0
@@ -139,11 +118,9 @@ class TreeSettings:
     click_mode: str = "growth"
     growth_penalty: float = 2.0
     growth_penalty_smooth: float = 0.5
-    natural_scale: float = 0.15
-    natural_max_share: float = 0.2
     smooth_surface_share: float = 0.5
     cut_threshold: float = 0.5
-    recut_contrast: float = 1.5
+    one_piece_threshold: float = 0.4
 
 
 @dataclass
@@ -158,12 +135,9 @@ class MergeTree:
         height: (2S-1,) float64 dissimilarity of the merge that formed the node (0 for
             leaves), in [0, 1].
         settings: :class:`TreeSettings` used by the queries.
-        smooth: optional (S,) bool, leaves that are chunks of a large smooth surface; the
-            natural cut re-cuts only big parts made mostly of them (None = any big part).
-        inner_sum, inner_weight: optional (2S-1,) float64, for every node the
-            weight × dissimilarity summed over the graph edges inside it, and their
-            weight (``TreeSettings.recut_contrast``; None = the re-cut splits wherever
-            the size cut does).
+        one_piece: the tree of a one-piece mesh (``TreeSettings.smooth_surface_share``):
+            its cuts read ``TreeSettings.one_piece_threshold`` and its natural cut never
+            answers the whole mesh.
     """
 
     num_leaves: int
@@ -172,9 +146,7 @@ class MergeTree:
     share: np.ndarray
     height: np.ndarray
     settings: TreeSettings
-    smooth: np.ndarray | None = None
-    inner_sum: np.ndarray | None = None
-    inner_weight: np.ndarray | None = None
+    one_piece: bool = False
     _natural: set[int] | None = field(default=None, repr=False)
 
     @property
@@ -225,44 +197,20 @@ class MergeTree:
         top = self.root if within is None else int(within)
         if scale is None:
             nodes = self._dp_cut(None, top)
-            big = self.share[nodes] > self.settings.natural_max_share
-            if self.smooth is not None:  # only parts that are mostly one smooth surface
-                big &= np.asarray([self.smooth[self.leaves_under(int(n))].mean() > 0.5
-                                   for n in nodes], bool)
-            if not big.any():
-                return nodes
-            parts = [nodes[~big]] + [self._recut(int(n)) for n in nodes[big]]
-            return np.sort(np.concatenate(parts))
+            if self.one_piece and len(nodes) == 1 and nodes[0] == self.root \
+                    and self.children[self.root, 0] >= 0:
+                return np.sort(self.children[self.root]).astype(np.int64)
+            return nodes
         return self._dp_cut(scale, top)
-
-    def _recut(self, node: int) -> np.ndarray:
-        """Parts of a big smooth part ``node`` without a scale: the cut at
-        ``natural_scale``, then every merge it splits below the threshold of
-        ``TreeSettings.recut_contrast`` kept whole (never the root)."""
-        sub = self._dp_cut(self.settings.natural_scale, node)
-        c0 = float(self.settings.recut_contrast)
-        if c0 <= 0 or self.inner_sum is None or self.inner_weight is None:
-            return sub
-        inside = float(self.inner_weight[sub].sum())
-        if inside <= 0:
-            return sub
-        bar = c0 * float(self.inner_sum[sub].sum()) / inside
-        keep = set(sub.tolist())
-        out, stack = [], [node]
-        while stack:  # top-down through the merges the size cut split
-            n = stack.pop()
-            if n in keep or (n != self.root and self.height[n] < bar):
-                out.append(n)
-            else:
-                stack.extend(int(c) for c in self.children[n])
-        return np.asarray(sorted(out), np.int64)
 
     def _dp_cut(self, scale: float | None, top: int) -> np.ndarray:
         w = self._weight()
         h = self.height
         mu = 0.0 if scale is None else float(self.settings.size_weight)
         s = max(float(scale), 1e-6) if scale is not None else 1.0
-        t = float(np.clip(self.settings.cut_threshold, 1e-6, 1 - 1e-6))
+        st = self.settings
+        t = st.one_piece_threshold if self.one_piece else st.cut_threshold
+        t = float(np.clip(t, 1e-6, 1 - 1e-6))
         ratio = t / (1.0 - t)  # without a size term a boundary is cut iff its height > t
         order = _postorder(self.children, top)
         inner_cost = np.zeros(len(self.parent))  # cost of keeping everything inside n

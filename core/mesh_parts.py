@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from .affinity import AffinityModel, dissimilarity
 from .agglomerate import build_merge_tree
 from .automatic import SegmentAllResult
+from .consensus import ConsensusSettings, consensus_dissimilarity
 from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
@@ -25,19 +26,29 @@ from .part_count import CountSettings, count_cut_min_share, spectral_embedding, 
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 
 
-def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings
-                   ) -> MergeTree:
+def is_one_piece(sf: Superfaces, settings: TreeSettings) -> bool:
+    """True when one crease region covers more than ``settings.smooth_surface_share`` of
+    the area: a mesh that is mostly one smooth surface (sculpts, scans, AI-made meshes)."""
+    return bool(np.bincount(sf.crease_region, weights=sf.share).max()
+                > settings.smooth_surface_share) if sf.num else False
+
+
+def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings,
+                   consensus: ConsensusSettings | None = None) -> MergeTree:
     """The merge tree of one mesh's superfaces: edges weighted by their boundary length
-    plus √(contact area), ``dissimilarity`` (G,) per graph edge in [0, 1]; leaves on a
-    smooth surface covering more than ``settings.smooth_surface_share`` of the mesh are
-    marked smooth (the natural cut's re-cut reads them)."""
+    plus √(contact area), ``dissimilarity`` (G,) per graph edge in [0, 1]. On a one-piece
+    mesh (:func:`is_one_piece`) every edge takes the larger of its dissimilarity and the
+    randomized-cuts consensus (:func:`core.consensus.consensus_dissimilarity`, default
+    :class:`ConsensusSettings`), and the tree is marked :attr:`MergeTree.one_piece`."""
     weight = sf.boundary + np.sqrt(sf.contact)
-    # chunks of one smooth surface that covers most of the mesh (a one-piece mesh)
-    region_share = np.bincount(sf.crease_region, weights=sf.share)
-    smooth = region_share[sf.crease_region] > settings.smooth_surface_share
-    return build_merge_tree(sf.num, sf.share, sf.pairs, weight, dissimilarity,
-                            sf.centroid / np.sqrt(max(sf.total_area, 1e-300)), settings,
-                            smooth)
+    centroid = sf.centroid / np.sqrt(max(sf.total_area, 1e-300))
+    one_piece = is_one_piece(sf, settings)
+    if one_piece:
+        agree = consensus_dissimilarity(sf.num, sf.pairs, weight, dissimilarity, sf.share,
+                                        centroid, consensus or ConsensusSettings())
+        dissimilarity = np.maximum(dissimilarity, agree)
+    return build_merge_tree(sf.num, sf.share, sf.pairs, weight, dissimilarity, centroid,
+                            settings, one_piece)
 
 
 @dataclass
@@ -64,17 +75,21 @@ class MeshParts:
         superface_settings, tree_settings: see their classes.
         norm: the object → model frame map of ``points_norm``.
         seed: chunking seed.
+        consensus: the one-piece consensus's draws (:class:`ConsensusSettings`; None =
+            the defaults).
     """
 
     def __init__(self, mesh: MeshStructure, point_faces: np.ndarray, points_norm: np.ndarray,
                  features: np.ndarray | None, face_groups: np.ndarray | None,
                  affinity: AffinityModel | None, superface_settings: SuperfaceSettings,
-                 tree_settings: TreeSettings, norm: Normalization, seed: int = 0) -> None:
+                 tree_settings: TreeSettings, norm: Normalization, seed: int = 0,
+                 consensus: ConsensusSettings | None = None) -> None:
         self.sf: Superfaces = build_superfaces(mesh, point_faces, points_norm, features,
                                                face_groups, superface_settings, seed)
         sf = self.sf
-        self.dissimilarity = dissimilarity(sf, affinity)
-        self.tree: MergeTree = superface_tree(sf, self.dissimilarity, tree_settings)
+        self.dissimilarity = dissimilarity(sf, affinity)  # learned; clicks and counts
+        self.tree: MergeTree = superface_tree(sf, self.dissimilarity, tree_settings,
+                                              consensus)
         self._cuts: dict = {}
         self._count_tree: tuple[CountSettings, MergeTree] | None = None
         self._adj: list | None = None
@@ -228,8 +243,7 @@ class MeshParts:
         order already separates its pieces and creases (README design item 15)."""
         if self._count_tree is None or self._count_tree[0] != settings:
             sf, tree = self.sf, self.tree
-            region_share = np.bincount(sf.crease_region, weights=sf.share)
-            if region_share.max() > tree.settings.smooth_surface_share:
+            if tree.one_piece:
                 emb = spectral_embedding(sf.num, sf.pairs, sf.boundary + np.sqrt(sf.contact),
                                          self.dissimilarity, settings)
                 tree = ward_tree(emb, sf.share, sf.pairs, sf.centroid, tree.settings)

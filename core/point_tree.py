@@ -205,8 +205,8 @@ def build_point_tree(xyz_norm: np.ndarray, features: np.ndarray,
     joins = agg.join_pieces(0.0)
     p = height / (height + t)
     p[joins] = DISCONNECTED
-    # smooth: no leaf is a chunk of a big smooth mesh surface, so the natural cut never
-    # re-cuts a big part at ``natural_scale`` (dev set, natural cut leaf mIoU with the
-    # re-cut, PartNet-Mobility / PSB: 30.7 / 51.1; without: 34.0 / 50.9)
-    tree = agg.tree(tree_settings, height=np.clip(p, 0.0, 1.0), smooth=np.zeros(m, bool))
+    # the mesh trees' former re-cut of big smooth parts was never used here (dev set,
+    # natural cut leaf mIoU with it, PartNet-Mobility / PSB: 30.7 / 51.1; without: 34.0 /
+    # 50.9); nor is the one-piece consensus (:mod:`core.consensus`)
+    tree = agg.tree(tree_settings, height=np.clip(p, 0.0, 1.0))
     return PointTree(tree=tree, leaf_of_point=leaf, linkage=linkage)

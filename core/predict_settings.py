@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .consensus import ConsensusSettings
 from .errors import S2AM3DError
 from .merge_tree import TreeSettings
 from .part_count import CountSettings
@@ -50,6 +51,8 @@ class PredictSettings:
             (:mod:`core.surface`); it picks the tree's linkage and the growth's λ.
         count: meshes: how the tree behind Segment All with a part count
             (``num_parts``) is built (:mod:`core.part_count`).
+        consensus: one-piece meshes: the random segmentations whose agreement joins the
+            learned dissimilarity in the merge tree (:mod:`core.consensus`).
         cond_cache_size: point clouds: how many scale values keep their conditioned
             features cached.
         point_growth: point clouds: how a click *with a scale* is answered (growth over
@@ -72,6 +75,7 @@ class PredictSettings:
     superfaces: SuperfaceSettings = field(default_factory=SuperfaceSettings)
     tree: TreeSettings = field(default_factory=TreeSettings)
     count: CountSettings = field(default_factory=CountSettings)
+    consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     cond_cache_size: int = 4
     point_growth: PointGrowthSettings = field(default_factory=PointGrowthSettings)
     point_tree: PointTreeSettings = field(default_factory=PointTreeSettings)

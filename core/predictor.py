@@ -258,7 +258,7 @@ class Segmenter:
             st.cache["parts"] = MeshParts(
                 self.mesh_structure(), st.point_faces, st.xyz_norm, st.features,
                 st.face_groups, self._affinity[0], self.settings.superfaces,
-                self.settings.tree, st.norm, seed=st.seed)
+                self.settings.tree, st.norm, seed=st.seed, consensus=self.settings.consensus)
         return st.cache["parts"]
 
     def cloud_parts(self) -> CloudParts:

@@ -21,19 +21,22 @@ def test_area_miou_takes_each_parts_best_overlap():
 
 
 def test_settings_are_parsed_and_unknown_ones_refused():
-    assert _setting("recut_contrast=0,1.5") == ("recut_contrast", [0, 1.5])
+    assert _setting("cut_threshold=0.4,0.5") == ("cut_threshold", [0.4, 0.5])
+    assert _setting("consensus.samples=0,40") == ("consensus.samples", [0, 40])
     with pytest.raises(SystemExit, match="NAME one of"):
         _setting("no_such_setting=1")
     with pytest.raises(SystemExit):
-        _setting("recut_contrast=")
+        _setting("cut_threshold=")
+    with pytest.raises(SystemExit, match="NAME one of"):
+        _setting("consensus.dims=3")  # a range, not a number
 
 
 def test_one_score_row_per_value_on_generated_objects(capsys):
     main(["--objects", "2", "--seed", "777", "--kinds", "separate",
-          "--vary", "recut_contrast=0,1.5", "--set", "natural_scale=0.15", "--json"])
+          "--vary", "consensus.samples=0,8", "--set", "cut_threshold=0.5", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert out["objects"] == 2 and out["setting"] == "recut_contrast"
-    assert out["fixed"] == {"natural_scale": 0.15}
-    assert set(out["scores"]) == {"0", "1.5"}
+    assert out["objects"] == 2 and out["setting"] == "consensus.samples"
+    assert out["fixed"] == {"cut_threshold": 0.5}
+    assert set(out["scores"]) == {"0", "8"}
     for s in out["scores"].values():
         assert 0.0 < s["finest"] <= 100.0 and 0.0 < s["levels"] <= 100.0

@@ -2,14 +2,17 @@
 values of one merge-tree setting.
 
     python -m training.heldout_tree --objects 120 --seed 1011 --kinds voxel \
-        --vary recut_contrast=0,1,1.5,2 [--set natural_scale=0.15] [--json]
+        --vary cut_threshold=0.4,0.5 [--set consensus.samples=40] [--json]
 
 Generated objects of the given kinds (``voxel``: fused into one smooth piece; ``union``:
 parts joined by exact boolean union; ``separate``: parts left apart; see
 :func:`training.data.union.labelled_meshes`) go through the product's own mesh path
 (``Segmenter.set_mesh`` → superfaces → the bundled dissimilarity). The merge tree is then
 rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`), and its
-natural cut is scored against every level of the object's part tree. The score is the
+natural cut is scored against every level of the object's part tree. NAME is a
+``TreeSettings`` field, or ``consensus.FIELD`` for a number of the one-piece consensus
+(:class:`core.consensus.ConsensusSettings`: ``samples``, ``max_parts``, ``jitter``,
+``seed``). The score is the
 leaf mIoU at superface level and area-weighted: each GT part takes its best-overlapping
 predicted part, averaged over parts, then over objects. It is reported for the finest
 level and as the mean over all levels. Used to choose ``TreeSettings`` values without
@@ -26,6 +29,7 @@ from dataclasses import fields
 import numpy as np
 
 from core import Segmenter
+from core.consensus import ConsensusSettings
 from core.merge_tree import TreeSettings
 from core.mesh_parts import superface_tree
 
@@ -55,12 +59,22 @@ def _value(text: str):
     return text
 
 
+_CONSENSUS = ("samples", "max_parts", "jitter", "seed")
+
+
 def _setting(spec: str) -> tuple[str, list]:
     name, _, values = spec.partition("=")
-    known = {f.name for f in fields(TreeSettings)}
+    known = {f.name for f in fields(TreeSettings)} | {f"consensus.{n}" for n in _CONSENSUS}
     if name not in known or not values:
         raise SystemExit(f"expected NAME=V[,V...] with NAME one of {sorted(known)}, got {spec!r}")
     return name, [_value(v) for v in values.split(",")]
+
+
+def _settings(values: dict) -> tuple[TreeSettings, ConsensusSettings]:
+    """The tree's and the consensus's settings from ``{NAME: value}`` (see ``_setting``)."""
+    tree = {k: v for k, v in values.items() if not k.startswith("consensus.")}
+    agree = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("consensus.")}
+    return TreeSettings(**tree), ConsensusSettings(**agree)
 
 
 def run(objects: int, seed: int, kinds: tuple[str, ...], vary: tuple[str, list],
@@ -80,7 +94,7 @@ def run(objects: int, seed: int, kinds: tuple[str, ...], vary: tuple[str, list],
             np.add.at(m, (sf.face_sf, lab), area)
             levels.append(m)
         for v in values:
-            tree = superface_tree(sf, mp.dissimilarity, TreeSettings(**{**fixed, name: v}))
+            tree = superface_tree(sf, mp.dissimilarity, *_settings({**fixed, name: v}))
             cut = tree.labels_of_cut(tree.cut(None))
             per = [area_miou(m, cut) for m in levels]
             scores[v]["finest"].append(per[0])
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1011,
                     help="object seed (must differ from every training set's)")
     ap.add_argument("--kinds", default="voxel", help="comma-separated: voxel, union, separate")
-    ap.add_argument("--vary", required=True, help="NAME=V1,V2,...: a TreeSettings field")
+    ap.add_argument("--vary", required=True, help="NAME=V1,V2,...: a TreeSettings field or consensus.FIELD")
     ap.add_argument("--set", action="append", default=[],
                     help="NAME=V: another TreeSettings field held fixed (repeatable)")
     ap.add_argument("--json", action="store_true", help="print JSON")

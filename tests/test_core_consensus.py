@@ -1,0 +1,70 @@
+"""The randomized-cuts consensus of one-piece meshes (``core.consensus``): which edges
+random spectral cuts agree on, and what it changes for Segment All on a smooth mesh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_core_part_count import dumbbell
+
+from core import Segmenter
+from core.consensus import ConsensusSettings, consensus_dissimilarity
+
+
+@pytest.fixture(scope="module")
+def real():
+    return Segmenter.from_pretrained(num_threads=2)
+
+
+def _barbell(lobe: int = 40):
+    """Two rings of ``lobe`` nodes with chords (dense lobes), joined by one thin edge."""
+    pairs, weight = [], []
+    for off in (0, lobe):
+        for i in range(lobe):
+            for j in (1, 2, 3):
+                pairs.append((off + i, off + (i + j) % lobe))
+                weight.append(1.0)
+    pairs.append((lobe - 1, lobe))
+    weight.append(0.05)
+    num = 2 * lobe
+    ang = np.linspace(0, 2 * np.pi, lobe, endpoint=False)
+    ring = np.stack([np.cos(ang), np.sin(ang), np.zeros(lobe)], 1)
+    centroid = np.concatenate([ring - [3, 0, 0], ring + [3, 0, 0]])
+    return num, np.asarray(pairs), np.asarray(weight), centroid
+
+
+def test_random_cuts_agree_on_the_neck_where_the_learned_values_say_nothing():
+    num, pairs, weight, cen = _barbell()
+    flat = np.full(len(pairs), 0.1)  # no learned evidence anywhere
+    p = consensus_dissimilarity(num, pairs, weight, flat, np.full(num, 1 / num), cen,
+                                ConsensusSettings())
+    assert p.shape == (len(pairs),) and np.all((p >= 0) & (p <= 1))
+    assert p[-1] > 0.9  # nearly every draw cuts the neck
+    assert p[-1] == p.max() and p[:-1].mean() < 0.5
+
+
+def test_the_consensus_is_deterministic_and_can_be_switched_off():
+    num, pairs, weight, cen = _barbell()
+    args = (num, pairs, weight, np.full(len(pairs), 0.1), np.full(num, 1 / num), cen)
+    one = consensus_dissimilarity(*args, ConsensusSettings(samples=8))
+    assert np.array_equal(one, consensus_dissimilarity(*args, ConsensusSettings(samples=8)))
+    assert not consensus_dissimilarity(*args, ConsensusSettings(samples=0)).any()
+    tiny = consensus_dissimilarity(2, np.array([[0, 1]]), np.ones(1), np.zeros(1),
+                                   np.full(2, 0.5), np.zeros((2, 3)), ConsensusSettings())
+    assert tiny.tolist() == [0.0]
+
+
+def test_segment_all_without_a_scale_cuts_a_smooth_dumbbell_at_its_neck(real):
+    """One smooth closed piece: no crease tells the lobes apart, the consensus does. The
+    answer has parts (never the whole mesh) and no part straddles the neck."""
+    v, f = dumbbell()
+    real.set_mesh(v, f, n_points=4000, seed=0)
+    assert real.mesh_parts().tree.one_piece
+    res = real.segment_all()
+    assert res.num_parts >= 2
+    x = v[f].mean(axis=1)[:, 0]
+    left = set(res.face_labels[x < -0.3].tolist())
+    right = set(res.face_labels[x > 0.3].tolist())
+    assert not left & right
+    for lobe in (x < -0.5, x > 0.5):  # each lobe is mostly one part
+        assert np.bincount(res.face_labels[lobe]).max() / lobe.sum() > 0.8
