@@ -28,16 +28,16 @@ class ConsensusSettings:
     Attributes:
         samples: number of random segmentations (0 = no consensus: the learned
             dissimilarity alone, and with it the natural cut of the 2026-12-05 trees).
-            Held-out generated objects (``training.heldout_tree``; probe scripts
-            ``/tmp/s4/w12``, not committed) with 16 parts at most: 20 draws gave the
-            separate / unioned objects finest / levels 84.4 / 76.0, 40 draws 83.9 / 75.8.
-            40 draws take about 0.3 s on a 170-superface mesh (one eigendecomposition of
-            the superface graph and one Ward tree per draw).
+            Held-out generated objects (``python -m training.heldout_tree --vary
+            consensus.samples=0,20,40``; natural cut, finest / mean over levels,
+            voxel-fused one-piece objects and separate or unioned ones): 0 → 26.1 / 38.1
+            and 82.0 / 72.5; 20 → 31.2 / 38.6 and 83.4 / 73.0; 40 → 31.5 / 38.9 and 83.7 /
+            73.1. 40 draws take about 0.46 s on a 169-superface mesh (one
+            eigendecomposition of the superface graph and one Ward tree per draw).
         max_parts: each draw is cut into a uniformly random count of 2..``max_parts``
-            parts, the prior on how coarse a part may be. Held-out, natural cut,
-            voxel-fused one-piece objects / separate or unioned objects, finest / levels:
-            12 → — / 81.7 / 74.4; 16 → 29.6 / 39.8 and 83.9 / 75.8 (the shipped tree
-            28.6 / 36.9 and 81.7 / 71.2).
+            parts, the prior on how coarse a part may be. Probe on the cached held-out
+            objects (``/tmp/s4/w12``, not committed; cut threshold 0.5; separate or
+            unioned objects, finest / levels): 12 → 81.7 / 74.4, 16 → 83.9 / 75.8.
         dims: inclusive range of the number of eigenvectors of a draw.
         sigma: range of the dissimilarity scale σ of a draw's edge weights
             (:class:`core.part_count.CountSettings`).

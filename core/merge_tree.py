@@ -89,10 +89,13 @@ class TreeSettings:
             natural part above 20 % at scale 0.15 where a merge stood out (settings
             ``natural_scale``, ``natural_max_share``, ``recut_contrast``, removed; their
             values and measurements are in the git history of this file). Held-out
-            generated objects (``python -m training.heldout_tree``, natural cut, finest /
-            mean over levels; voxel-fused one-piece objects, then separate or unioned
-            objects): the re-cut 28.6 / 36.9 and 81.7 / 71.2, the consensus 29.6 / 39.8
-            and 83.9 / 75.8 (probe ``/tmp/s4/w12``, not committed).
+            generated objects (``python -m training.heldout_tree --vary
+            consensus.samples=0,20,40``, natural cut, finest / mean over levels; the 120
+            voxel-fused one-piece objects of seed 1011, then the 80 separate or unioned
+            objects of seed 1012): the re-cut 28.6 / 36.9 and 81.7 / 71.2; no consensus
+            (the learned dissimilarity alone, same threshold) 26.1 / 38.1 and 82.0 / 72.5;
+            the consensus of 20 draws 31.2 / 38.6 and 83.4 / 73.0, of 40 (shipped) 31.5 /
+            38.9 and 83.7 / 73.1.
         cut_threshold: the natural cut (no scale) cuts every merge whose dissimilarity is
             above this (dev set, an earlier version: 0.3 → 50.6 / 55.0, 0.5 → 53.6 /
             57.1, 0.7 → 53.0 / 53.8 leaf mIoU without a scale, PartNet-Mobility / PSB).
@@ -104,12 +107,13 @@ class TreeSettings:
             at 0.4: PartNet-Mobility 59.6 / 52.9, PSB 61.9 / 54.6 (0.5: 59.0 / 53.1, 62.0
             / 55.0). Finer parts against coarser ones and the clicks: 0.5 kept.
         one_piece_threshold: ``cut_threshold`` of a one-piece mesh's tree (its
-            dissimilarities include the consensus). Held-out generated objects (probe
-            ``/tmp/s4/w12``, finest / levels; voxel-fused objects, then separate or unioned
-            ones): 0.4 → 31.8 / 39.0 and 86.7 / 76.3; 0.5 → 29.6 / 39.8 and 83.9 / 75.8;
-            0.6 (pieces only) → 80.5 / 74.4. Chosen: 0.4. Dev (point-level probe
-            ``/tmp/s4/w14``–``w15``, PSB Segment All leaf / click without a scale): 0.4 →
-            66.1 / 57.6, 0.5 → 64.0 / 53.1 (before: 62.0 / 55.2).
+            dissimilarities include the consensus). Held-out generated objects
+            (``python -m training.heldout_tree --vary one_piece_threshold=0.3,0.4,0.5``,
+            the two sets above, finest / levels): 0.3 → 32.3 / 36.6 and 83.5 / 72.5; 0.4 →
+            31.5 / 38.9 and 83.7 / 73.1; 0.5 → 29.4 / 39.7 and 82.8 / 72.9. Chosen: 0.4.
+            Dev (point-level probe ``/tmp/s4/w14``–``w15``, not committed; PSB Segment
+            All leaf / click without a scale): 0.4 → 66.1 / 57.6, 0.5 → 64.0 / 53.1
+            (before: 62.0 / 55.2).
     """
 
     size_weight: float = 1.0
