@@ -68,3 +68,17 @@ def test_segment_all_without_a_scale_cuts_a_smooth_dumbbell_at_its_neck(real):
     assert not left & right
     for lobe in (x < -0.5, x > 0.5):  # each lobe is mostly one part
         assert np.bincount(res.face_labels[lobe]).max() / lobe.sum() > 0.8
+
+
+def test_a_low_poly_smooth_mesh_is_not_shattered(real):
+    """An 80-face ellipsoid has only a few dozen superfaces: each random cut then has at
+    most one part per ``superfaces_per_part`` of them, so Segment All without a scale
+    gives a couple of parts, not one per superface."""
+    import trimesh
+
+    m = trimesh.creation.icosphere(subdivisions=1)
+    v = np.asarray(m.vertices).copy()
+    v[:, 0] *= 2.0
+    real.set_mesh(v, np.asarray(m.faces), n_points=2000, seed=0)
+    assert real.mesh_parts().tree.one_piece
+    assert 2 <= real.segment_all().num_parts <= 4

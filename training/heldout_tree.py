@@ -11,8 +11,8 @@ parts joined by exact boolean union; ``separate``: parts left apart; see
 rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`), and its
 natural cut is scored against every level of the object's part tree. NAME is a
 ``TreeSettings`` field, or ``consensus.FIELD`` for a number of the one-piece consensus
-(:class:`core.consensus.ConsensusSettings`: ``samples``, ``max_parts``, ``jitter``,
-``seed``). The score is the
+(:class:`core.consensus.ConsensusSettings`: ``samples``, ``max_parts``,
+``superfaces_per_part``, ``jitter``, ``seed``). The score is the
 leaf mIoU at superface level and area-weighted: each GT part takes its best-overlapping
 predicted part, averaged over parts, then over objects. It is reported for the finest
 level and as the mean over all levels. Used to choose ``TreeSettings`` values without
@@ -59,7 +59,7 @@ def _value(text: str):
     return text
 
 
-_CONSENSUS = ("samples", "max_parts", "jitter", "seed")
+_CONSENSUS = ("samples", "max_parts", "superfaces_per_part", "jitter", "seed")
 
 
 def _setting(spec: str) -> tuple[str, list]:
