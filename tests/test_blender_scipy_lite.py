@@ -173,3 +173,34 @@ def test_vendored_core_segments_like_core_with_scipy(tmp_path, monkeypatch):
     assert np.array_equal(m0, m1)
     assert n0 == n1 and np.array_equal(f0, f1)
     assert np.array_equal(p0, p1) and len(np.unique(p0)) > 1
+
+
+def test_vendored_core_cuts_a_one_piece_mesh_at_its_neck(tmp_path, monkeypatch):
+    """A smooth one-piece mesh takes the randomized-cuts consensus (``core.consensus``:
+    eigendecompositions and Ward trees in numpy). Blender's copy of ``core`` runs it too
+    and cuts a dumbbell between its lobes. (Its superfaces of smooth surfaces are not
+    identical to the repository's, whose nearest-sample queries are SciPy's, so the
+    labels are compared by behaviour, not one by one.)"""
+    import importlib
+
+    import trimesh
+
+    import build
+
+    dest = tmp_path / "vpkg" / "_vendor" / build.VENDOR_NAME
+    build.vendor_core(dest)
+    (tmp_path / "vpkg" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    vcore = importlib.import_module(f"vpkg._vendor.{build.VENDOR_NAME}")
+    m = trimesh.creation.icosphere(subdivisions=4)
+    v = np.asarray(m.vertices).copy()
+    v[:, 0] *= 2.5
+    v[:, 1:] *= (1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15))[:, None]  # a neck at x = 0
+    seg = vcore.Segmenter.from_pretrained(path=str(build.WEIGHTS_SRC), backend="onnx",
+                                          num_threads=1)
+    seg.set_mesh(v, np.asarray(m.faces), n_points=2048, seed=0)
+    assert seg.mesh_parts().tree.one_piece
+    lab = np.asarray(seg.segment_all().face_labels)
+    x = v[np.asarray(m.faces)].mean(axis=1)[:, 0]
+    assert len(np.unique(lab)) > 1
+    assert not set(lab[x < -0.3].tolist()) & set(lab[x > 0.3].tolist())  # no part on both
