@@ -26,8 +26,9 @@ class ConsensusSettings:
     """The random draws of :func:`consensus_dissimilarity`.
 
     Attributes:
-        samples: number of random segmentations (0 = no consensus: the learned
-            dissimilarity alone, and with it the natural cut of the 2026-12-05 trees).
+        samples: number of random segmentations (0 = no consensus: a one-piece mesh's
+            tree reads the learned dissimilarity alone, still cut at
+            ``TreeSettings.one_piece_threshold``).
             Held-out generated objects (``python -m training.heldout_tree --vary
             consensus.samples=0,20,40``; natural cut, finest / mean over levels,
             voxel-fused one-piece objects and separate or unioned ones): 0 → 26.1 / 38.1

@@ -110,6 +110,22 @@ def state_of(ob):
         "hidden": ob.hide_get(),
     }}
 
+def add_user_data(ob, verts):
+    # a user vertex group (weight 0.5 on verts) and a user point attribute
+    ob.vertex_groups.new(name="user_vg").add(list(verts), 0.5, "REPLACE")
+    a = ob.data.attributes.new("user_attr", "FLOAT", "POINT")
+    a.data.foreach_set("value", np.arange(len(ob.data.vertices), dtype=np.float32))
+
+def segment_all_undoably():
+    # Segment All with the undo steps the UI would push around it: operators called from
+    # Python in background mode push none themselves (Blender does that for UI/event
+    # calls of UNDO operators: ED_undo_push with the operator's name)
+    bpy.ops.ed.undo_push(message="initial")
+    bpy.ops.ed.undo_push(message="before")
+    done = sorted(bpy.ops.s2am3d.segment_all())
+    bpy.ops.ed.undo_push(message="Segment All")
+    return done
+
 def settings(**kw):
     s = bpy.context.scene.s2am3d
     s.n_points = 2048
@@ -246,21 +262,13 @@ def segment_groups(blender_env):
                              "top_level": sorted(m for m in sys.modules
                                                  if m in ("core", "training"))}
         ob = make_table()
-        ob.vertex_groups.new(name="user_vg").add([0, 1, 2, 3], 0.5, "REPLACE")
+        add_user_data(ob, [0, 1, 2, 3])
         ob.vertex_groups.new(name="Part.002")   # a user group with the add-on's naming
-        a = ob.data.attributes.new("user_attr", "FLOAT", "POINT")
-        a.data.foreach_set("value", np.arange(len(ob.data.vertices), dtype=np.float32))
         activate(ob)
         settings(scale=0.2, use_scale=True, output_mode="GROUPS")
         before = state_of(ob)
         RESULT["before"] = before
-        # Operators called from Python in background mode push no undo step themselves
-        # (Blender does that for UI/event calls of UNDO operators: ED_undo_push with the
-        # operator's name); the test pushes the same steps around the call instead.
-        bpy.ops.ed.undo_push(message="initial")
-        bpy.ops.ed.undo_push(message="before")
-        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
-        bpy.ops.ed.undo_push(message="Segment All")
+        RESULT["op"] = segment_all_undoably()
         ob = bpy.data.objects["table"]
         RESULT["after"] = state_of(ob)
         RESULT["tracked"] = list(ob["s2am3d_groups"])

@@ -4,8 +4,8 @@ the geometry or the user's data, is undoable, Parts = 0 keeps the scale, a count
 names its groups / objects like a no-scale run (extra scales nested after it), and the
 panel says what Segment All will give.
 
-Undo is driven as in ``test_blender_rerun.py`` (``ed.undo_push`` around the call, as the
-UI does for an ``UNDO`` operator).
+Undo is driven by the prelude's ``segment_all_undoably`` (``ed.undo_push`` around the
+call, as the UI does for an ``UNDO`` operator).
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ def parts(tmp_path_factory):
     return run("""
         runner = sub("runner")
         ob = make_table()
-        ob.vertex_groups.new(name="user_vg").add([0, 1, 2], 0.5, "REPLACE")
-        a = ob.data.attributes.new("user_attr", "FLOAT", "POINT")
-        a.data.foreach_set("value", np.arange(len(ob.data.vertices), dtype=np.float32))
+        add_user_data(ob, [0, 1, 2])
         activate(ob)
         s = settings(scale=0.2, use_scale=True, num_parts=3, output_mode="GROUPS")
         RESULT["default_parts"] = type(s).bl_rna.properties["num_parts"].default
@@ -34,10 +32,7 @@ def parts(tmp_path_factory):
         RESULT["panel_before"] = draw_panel()
         before = state_of(ob)
         RESULT["before"] = before
-        bpy.ops.ed.undo_push(message="initial")
-        bpy.ops.ed.undo_push(message="before")
-        RESULT["op"] = sorted(bpy.ops.s2am3d.segment_all())
-        bpy.ops.ed.undo_push(message="Segment All")
+        RESULT["op"] = segment_all_undoably()
         ob = bpy.data.objects["table"]
         RESULT["after"] = state_of(ob)
         RESULT["tracked"] = list(ob["s2am3d_groups"])

@@ -70,9 +70,7 @@ def reruns(env):
                 ob.name = "Suzanne"
             else:
                 ob = make_table()
-            ob.vertex_groups.new(name="user_vg").add([0, 1, 2], 0.5, "REPLACE")
-            a = ob.data.attributes.new("user_attr", "FLOAT", "POINT")
-            a.data.foreach_set("value", np.arange(len(ob.data.vertices), dtype=np.float32))
+            add_user_data(ob, [0, 1, 2])
             name = ob.name
             activate(ob)
             settings(scale=0.2, use_scale=True, output_mode=mode, original_mode=original,
