@@ -30,19 +30,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .affinity import AffinityModel, load_affinity
-from .automatic import (
-    SegmentAllResult,
-    SegmentAllSettings,
-    check_settings,
-)
+from .automatic import SegmentAllResult, SegmentAllSettings, check_settings
 from .cloud_parts import CloudParts
 from .embedding import Embedding, embed
 from .errors import InvalidInputError, InvalidPromptError
-from .geometry import (
-    check_mesh_areas,
-    check_points,
-    sample_checked_surface,
-)
+from .geometry import check_mesh_areas, check_points, sample_checked_surface
 from .mesh_parts import MeshParts
 from .mesh_regions import MeshStructure, nearest_point_of_faces
 from .normals import sample_normals
@@ -57,6 +49,7 @@ from .predict_settings import (
 from .validation import check_prompts, check_scale, check_scales
 
 __all__ = ["Segmenter", "PredictSettings", "PredictResult", "check_scale", "NotReadyError"]
+
 
 class Segmenter:
     """Embed once, answer many prompts; Segment All and hierarchies on top.

@@ -24,15 +24,20 @@ if TYPE_CHECKING:
 
 def _cells(label: np.ndarray, big: np.ndarray, fb: np.ndarray, mesh: MeshStructure,
            points: np.ndarray) -> np.ndarray:
-    """Cell (int64, numbered from 0 by (region, nearest point)) of each face in ``fb``."""
-    tree = cKDTree(points)
+    """Cell (int64, numbered from 0 by (region, nearest point)) of each face in ``fb``.
+
+    ``points`` are deduplicated first: samples often share a face, and k-d trees (SciPy's
+    and Blender's numpy stand-in) break ties between identical points differently, which
+    would renumber the cells and move the chunk seeds."""
+    seeds = np.unique(points, axis=0)
+    tree = cKDTree(seeds)
     # regions renumbered among the big ones (same order), so the keys stay small
     big_rank = np.cumsum(big, dtype=np.int64) - 1
     key = np.empty(len(fb), np.int64)  # (region, nearest point)
     for k in range(0, len(fb), TRI_CHUNK):
         rows = fb[k:k + TRI_CHUNK]
         near = tree.query(face_centroids(mesh.vertices, mesh.faces, rows), k=1, workers=-1)[1]
-        key[k:k + TRI_CHUNK] = big_rank[label[rows]] * (len(points) + 1) + near
+        key[k:k + TRI_CHUNK] = big_rank[label[rows]] * (len(seeds) + 1) + near
     return dense_inverse(key)
 
 

@@ -176,16 +176,16 @@ def test_vendored_core_segments_like_core_with_scipy(tmp_path, monkeypatch):
 
 
 def test_vendored_core_cuts_a_one_piece_mesh_at_its_neck(tmp_path, monkeypatch):
-    """A smooth one-piece mesh takes the randomized-cuts consensus (``core.consensus``:
-    eigendecompositions and Ward trees in numpy). Blender's copy of ``core`` runs it too
-    and cuts a dumbbell between its lobes. (Its superfaces of smooth surfaces are not
-    identical to the repository's, whose nearest-sample queries are SciPy's, so the
-    labels are compared by behaviour, not one by one.)"""
+    """A smooth one-piece mesh is split into chunks and takes the randomized-cuts consensus
+    (``core.consensus``: eigendecompositions and Ward trees in numpy). Blender's copy of
+    ``core`` gives the repository's labels on it, face for face, and cuts a dumbbell
+    between its lobes."""
     import importlib
 
     import trimesh
 
     import build
+    import core
 
     dest = tmp_path / "vpkg" / "_vendor" / build.VENDOR_NAME
     build.vendor_core(dest)
@@ -196,11 +196,15 @@ def test_vendored_core_cuts_a_one_piece_mesh_at_its_neck(tmp_path, monkeypatch):
     v = np.asarray(m.vertices).copy()
     v[:, 0] *= 2.5
     v[:, 1:] *= (1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15))[:, None]  # a neck at x = 0
-    seg = vcore.Segmenter.from_pretrained(path=str(build.WEIGHTS_SRC), backend="onnx",
-                                          num_threads=1)
-    seg.set_mesh(v, np.asarray(m.faces), n_points=2048, seed=0)
-    assert seg.mesh_parts().tree.one_piece
-    lab = np.asarray(seg.segment_all().face_labels)
+    labels = []
+    for mod in (core, vcore):
+        seg = mod.Segmenter.from_pretrained(path=str(build.WEIGHTS_SRC), backend="onnx",
+                                            num_threads=1)
+        seg.set_mesh(v, np.asarray(m.faces), n_points=2048, seed=0)
+        assert seg.mesh_parts().tree.one_piece
+        labels.append(np.asarray(seg.segment_all().face_labels))
+    lab = labels[1]
+    assert np.array_equal(labels[0], lab)
     x = v[np.asarray(m.faces)].mean(axis=1)[:, 0]
     assert len(np.unique(lab)) > 1
     assert not set(lab[x < -0.3].tolist()) & set(lab[x > 0.3].tolist())  # no part on both
