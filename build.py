@@ -63,6 +63,7 @@ from build_vendor import (
     ADDON_SRC,
     CORE_SRC,
     REPO,
+    SCIPY_LITE_PARTS,
     SCIPY_LITE_SRC,
     VENDOR_NAME,
     check_vendored,
@@ -295,7 +296,7 @@ def build_platform(plat: Platform, out_dir: Path, models: Path,
         shutil.rmtree(stage_parent)
     stage.mkdir(parents=True)
     for src in sorted(ADDON_SRC.glob("*.py")):
-        if src != SCIPY_LITE_SRC:  # it goes into the vendored core only
+        if src != SCIPY_LITE_SRC and src not in SCIPY_LITE_PARTS:  # vendored core only
             shutil.copy2(src, stage / src.name)
     vendored = stage / "_vendor" / VENDOR_NAME
     skipped = vendor_core(vendored)

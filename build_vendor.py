@@ -30,6 +30,8 @@ VENDOR_NAME = "s2am3d_core"
 #: numpy stand-in for the SciPy calls of ``core`` (vendored as ``_scipy_lite.py``).
 SCIPY_LITE_SRC = ADDON_SRC / "scipy_lite.py"
 SCIPY_LITE_NAME = "_scipy_lite"
+#: Modules ``scipy_lite`` imports (relatively), vendored beside it under their own names.
+SCIPY_LITE_PARTS = (ADDON_SRC / "_sparse_lite.py",)
 #: Modules of ``core`` that only export or benchmark (never used for inference): not shipped.
 VENDOR_SKIP = ("export.py", "bench.py", "bench_labels.py")
 
@@ -171,6 +173,8 @@ def vendor_core(dest: Path) -> list[str]:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(rewrite_core_source(src.read_text(), len(rel.parts) - 1))
     shutil.copy2(SCIPY_LITE_SRC, dest / f"{SCIPY_LITE_NAME}.py")
+    for part in SCIPY_LITE_PARTS:
+        shutil.copy2(part, dest / part.name)
     (dest.parent / "__init__.py").write_text('"""Third-party code vendored by build.py."""\n')
     return [str(p.relative_to(CORE_SRC)) for p in left_out]
 
