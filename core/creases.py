@@ -30,12 +30,15 @@ class EdgeGeometry:
         consistent: (E,) bool, a signed bend exists (see ``signed``).
         nonmanifold: (E,) bool, the edge is shared by more than two sheets (copies of one
             triangle, e.g. the two sides of a double-sided face, count once).
+        flip: (F,) bool, faces whose winding :func:`core.orientation.orient_faces` turns
+            (so their normals point outwards, like their patch's), or None.
     """
 
     angle: np.ndarray
     signed: np.ndarray
     consistent: np.ndarray
     nonmanifold: np.ndarray
+    flip: np.ndarray | None = None
 
 
 #: adjacency pairs processed at once by :func:`edge_geometry` (bounds its temporaries to
@@ -153,7 +156,7 @@ def edge_geometry(mesh: MeshStructure, normals: np.ndarray | None = None) -> Edg
                               0.0).astype(np.float32)
         consistent[sl] = cons
     return EdgeGeometry(angle=angle, signed=signed, consistent=consistent,
-                        nonmanifold=ori.nonmanifold)
+                        nonmanifold=ori.nonmanifold, flip=ori.flip)
 
 
 def crease_regions(mesh: MeshStructure, eg: EdgeGeometry, crease_angle_deg: float,

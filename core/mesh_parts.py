@@ -45,7 +45,7 @@ def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSett
     one_piece = is_one_piece(sf, settings)
     if one_piece:
         agree = consensus_dissimilarity(sf.num, sf.pairs, weight, dissimilarity, sf.share,
-                                        centroid, consensus or ConsensusSettings())
+                                        centroid, consensus or ConsensusSettings(), sf.fold)
         dissimilarity = np.maximum(dissimilarity, agree)
     return build_merge_tree(sf.num, sf.share, sf.pairs, weight, dissimilarity, centroid,
                             settings, one_piece)

@@ -102,6 +102,11 @@ class Superfaces:
         concave / convex: (G,) share of the boundary that bends concave / convex by more
             than 10° (orientation-consistent edges only).
         consistent: (G,) share of the boundary with consistent orientation.
+        fold: (G,) how much the surface folds inwards between the two superfaces, at
+            their own scale whatever the tessellation: −(n_b − n_a)·(c_b − c_a)/|c_b − c_a|
+            with n their mean outward normals (windings of :func:`core.orientation.
+            orient_faces`) and c their centroids; > 0 concave (a valley between them),
+            < 0 convex, about the bend angle in radians; 0 for proximity pairs.
         nonmanifold: (G,) share of the boundary on non-manifold edges.
         gap: (G,) float64 smallest distance between the two superfaces' points (model
             frame; 0 where they share an edge).
@@ -130,6 +135,7 @@ class Superfaces:
     convex: np.ndarray
     consistent: np.ndarray
     nonmanifold: np.ndarray
+    fold: np.ndarray
     gap: np.ndarray
     contact: np.ndarray
     perimeter: np.ndarray
@@ -234,7 +240,7 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     del region
     x = rows_joining(face_sf, mesh.adjacency)  # the mesh edges between superfaces
     eg = EdgeGeometry(angle=eg.angle[x], signed=eg.signed[x], consistent=eg.consistent[x],
-                      nonmanifold=eg.nonmanifold[x])
+                      nonmanifold=eg.nonmanifold[x], flip=eg.flip)
     return _describe(face_sf, first_face, crease, mesh, x, eg, pf, points_norm, features,
                      s.proximity_gap, nrm)
 
@@ -255,6 +261,10 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
     centroid /= np.maximum(area, 1e-300)[:, None]
     nrm = face_normals(v, f) if normals is None else normals
     del normals
+    out_w = fa if eg.flip is None else np.where(eg.flip, -fa, fa)  # outward, by area
+    mean_n = np.stack([np.bincount(face_sf, weights=nrm[:, k] * out_w, minlength=n)
+                       for k in range(3)], axis=1)
+    mean_n /= np.maximum(np.linalg.norm(mean_n, axis=1, keepdims=True), 1e-300)
     scatter = np.empty((n, 3, 3))
     for i in range(3):
         for j in range(i, 3):
@@ -306,6 +316,9 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
     consistent = wmean(eg.consistent.astype(float))
     nonman = wmean(eg.nonmanifold.astype(float))
     pairs = np.stack([uk // n, uk % n], axis=1)
+    step = centroid[pairs[:, 1]] - centroid[pairs[:, 0]]
+    step /= np.maximum(np.linalg.norm(step, axis=1, keepdims=True), 1e-300)
+    fold = -np.einsum("ij,ij->i", mean_n[pairs[:, 1]] - mean_n[pairs[:, 0]], step)
     perimeter = np.bincount(pairs.ravel(), weights=np.repeat(boundary, 2), minlength=n)
     # ---- proximity pairs between different welded pieces
     gap_pairs, gap_d, gap_c = _proximity(point_sf, component, pts, mesh.total_area,
@@ -320,6 +333,7 @@ def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,
         angle_mean=np.concatenate([angle_mean, z]), angle_max=np.concatenate([angle_max, z]),
         concave=np.concatenate([concave, z]), convex=np.concatenate([convex, z]),
         consistent=np.concatenate([consistent, z]), nonmanifold=np.concatenate([nonman, z]),
+        fold=np.concatenate([fold, z]),
         gap=np.concatenate([np.zeros(g), gap_d]),
         contact=np.concatenate([np.zeros(g), gap_c]),
         perimeter=perimeter, point_sf=point_sf, total_area=float(mesh.total_area),

@@ -82,3 +82,39 @@ def test_a_low_poly_smooth_mesh_is_not_shattered(real):
     real.set_mesh(v, np.asarray(m.faces), n_points=2000, seed=0)
     assert real.mesh_parts().tree.one_piece
     assert 2 <= real.segment_all().num_parts <= 4
+
+
+def _tube(length: int = 60, ring: int = 6):
+    """A uniform tube: ``length`` rings of ``ring`` nodes, every edge the same weight."""
+    pairs = []
+    for i in range(length):
+        for j in range(ring):
+            n = i * ring + j
+            pairs.append((n, i * ring + (j + 1) % ring))
+            if i + 1 < length:
+                pairs.append((n, n + ring))
+    pairs = np.asarray(pairs)
+    ang = np.linspace(0, 2 * np.pi, ring, endpoint=False)
+    cen = np.array([(i, np.cos(a), np.sin(a)) for i in range(length) for a in ang], float)
+    return length * ring, pairs, cen
+
+
+def test_the_minima_rule_moves_random_cuts_into_a_valley():
+    """On a uniform tube random cuts fall where the graph's spectrum puts them; with
+    ``concave_scale`` the edges of a valley (fold > 0, a third of the way along) are the
+    ones nearly every draw cuts."""
+    num, pairs, cen = _tube()
+    ring = 6
+    x = cen[:, 0]
+    valley = (np.minimum(x[pairs[:, 0]], x[pairs[:, 1]]) == 19) & (
+        np.maximum(x[pairs[:, 0]], x[pairs[:, 1]]) == 20)
+    fold = np.where(valley, 0.6, -0.05)
+    args = (num, pairs, np.ones(len(pairs)), np.full(len(pairs), 0.1), np.full(num, 1 / num),
+            cen)
+    plain = consensus_dissimilarity(*args, ConsensusSettings(concave_scale=0.0), fold)
+    on = ConsensusSettings(concave_scale=0.2)
+    assert np.array_equal(plain, consensus_dissimilarity(*args, on))  # no folds: no rule
+    rule = consensus_dissimilarity(*args, on, fold)
+    assert rule[valley].min() > 0.9 > plain[valley].max()
+    assert rule[valley].min() >= rule.max() - 1e-12
+    assert valley.sum() == ring

@@ -56,6 +56,26 @@ def test_a_one_piece_tree_never_answers_the_whole_mesh_without_a_scale():
     assert len(tree(True).cut(1.0)) == 1  # a scale is still answered as asked
 
 
+def test_a_one_piece_tree_needs_more_evidence_to_halve_a_large_body():
+    """A body of 90 % (two halves of 45 %) and a leg of 10 %, both boundaries at height
+    0.55. Without the size weight both are cut; with the default weight (threshold 0.4 +
+    0.5 × the smaller side's share) the leg still comes off but the body stays whole,
+    as the humans of a table or a cup keep its top or body in one piece."""
+    share = np.array([0.45, 0.45, 0.10])
+    pairs = np.array([[0, 1], [1, 2]])
+    cen = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], float)
+    dis = np.array([0.55, 0.56])  # the halves merge first, the leg last
+
+    def parts(weight):
+        t = build_merge_tree(3, share, pairs, np.ones(2), dis, cen,
+                             TreeSettings(one_piece_size_weight=weight), True)
+        return sorted(t.leaves_under(int(x)).tolist() for x in t.cut(None))
+
+    assert parts(0.0) == [[0], [1], [2]]
+    assert TreeSettings().one_piece_size_weight == 0.5
+    assert parts(0.5) == [[0, 1], [2]]
+
+
 def test_unconnected_pieces_still_form_one_tree():
     t = build_merge_tree(3, np.full(3, 1 / 3), np.zeros((0, 2), np.int64), np.zeros(0),
                          np.zeros(0), np.array([[0, 0, 0], [1, 0, 0], [5, 0, 0]], float))

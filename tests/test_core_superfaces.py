@@ -93,6 +93,10 @@ def test_separate_pieces_get_proximity_edges_only_when_close():
     far = sf.component[sf.face_sf[-1]]  # the far box's piece
     assert not (comps == far).any()
     assert (sf.gap[prox] > 0).all() and (sf.gap[prox] < 0.03).all()
+    assert not sf.fold[prox].any()  # no surface folds between separate pieces
+    # a box's sides meet at convex right angles: each pair of adjacent sides folds out
+    side = ~prox
+    np.testing.assert_allclose(sf.fold[side], -np.sqrt(2), atol=1e-6)
 
 
 def test_specks_without_points_are_absorbed_and_features_pooled():
@@ -105,3 +109,36 @@ def test_specks_without_points_are_absorbed_and_features_pooled():
     assert sf.num == 6 and (sf.point_count > 0).all()
     k = 2
     np.testing.assert_allclose(sf.features[k], feats[sf.point_sf == k].mean(axis=0), rtol=1e-5)
+
+
+def _dumbbell():
+    """One smooth closed piece, two lobes joined by a thin neck at x = 0 (a valley)."""
+    m = trimesh.creation.icosphere(subdivisions=4)
+    v = np.asarray(m.vertices).copy()
+    v[:, 0] *= 2.5
+    v[:, 1:] *= (1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15))[:, None]
+    return v, np.asarray(m.faces)
+
+
+def _neck_and_lobe_folds(sf):
+    x = sf.centroid[:, 0]
+    a, b = sf.pairs[:, 0], sf.pairs[:, 1]
+    neck = (np.abs(x[a]) < 0.6) & (np.abs(x[b]) < 0.6) & (np.sign(x[a]) != np.sign(x[b]))
+    lobe = (np.abs(x[a]) > 1.3) & (np.abs(x[b]) > 1.3)
+    assert neck.any() and lobe.any()
+    return sf.fold[neck], sf.fold[lobe]
+
+
+def test_fold_is_concave_in_the_neck_convex_on_the_lobes_whatever_the_windings():
+    """The superfaces' fold reads the minima rule at their own scale: the chunks either
+    side of a dumbbell's neck fold inwards (> 0), those on a round lobe outwards (< 0).
+    Half the faces wound the other way (a badly exported mesh) read the same."""
+    v, f = _dumbbell()
+    flipped = f.copy()
+    flipped[::2] = flipped[::2, ::-1]
+    for faces in (f, flipped):
+        sf, _, _ = _sf(v, faces, settings=SuperfaceSettings())  # chunks of ~0.6 %
+        assert sf.num > 50 and sf.fold.shape == (len(sf.pairs),)
+        neck, lobe = _neck_and_lobe_folds(sf)
+        assert np.median(neck) > 0.1
+        assert (lobe < 0).mean() > 0.9

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from training.heldout_tree import _setting, area_miou, main
+from training.heldout_tree import _grid, _setting, area_miou, main
 
 
 def test_area_miou_takes_each_parts_best_overlap():
@@ -40,3 +40,22 @@ def test_one_score_row_per_value_on_generated_objects(capsys):
     assert set(out["scores"]) == {"0", "8"}
     for s in out["scores"].values():
         assert 0.0 < s["finest"] <= 100.0 and 0.0 < s["levels"] <= 100.0
+
+
+def test_several_varied_settings_give_every_combination(capsys):
+    grid = _grid([("one_piece_threshold", [0.4, 0.5]), ("consensus.concave_scale", [0, 0.2])])
+    assert list(grid) == ["one_piece_threshold=0.4, consensus.concave_scale=0",
+                          "one_piece_threshold=0.4, consensus.concave_scale=0.2",
+                          "one_piece_threshold=0.5, consensus.concave_scale=0",
+                          "one_piece_threshold=0.5, consensus.concave_scale=0.2"]
+    assert grid["one_piece_threshold=0.5, consensus.concave_scale=0.2"] == {
+        "one_piece_threshold": 0.5, "consensus.concave_scale": 0.2}
+    with pytest.raises(SystemExit):  # varied twice
+        main(["--objects", "1", "--vary", "cut_threshold=0.4", "--vary", "cut_threshold=0.5"])
+    with pytest.raises(SystemExit):  # varied and fixed
+        main(["--objects", "1", "--vary", "cut_threshold=0.4", "--set", "cut_threshold=0.5"])
+    main(["--objects", "1", "--seed", "777", "--kinds", "separate", "--vary",
+          "one_piece_size_weight=0,0.5", "--vary", "consensus.concave_scale=0,0.2", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["setting"] == "one_piece_size_weight × consensus.concave_scale"
+    assert len(out["scores"]) == 4

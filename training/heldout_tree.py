@@ -2,17 +2,18 @@
 values of one merge-tree setting.
 
     python -m training.heldout_tree --objects 120 --seed 1011 --kinds voxel \
-        --vary cut_threshold=0.4,0.5 [--set consensus.samples=40] [--json]
+        --vary cut_threshold=0.4,0.5 [--vary ...] [--set consensus.samples=40] [--json]
 
 Generated objects of the given kinds (``voxel``: fused into one smooth piece; ``union``:
 parts joined by exact boolean union; ``separate``: parts left apart; see
 :func:`training.data.union.labelled_meshes`) go through the product's own mesh path
 (``Segmenter.set_mesh`` → superfaces → the bundled dissimilarity). The merge tree is then
-rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`), and its
+rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`; several
+``--vary`` give every combination of their values), and its
 natural cut is scored against every level of the object's part tree. NAME is a
 ``TreeSettings`` field, or ``consensus.FIELD`` for a number of the one-piece consensus
 (:class:`core.consensus.ConsensusSettings`: ``samples``, ``max_parts``,
-``superfaces_per_part``, ``jitter``, ``seed``). The score is the
+``superfaces_per_part``, ``jitter``, ``concave_scale``, ``seed``). The score is the
 leaf mIoU at superface level and area-weighted: each GT part takes its best-overlapping
 predicted part, averaged over parts, then over objects. It is reported for the finest
 level and as the mean over all levels. Used to choose ``TreeSettings`` values without
@@ -59,7 +60,7 @@ def _value(text: str):
     return text
 
 
-_CONSENSUS = ("samples", "max_parts", "superfaces_per_part", "jitter", "seed")
+_CONSENSUS = ("samples", "max_parts", "superfaces_per_part", "jitter", "concave_scale", "seed")
 
 
 def _setting(spec: str) -> tuple[str, list]:
@@ -77,12 +78,24 @@ def _settings(values: dict) -> tuple[TreeSettings, ConsensusSettings]:
     return TreeSettings(**tree), ConsensusSettings(**agree)
 
 
-def run(objects: int, seed: int, kinds: tuple[str, ...], vary: tuple[str, list],
+def _grid(vary: list[tuple[str, list]]) -> dict[str, dict]:
+    """``{label: {NAME: value}}`` for every combination of the varied settings' values;
+    the label is the value alone for one setting, else ``NAME=value, NAME=value``."""
+    combos = [{}]
+    for name, values in vary:
+        combos = [{**c, name: v} for c in combos for v in values]
+    if len(vary) == 1:
+        return {str(c[vary[0][0]]): c for c in combos}
+    return {", ".join(f"{k}={v}" for k, v in c.items()): c for c in combos}
+
+
+def run(objects: int, seed: int, kinds: tuple[str, ...], vary: list[tuple[str, list]],
         fixed: dict, n_points: int = 10_000) -> dict:
-    """Scores per value of ``vary`` (``{value: {"finest": %, "levels": %}}``) and counts."""
+    """Scores per combination of the ``vary`` values (``{label: {"finest": %, "levels":
+    %}}``, labels from :func:`_grid`) and counts."""
     seg = Segmenter.from_pretrained(num_threads=1)
-    name, values = vary
-    scores: dict = {v: {"finest": [], "levels": []} for v in values}
+    grid = _grid(vary)
+    scores: dict = {k: {"finest": [], "levels": []} for k in grid}
     t0, done = time.perf_counter(), 0
     for i, item in enumerate(labelled_meshes(n=objects, seed=seed, kinds=kinds, workers=1)):
         seg.set_mesh(item.vertices, item.faces, n_points=n_points, seed=i)
@@ -93,16 +106,16 @@ def run(objects: int, seed: int, kinds: tuple[str, ...], vary: tuple[str, list],
             m = np.zeros((sf.num, int(lab.max()) + 1))
             np.add.at(m, (sf.face_sf, lab), area)
             levels.append(m)
-        for v in values:
-            tree = superface_tree(sf, mp.dissimilarity, *_settings({**fixed, name: v}))
+        for v, combo in grid.items():
+            tree = superface_tree(sf, mp.dissimilarity, *_settings({**fixed, **combo}))
             cut = tree.labels_of_cut(tree.cut(None))
             per = [area_miou(m, cut) for m in levels]
             scores[v]["finest"].append(per[0])
             scores[v]["levels"].append(float(np.mean(per)))
         done += 1
-    return {"setting": name, "fixed": fixed, "objects": done, "kinds": list(kinds),
+    return {"setting": " × ".join(n for n, _ in vary), "fixed": fixed, "objects": done, "kinds": list(kinds),
             "seed": seed, "wall_s": round(time.perf_counter() - t0, 1),
-            "scores": {str(v): {k: round(100 * float(np.mean(x)), 2) for k, x in s.items()}
+            "scores": {v: {k: round(100 * float(np.mean(x)), 2) for k, x in s.items()}
                        for v, s in scores.items()}}
 
 
@@ -112,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1011,
                     help="object seed (must differ from every training set's)")
     ap.add_argument("--kinds", default="voxel", help="comma-separated: voxel, union, separate")
-    ap.add_argument("--vary", required=True, help="NAME=V1,V2,...: a TreeSettings field or consensus.FIELD")
+    ap.add_argument("--vary", required=True, action="append",
+                    help="NAME=V1,V2,...: a TreeSettings field or consensus.FIELD "
+                         "(repeatable: every combination)")
     ap.add_argument("--set", action="append", default=[],
                     help="NAME=V: another TreeSettings field held fixed (repeatable)")
     ap.add_argument("--json", action="store_true", help="print JSON")
@@ -125,15 +140,18 @@ def main(argv: list[str] | None = None) -> None:
         if len(vals) != 1:
             ap.error(f"--set takes one value, got {spec!r}")
         fixed[n] = vals[0]
-    out = run(a.objects, a.seed, tuple(k for k in a.kinds.split(",") if k), _setting(a.vary),
-              fixed)
+    vary = [_setting(v) for v in a.vary]
+    if len({n for n, _ in vary}) < len(vary) or {n for n, _ in vary} & set(fixed):
+        ap.error("each setting may be varied once and not also fixed with --set")
+    out = run(a.objects, a.seed, tuple(k for k in a.kinds.split(",") if k), vary, fixed)
     if a.json:
         print(json.dumps(out))
         return
     print(f"{out['objects']} objects ({','.join(out['kinds'])}, seed {out['seed']}), "
           f"{out['wall_s']} s; natural cut leaf mIoU, finest level / mean over levels:")
     for v, s in out["scores"].items():
-        print(f"  {out['setting']} = {v}: {s['finest']:.1f} / {s['levels']:.1f}")
+        label = f"{out['setting']} = {v}" if "=" not in v else v
+        print(f"  {label}: {s['finest']:.1f} / {s['levels']:.1f}")
 
 
 if __name__ == "__main__":
