@@ -33,22 +33,42 @@ def is_one_piece(sf: Superfaces, settings: TreeSettings) -> bool:
                 > settings.smooth_surface_share) if sf.num else False
 
 
+def tree_dissimilarity(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings,
+                       consensus: ConsensusSettings | None = None) -> np.ndarray:
+    """(G,) what the merge tree and a click's growth read on every superface edge: the
+    learned ``dissimilarity`` (G,) in [0, 1], and on a one-piece mesh
+    (:func:`is_one_piece`) the larger of it and the randomized-cuts consensus
+    (:func:`core.consensus.consensus_dissimilarity`, default :class:`ConsensusSettings`)."""
+    if not is_one_piece(sf, settings):
+        return dissimilarity
+    agree = consensus_dissimilarity(sf.num, sf.pairs, _edge_weight(sf), dissimilarity,
+                                    sf.share, _unit_centroids(sf),
+                                    consensus or ConsensusSettings(), sf.fold)
+    return np.maximum(dissimilarity, agree)
+
+
+def _edge_weight(sf: Superfaces) -> np.ndarray:
+    return sf.boundary + np.sqrt(sf.contact)
+
+
+def _unit_centroids(sf: Superfaces) -> np.ndarray:
+    return sf.centroid / np.sqrt(max(sf.total_area, 1e-300))
+
+
+def tree_of(sf: Superfaces, edge_dissimilarity: np.ndarray, settings: TreeSettings
+            ) -> MergeTree:
+    """The merge tree of one mesh's superfaces on ``edge_dissimilarity`` (G,) (from
+    :func:`tree_dissimilarity`): edges weighted by their boundary length plus √(contact
+    area); a one-piece mesh's tree is marked :attr:`MergeTree.one_piece`."""
+    return build_merge_tree(sf.num, sf.share, sf.pairs, _edge_weight(sf), edge_dissimilarity,
+                            _unit_centroids(sf), settings, is_one_piece(sf, settings))
+
+
 def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings,
                    consensus: ConsensusSettings | None = None) -> MergeTree:
-    """The merge tree of one mesh's superfaces: edges weighted by their boundary length
-    plus √(contact area), ``dissimilarity`` (G,) per graph edge in [0, 1]. On a one-piece
-    mesh (:func:`is_one_piece`) every edge takes the larger of its dissimilarity and the
-    randomized-cuts consensus (:func:`core.consensus.consensus_dissimilarity`, default
-    :class:`ConsensusSettings`), and the tree is marked :attr:`MergeTree.one_piece`."""
-    weight = sf.boundary + np.sqrt(sf.contact)
-    centroid = sf.centroid / np.sqrt(max(sf.total_area, 1e-300))
-    one_piece = is_one_piece(sf, settings)
-    if one_piece:
-        agree = consensus_dissimilarity(sf.num, sf.pairs, weight, dissimilarity, sf.share,
-                                        centroid, consensus or ConsensusSettings(), sf.fold)
-        dissimilarity = np.maximum(dissimilarity, agree)
-    return build_merge_tree(sf.num, sf.share, sf.pairs, weight, dissimilarity, centroid,
-                            settings, one_piece)
+    """:func:`tree_of` on :func:`tree_dissimilarity` (the learned ``dissimilarity``, with
+    the consensus on a one-piece mesh)."""
+    return tree_of(sf, tree_dissimilarity(sf, dissimilarity, settings, consensus), settings)
 
 
 @dataclass
@@ -87,9 +107,11 @@ class MeshParts:
         self.sf: Superfaces = build_superfaces(mesh, point_faces, points_norm, features,
                                                face_groups, superface_settings, seed)
         sf = self.sf
-        self.dissimilarity = dissimilarity(sf, affinity)  # learned; clicks and counts
-        self.tree: MergeTree = superface_tree(sf, self.dissimilarity, tree_settings,
-                                              consensus)
+        self.dissimilarity = dissimilarity(sf, affinity)  # learned; part counts
+        # the tree's and the click growth's (with the consensus on one-piece meshes)
+        self.edge_dissimilarity = tree_dissimilarity(sf, self.dissimilarity, tree_settings,
+                                                     consensus)
+        self.tree: MergeTree = tree_of(sf, self.edge_dissimilarity, tree_settings)
         self._cuts: dict = {}
         self._count_tree: tuple[CountSettings, MergeTree] | None = None
         self._adj: list | None = None
@@ -133,7 +155,8 @@ class MeshParts:
         """(F,) bool faces: the faces in order of d + B, the prefix whose area share is
         closest to ``scale``. d is the distance (model frame) from the face's centroid to
         the nearest positive click; B is the cheapest sum of edge costs on a superface graph
-        path from a clicked superface, an edge costing its dissimilarity × ``growth_penalty``
+        path from a clicked superface, an edge costing its dissimilarity (the tree's:
+        with the consensus on a one-piece mesh, :func:`tree_dissimilarity`) × ``growth_penalty``
         (× ``growth_penalty_smooth`` between chunks of one smooth surface). Faces of what a
         negative click excludes (:meth:`MergeTree.excluded_by`) are never taken; the
         clicked faces always are. The order is cached per set of clicks, so a scale change
@@ -158,7 +181,7 @@ class MeshParts:
         if self._adj is None:
             a, b = sf.pairs[:, 0], sf.pairs[:, 1]
             smooth = sf.crease_region[a] == sf.crease_region[b]
-            cost = self.dissimilarity * np.where(smooth, st.growth_penalty_smooth,
+            cost = self.edge_dissimilarity * np.where(smooth, st.growth_penalty_smooth,
                                                  st.growth_penalty)
             self._adj = [[] for _ in range(sf.num)]
             for (x, y), c in zip(sf.pairs.tolist(), cost.tolist()):

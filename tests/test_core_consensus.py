@@ -118,3 +118,21 @@ def test_the_minima_rule_moves_random_cuts_into_a_valley():
     assert rule[valley].min() > 0.9 > plain[valley].max()
     assert rule[valley].min() >= rule.max() - 1e-12
     assert valley.sum() == ring
+
+
+def test_a_click_grows_over_a_lobe_and_stops_at_the_neck(real):
+    """On a one-piece mesh a click's growth reads the tree's dissimilarity, consensus
+    included: the neck's edges cost more than the learned values alone say, and a click
+    at the end of one lobe with the lobe's share as the scale gives that lobe."""
+    v, f = dumbbell()
+    real.set_mesh(v, f, n_points=4000, seed=0)
+    mp = real.mesh_parts()
+    assert mp.tree.one_piece
+    assert np.all(mp.edge_dissimilarity >= mp.dissimilarity)
+    x = v[f].mean(axis=1)[:, 0]
+    area = real.mesh_structure().face_area
+    lobe = x < 0
+    click = int(np.argmin(np.asarray(real.points)[:, 0]))  # the far end of the left lobe
+    got = np.asarray(real.predict([(click, True)], scale=area[lobe].sum() / area.sum())
+                     .face_mask)
+    assert area[got & lobe].sum() / area[got | lobe].sum() > 0.85

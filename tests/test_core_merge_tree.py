@@ -238,13 +238,17 @@ def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeyp
 def test_a_click_without_a_scale_on_a_smooth_mesh_gives_a_cap_of_the_natural_size(monkeypatch):
     """No scale on a one-piece mesh: a compact cap around the click (grown face by face),
     as large as the natural part on the tree, never the whole object (a sphere has no
-    parts to find, so how large is the tree's choice)."""
+    parts to find, so how large is the tree's choice). The growth crosses the consensus
+    of random cuts, which on a sphere falls anywhere, so the cap's rim is a little ragged:
+    compact means close to the ideal cap of the same share around the click."""
     seg, v, f, area, i = _clicked_sphere(monkeypatch)
     r = seg.predict([(i, True)])
     share = area[r.face_mask].sum() / area.sum()
     tree = seg.mesh_parts().tree
     assert abs(share - tree.share[r.node]) < 0.01  # the natural node's size
     assert 0.01 < share < 0.95  # a part, not the object
-    cen = v[f[r.face_mask]].mean(axis=1)
-    assert cen[:, 2].min() >= np.quantile(v[f].mean(axis=1)[:, 2], 1 - share) - 0.15
+    z = v[f].mean(axis=1)[:, 2]
+    cap = z >= np.quantile(z, 1 - share)  # the ideal cap: the highest faces
+    m = r.face_mask
+    assert area[m & cap].sum() / area[m | cap].sum() > 0.9
     assert r.face_mask[seg.point_faces[i]] and r.point_mask[i]
