@@ -8,7 +8,7 @@ Here each draw is a :func:`core.part_count.spectral_embedding` with random setti
 randomly jittered edge weights, agglomerated by :func:`core.part_count.ward_tree` and cut
 into a random number of parts (:func:`core.part_count.count_cut`). Boundaries that most
 draws agree on (the necks between limbs and torso) score high even where no single edge's
-dissimilarity says so; :func:`core.mesh_parts.superface_tree` takes the larger of the two
+dissimilarity says so; :func:`core.mesh_parts.tree_dissimilarity` takes the larger of the two
 values per edge. Pure numpy (Blender has no SciPy), deterministic for a seed.
 """
 

@@ -82,7 +82,7 @@ class TreeSettings:
             distances instead of Euclidean ones scored lower on PSB (76.1 at (2, 0.5)).
         smooth_surface_share: a mesh whose largest crease region covers more than this
             share of the area is a *one-piece* mesh (AI-made, scanned, sculpted):
-            :func:`core.mesh_parts.superface_tree` raises its dissimilarities to the
+            :func:`core.mesh_parts.tree_dissimilarity` raises its dissimilarities to the
             randomized-cuts consensus (:mod:`core.consensus`), its natural cut never
             answers the whole mesh, and Segment All into k parts reads a spectral tree
             (:mod:`core.part_count`). Until 2026-12-06 such meshes instead re-cut every
@@ -154,8 +154,8 @@ class MergeTree:
             leaves), in [0, 1].
         settings: :class:`TreeSettings` used by the queries.
         one_piece: the tree of a one-piece mesh (``TreeSettings.smooth_surface_share``):
-            its cuts read ``TreeSettings.one_piece_threshold`` and its natural cut never
-            answers the whole mesh.
+            its cuts read ``TreeSettings.one_piece_threshold`` and
+            ``one_piece_size_weight``, and its natural cut never answers the whole mesh.
     """
 
     num_leaves: int

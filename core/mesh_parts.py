@@ -64,13 +64,6 @@ def tree_of(sf: Superfaces, edge_dissimilarity: np.ndarray, settings: TreeSettin
                             _unit_centroids(sf), settings, is_one_piece(sf, settings))
 
 
-def superface_tree(sf: Superfaces, dissimilarity: np.ndarray, settings: TreeSettings,
-                   consensus: ConsensusSettings | None = None) -> MergeTree:
-    """:func:`tree_of` on :func:`tree_dissimilarity` (the learned ``dissimilarity``, with
-    the consensus on a one-piece mesh)."""
-    return tree_of(sf, tree_dissimilarity(sf, dissimilarity, settings, consensus), settings)
-
-
 @dataclass
 class MeshAnswer:
     """A click's answer: ``face_mask`` (F,) bool, ``point_mask`` (N,) bool, the tree
@@ -267,7 +260,7 @@ class MeshParts:
         if self._count_tree is None or self._count_tree[0] != settings:
             sf, tree = self.sf, self.tree
             if tree.one_piece:
-                emb = spectral_embedding(sf.num, sf.pairs, sf.boundary + np.sqrt(sf.contact),
+                emb = spectral_embedding(sf.num, sf.pairs, _edge_weight(sf),
                                          self.dissimilarity, settings)
                 tree = ward_tree(emb, sf.share, sf.pairs, sf.centroid, tree.settings)
             self._count_tree = (settings, tree)

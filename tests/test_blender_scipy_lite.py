@@ -182,7 +182,7 @@ def test_vendored_core_cuts_a_one_piece_mesh_at_its_neck(tmp_path, monkeypatch):
     between its lobes."""
     import importlib
 
-    import trimesh
+    from test_core_part_count import dumbbell
 
     import build
     import core
@@ -192,19 +192,16 @@ def test_vendored_core_cuts_a_one_piece_mesh_at_its_neck(tmp_path, monkeypatch):
     (tmp_path / "vpkg" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     vcore = importlib.import_module(f"vpkg._vendor.{build.VENDOR_NAME}")
-    m = trimesh.creation.icosphere(subdivisions=4)
-    v = np.asarray(m.vertices).copy()
-    v[:, 0] *= 2.5
-    v[:, 1:] *= (1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15))[:, None]  # a neck at x = 0
+    v, f = dumbbell()  # a neck at x = 0
     labels = []
     for mod in (core, vcore):
         seg = mod.Segmenter.from_pretrained(path=str(build.WEIGHTS_SRC), backend="onnx",
                                             num_threads=1)
-        seg.set_mesh(v, np.asarray(m.faces), n_points=2048, seed=0)
+        seg.set_mesh(v, f, n_points=2048, seed=0)
         assert seg.mesh_parts().tree.one_piece
         labels.append(np.asarray(seg.segment_all().face_labels))
     lab = labels[1]
     assert np.array_equal(labels[0], lab)
-    x = v[np.asarray(m.faces)].mean(axis=1)[:, 0]
+    x = v[f].mean(axis=1)[:, 0]
     assert len(np.unique(lab)) > 1
     assert not set(lab[x < -0.3].tolist()) & set(lab[x > 0.3].tolist())  # no part on both

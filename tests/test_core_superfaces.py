@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import trimesh
+from test_core_part_count import dumbbell
 
 from core.geometry import normalization_of, sample_surface
 from core.mesh_regions import MeshStructure
@@ -111,15 +112,6 @@ def test_specks_without_points_are_absorbed_and_features_pooled():
     np.testing.assert_allclose(sf.features[k], feats[sf.point_sf == k].mean(axis=0), rtol=1e-5)
 
 
-def _dumbbell():
-    """One smooth closed piece, two lobes joined by a thin neck at x = 0 (a valley)."""
-    m = trimesh.creation.icosphere(subdivisions=4)
-    v = np.asarray(m.vertices).copy()
-    v[:, 0] *= 2.5
-    v[:, 1:] *= (1.0 - 0.8 * np.exp(-(v[:, 0] ** 2) / 0.15))[:, None]
-    return v, np.asarray(m.faces)
-
-
 def _neck_and_lobe_folds(sf):
     x = sf.centroid[:, 0]
     a, b = sf.pairs[:, 0], sf.pairs[:, 1]
@@ -133,7 +125,7 @@ def test_fold_is_concave_in_the_neck_convex_on_the_lobes_whatever_the_windings()
     """The superfaces' fold reads the minima rule at their own scale: the chunks either
     side of a dumbbell's neck fold inwards (> 0), those on a round lobe outwards (< 0).
     Half the faces wound the other way (a badly exported mesh) read the same."""
-    v, f = _dumbbell()
+    v, f = dumbbell()
     flipped = f.copy()
     flipped[::2] = flipped[::2, ::-1]
     for faces in (f, flipped):

@@ -8,8 +8,9 @@ Generated objects of the given kinds (``voxel``: fused into one smooth piece; ``
 parts joined by exact boolean union; ``separate``: parts left apart; see
 :func:`training.data.union.labelled_meshes`) go through the product's own mesh path
 (``Segmenter.set_mesh`` → superfaces → the bundled dissimilarity). The merge tree is then
-rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.superface_tree`; several
-``--vary`` give every combination of their values), and its
+rebuilt once per value of ``--vary`` (:func:`core.mesh_parts.tree_of` on
+:func:`core.mesh_parts.tree_dissimilarity`, whose consensus is drawn once per distinct
+consensus setting; several ``--vary`` give every combination of their values), and its
 natural cut is scored against every level of the object's part tree. NAME is a
 ``TreeSettings`` field, or ``consensus.FIELD`` for a number of the one-piece consensus
 (:class:`core.consensus.ConsensusSettings`: ``samples``, ``max_parts``,
@@ -32,7 +33,7 @@ import numpy as np
 from core import Segmenter
 from core.consensus import ConsensusSettings
 from core.merge_tree import TreeSettings
-from core.mesh_parts import superface_tree
+from core.mesh_parts import tree_dissimilarity, tree_of
 
 from .data.union import labelled_meshes
 
@@ -60,7 +61,9 @@ def _value(text: str):
     return text
 
 
-_CONSENSUS = ("samples", "max_parts", "superfaces_per_part", "jitter", "concave_scale", "seed")
+#: the numeric fields of :class:`ConsensusSettings` (its ranges are not varied here)
+_CONSENSUS = tuple(f.name for f in fields(ConsensusSettings)
+                   if isinstance(getattr(ConsensusSettings(), f.name), (int, float)))
 
 
 def _setting(spec: str) -> tuple[str, list]:
@@ -106,8 +109,13 @@ def run(objects: int, seed: int, kinds: tuple[str, ...], vary: list[tuple[str, l
             m = np.zeros((sf.num, int(lab.max()) + 1))
             np.add.at(m, (sf.face_sf, lab), area)
             levels.append(m)
+        edge: dict[tuple, np.ndarray] = {}  # per consensus setting: drawn once
         for v, combo in grid.items():
-            tree = superface_tree(sf, mp.dissimilarity, *_settings({**fixed, **combo}))
+            tree_st, agree_st = _settings({**fixed, **combo})
+            key = (tree_st.smooth_surface_share, *sorted(vars(agree_st).items()))
+            if key not in edge:
+                edge[key] = tree_dissimilarity(sf, mp.dissimilarity, tree_st, agree_st)
+            tree = tree_of(sf, edge[key], tree_st)
             cut = tree.labels_of_cut(tree.cut(None))
             per = [area_miou(m, cut) for m in levels]
             scores[v]["finest"].append(per[0])
