@@ -150,7 +150,8 @@ class MeshParts:
         the nearest positive click; B is the cheapest sum of edge costs on a superface graph
         path from a clicked superface, an edge costing its dissimilarity (the tree's:
         with the consensus on a one-piece mesh, :func:`tree_dissimilarity`) × ``growth_penalty``
-        (× ``growth_penalty_smooth`` between chunks of one smooth surface). Faces of what a
+        (× ``growth_penalty_smooth`` between chunks of one smooth surface); on a one-piece
+        mesh B counts in proportion to d up to ``one_piece_growth_ramp``. Faces of what a
         negative click excludes (:meth:`MergeTree.excluded_by`) are never taken; the
         clicked faces always are. The order is cached per set of clicks, so a scale change
         is one binary search: monotone in the scale and nested."""
@@ -198,7 +199,12 @@ class MeshParts:
         lost = ~np.isfinite(bar)
         bar[lost] = (bar[~lost].max() if (~lost).any() else 0.0) + DISCONNECTED
         bar[list(blocked)] = np.inf
-        key = self._face_click_distance(idx_pos) + bar.astype(np.float32)[sf.face_sf]
+        d = self._face_click_distance(idx_pos)
+        cost = bar.astype(np.float32)[sf.face_sf]
+        ramp = float(st.one_piece_growth_ramp) if self.tree.one_piece else 0.0
+        if ramp > 0:  # chunk borders near the click are arbitrary: let distance lead there
+            cost = cost * np.minimum(d / np.float32(ramp), np.float32(1.0))
+        key = d + cost
         order = np.argsort(key, kind="stable")
         order = order[np.isfinite(key[order])]
         cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)

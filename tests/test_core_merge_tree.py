@@ -3,6 +3,8 @@ negative clicks, hierarchies, part counts) through the public Segmenter API."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from core_infer_fake import boxes, make_segmenter
@@ -233,6 +235,36 @@ def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeyp
         if prev is not None:
             assert (prev <= m).all()
         prev = m
+
+
+def _small_cap_iou(seg, v, f, area, ramp: float) -> float:
+    """Mean area IoU of click + scale answers (scales 1 % and 2 %, four clicks) with the
+    ideal cap of the same share around the clicked point."""
+    mp = seg.mesh_parts()
+    mp.tree.settings = dataclasses.replace(mp.tree.settings, one_piece_growth_ramp=ramp)
+    mp._grow_cache = None
+    cen = v[f].mean(axis=1)
+    out = []
+    for click in ([0, 0, 1], [0.6, 0, 0.8], [0, 1, 0], [-0.5, 0.5, -0.7]):
+        i = seg.nearest_point(click)
+        z = cen @ (seg.points[i] / np.linalg.norm(seg.points[i]))
+        for s in (0.01, 0.02):
+            m = seg.predict([(i, True)], scale=s).face_mask
+            cap = z >= np.quantile(z, 1 - s)
+            out.append(area[m & cap].sum() / area[m | cap].sum())
+    return float(np.mean(out))
+
+
+def test_a_small_part_on_a_smooth_mesh_is_a_round_cap_not_cut_at_chunk_borders(monkeypatch):
+    """A one-piece mesh's superfaces are chunks of ~0.6 % whose borders are arbitrary:
+    near the click the distance leads (``one_piece_growth_ramp``), so a 1-2 % answer is
+    the cap around the click, not the clicked chunk plus bits of its neighbours."""
+    seg, v, f, area, _ = _clicked_sphere(monkeypatch)
+    assert seg.mesh_parts().tree.one_piece
+    ramped = _small_cap_iou(seg, v, f, area, TreeSettings().one_piece_growth_ramp)
+    plain = _small_cap_iou(seg, v, f, area, 0.0)
+    assert ramped > 0.75
+    assert ramped > plain + 0.05
 
 
 def test_a_click_without_a_scale_on_a_smooth_mesh_gives_a_cap_of_the_natural_size(monkeypatch):
