@@ -224,14 +224,18 @@ def _clicked_sphere(monkeypatch):
 
 def test_the_slider_gives_the_share_asked_for_on_a_smooth_one_piece_mesh(monkeypatch):
     """A sphere has no creases: the click + scale answer grows face by face around the
-    click, so its area share follows the slider closely and stays around the click."""
+    click, so its area share follows the slider closely and stays around the click: close
+    to the ideal cap of the same share (the highest faces). Its rim is a little ragged,
+    because the random cuts' consensus that steers the growth falls anywhere on a sphere
+    (area IoU with the ideal cap 0.79-0.96 over these scales with 0.4 % chunks)."""
     seg, v, f, area, i = _clicked_sphere(monkeypatch)
+    z = v[f].mean(axis=1)[:, 2]
     prev = None
     for s in (0.05, 0.1, 0.25, 0.5, 0.8):
         m = seg.predict([(i, True)], scale=s).face_mask
         assert abs(area[m].sum() / area.sum() - s) < 0.01
-        cen = v[f[m]].mean(axis=1)  # a cap around the click: the highest faces first
-        assert cen[:, 2].min() >= np.quantile(v[f].mean(axis=1)[:, 2], 1 - s) - 0.15
+        cap = z >= np.quantile(z, 1 - s)
+        assert area[m & cap].sum() / area[m | cap].sum() > 0.75
         if prev is not None:
             assert (prev <= m).all()
         prev = m
