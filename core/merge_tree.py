@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .twins import TwinSettings
+
 #: dissimilarity given to merges of clusters with no graph edge between them.
 DISCONNECTED = 1.0
 
@@ -142,6 +144,8 @@ class TreeSettings:
             0.4), so it applies to one-piece meshes only. Re-checked with the 0.4 % chunks
             of ``SuperfaceSettings.chunk_share`` (``/tmp/s5/q13.py``): 0.3 → 59.0, 0.4 →
             59.0, 0.6 → 58.6, 0.8 → 58.2.
+        twins: on a one-piece mesh a single click's growth takes the clicked part's
+            look-alikes (the other arm) before the body (:mod:`core.twins`).
     """
 
     size_weight: float = 1.0
@@ -155,6 +159,7 @@ class TreeSettings:
     one_piece_threshold: float = 0.4
     one_piece_size_weight: float = 0.5
     one_piece_growth_ramp: float = 0.4
+    twins: TwinSettings = field(default_factory=TwinSettings)
 
 
 @dataclass

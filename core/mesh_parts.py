@@ -24,6 +24,7 @@ from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
 from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
+from .twins import twin_order
 
 
 def is_one_piece(sf: Superfaces, settings: TreeSettings) -> bool:
@@ -110,15 +111,18 @@ class MeshParts:
         self._adj: list | None = None
         self._grow_cache: tuple | None = None
         self._face_cen: np.ndarray | None = None
+        self._natural_face: np.ndarray | None = None
         self.points_norm = np.asarray(points_norm, np.float64)
         self.point_faces = np.asarray(point_faces, np.int64)
         self.face_area = mesh.face_area
         self._mesh, self._norm = mesh, norm
 
     # ------------------------------------------------------------------ clicks
-    def answer(self, idx: np.ndarray, lab: np.ndarray, scale: float | None) -> MeshAnswer:
+    def answer(self, idx: np.ndarray, lab: np.ndarray, scale: float | None,
+               twins: bool = True) -> MeshAnswer:
         """The part under positive clicks ``idx[lab == 1]`` (point indices), avoiding the
-        negative ones, at ``scale`` (None = the natural part).
+        negative ones, at ``scale`` (None = the natural part); ``twins``: the growth may
+        take the clicked part's look-alikes (:mod:`core.twins`).
 
         Growth mode (default): the faces nearest the clicks in the growth order of
         :meth:`_grow`, up to ``scale``'s area share; without a scale, up to the share of
@@ -136,7 +140,7 @@ class MeshParts:
         if st.click_mode == "growth":
             # without a scale the growth stops at the share of the natural node
             target = float(self.tree.share[node]) if scale is None else scale
-            face = self._grow(idx[lab == 1], pos, neg, target)
+            face = self._grow(idx[lab == 1], pos, neg, target, twins)
             return MeshAnswer(face_mask=face, point_mask=face[self.point_faces], node=node,
                               quality=quality)
         keep = self.tree.leaf_mask([node])
@@ -144,7 +148,7 @@ class MeshParts:
                           quality=quality)
 
     def _grow(self, idx_pos: np.ndarray, pos: list[int], neg: list[int],
-              scale: float) -> np.ndarray:
+              scale: float, twins: bool = True) -> np.ndarray:
         """(F,) bool faces: the faces in order of d + B, the prefix whose area share is
         closest to ``scale``. d is the distance (model frame) from the face's centroid to
         the nearest positive click; B is the cheapest sum of edge costs on a superface graph
@@ -153,24 +157,32 @@ class MeshParts:
         (× ``growth_penalty_smooth`` between chunks of one smooth surface); on a one-piece
         mesh B counts in proportion to d up to ``one_piece_growth_ramp``. Faces of what a
         negative click excludes (:meth:`MergeTree.excluded_by`) are never taken; the
-        clicked faces always are. The order is cached per set of clicks, so a scale change
+        clicked faces always are. On a one-piece mesh one positive click's order takes the
+        clicked part's look-alikes as whole blocks before the rest (:mod:`core.twins`,
+        ``TreeSettings.twins``; ``twins`` False = never). The order is cached per set of clicks, so a scale change
         is one binary search: monotone in the scale and nested."""
-        ck = (tuple(int(i) for i in idx_pos), tuple(pos), tuple(neg))
+        ck = (tuple(int(i) for i in idx_pos), tuple(pos), tuple(neg), bool(twins))
         if self._grow_cache is None or self._grow_cache[0] != ck:
-            self._grow_cache = (ck, *self._growth_order(idx_pos, pos, neg))
-        _, order, cum = self._grow_cache
+            self._grow_cache = (ck, *self._growth_order(idx_pos, pos, neg, twins))
+        _, order, cum, ends = self._grow_cache
         face = np.zeros(len(self.sf.face_sf), bool)
         if len(order):
-            k = int(np.searchsorted(cum, scale, side="left"))
-            if k < len(cum) and (k == 0 or abs(cum[k] - scale) < abs(cum[k - 1] - scale)):
-                k += 1  # cum[k] is the closer share: take face k too
-            face[order[:max(k, 1)]] = True
+            shares = cum if ends is None else cum[ends - 1]
+            k = int(np.searchsorted(shares, scale, side="left"))
+            if k < len(shares) and (k == 0 or abs(shares[k] - scale)
+                                    < abs(shares[k - 1] - scale)):
+                k += 1  # shares[k] is the closer one: take prefix k + 1 too
+            k = max(k, 1)
+            face[order[:k if ends is None else int(ends[k - 1])]] = True
         face[self.point_faces[idx_pos]] = True  # never an empty answer: the clicked faces
         return face
 
-    def _growth_order(self, idx_pos: np.ndarray, pos: list[int], neg: list[int]
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in growth order (see :meth:`_grow`) and their cumulative area shares."""
+    def _growth_order(self, idx_pos: np.ndarray, pos: list[int], neg: list[int],
+                      twins: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Faces in growth order (see :meth:`_grow`), their cumulative area shares, and
+        the prefix lengths an answer may take (None = any; with twin blocks,
+        :func:`core.twins.twin_order`, only whole blocks)."""
         sf, st = self.sf, self.tree.settings
         if self._adj is None:
             a, b = sf.pairs[:, 0], sf.pairs[:, 1]
@@ -208,7 +220,22 @@ class MeshParts:
         order = np.argsort(key, kind="stable")
         order = order[np.isfinite(key[order])]
         cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
-        return order, cum
+        if twins and self.tree.one_piece and len(pos) == 1 and not neg:
+            node = self.tree.node_for(pos, [], None)
+            twins = twin_order(order, cum, float(self.tree.share[node]), self._natural_of_face(),
+                               self._face_cen, self.face_area, st.twins)
+            if twins is not None:
+                order = twins[0]
+                cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
+                return order, cum, twins[1]
+        return order, cum, None
+
+    def _natural_of_face(self) -> np.ndarray:
+        """(F,) part of the natural cut (no scale) holding each face; cached."""
+        if self._natural_face is None:
+            labels = self.tree.labels_of_cut(self.tree.cut(None))
+            self._natural_face = np.asarray(labels, np.int64)[self.sf.face_sf]
+        return self._natural_face
 
     def _face_click_distance(self, idx_pos: np.ndarray) -> np.ndarray:
         """(F,) float32 distance (model frame) from every face centroid to the nearest

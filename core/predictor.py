@@ -303,7 +303,8 @@ class Segmenter:
     def _check_prompts(self, prompts: Any) -> tuple[np.ndarray, np.ndarray]:
         return check_prompts(prompts, len(self._need().points))
 
-    def predict(self, prompts: Any, scale: float | None = None) -> PredictResult:
+    def predict(self, prompts: Any, scale: float | None = None,
+                twins: bool = True) -> PredictResult:
         """Mask of the part under the positive prompts.
 
         Args:
@@ -311,6 +312,9 @@ class Segmenter:
                 (see :meth:`nearest_point`); at least one positive.
             scale: None (no-scale mode) or the fraction in [0, 1] of the object's surface
                 the part should cover.
+            twins: meshes: on a one-piece mesh, one positive click's growth may take the
+                clicked part's look-alikes (the other arm) before the body
+                (:mod:`core.twins`); False = never. Point clouds ignore it.
 
         Raises:
             InvalidPromptError: bad indices, no positive prompt, or scale outside [0, 1].
@@ -320,7 +324,7 @@ class Segmenter:
         s = check_scale(scale)
         idx, lab = self._check_prompts(prompts)
         if st.faces is not None:
-            ans = self.mesh_parts().answer(idx[0], lab[0], s)
+            ans = self.mesh_parts().answer(idx[0], lab[0], s, twins=bool(twins))
             return PredictResult(point_probs=ans.point_mask.astype(np.float32),
                                  point_mask=ans.point_mask, quality=ans.quality,
                                  face_mask=ans.face_mask, scale=s, node=ans.node)

@@ -290,10 +290,13 @@ def segment_object(geom: Geometry, model: ModelOptions, opts: SegmentOptions,
                         {"encode_s": t1 - t0, "segment_s": t2 - t1}, cached)
 
 
-def predict_mask(seg, geom: Geometry, prompts, scale: float | None) -> tuple[np.ndarray, float]:
+def predict_mask(seg, geom: Geometry, prompts, scale: float | None,
+                 twins: bool = True) -> tuple[np.ndarray, float]:
     """Mask of the prompted part: per triangle (meshes) or per vertex (point clouds), and
-    the model's quality estimate. ``prompts``: ``[(point index, positive?), ...]``."""
-    r = seg.predict(prompts=list(prompts), scale=scale)
+    the model's quality estimate. ``prompts``: ``[(point index, positive?), ...]``;
+    ``twins``: the growth may take the part's look-alikes (the panel's Matching Parts,
+    ``core.Segmenter.predict``)."""
+    r = seg.predict(prompts=list(prompts), scale=scale, twins=twins)
     if geom.is_point_cloud:
         mask = point_labels_to_vertices(seg, geom, np.asarray(r.point_mask, np.int64)) > 0
     else:

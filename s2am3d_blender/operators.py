@@ -218,6 +218,7 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
                 context.view_layer.objects.active, context.evaluated_depsgraph_get(),
                 spec.model, MODE_TO_WRITER[settings.output_mode], prefs.prefix,
                 settings.scale, settings.use_scale, spec.opts.n_points,
+                settings.matching_parts,
             )
         except _user_error_types() as exc:
             context.workspace.status_text_set(None)
@@ -264,6 +265,9 @@ class S2AM3D_OT_pick_parts(bpy.types.Operator):
                 # the panel slider moved while the tool runs
                 self._panel = (settings.scale, settings.use_scale)
                 s.set_scale(settings.scale, settings.use_scale)
+                self._header(context, "update")
+            if settings.matching_parts != s.twins:  # the panel's Matching Parts toggled
+                s.set_twins(settings.matching_parts)
                 self._header(context, "update")
             point = None
             if event.type in {"LEFTMOUSE", "WHEELUPMOUSE", "WHEELDOWNMOUSE"}:

@@ -139,6 +139,7 @@ class S2AM3D_PT_parts(bpy.types.Panel):
             col.label(text=text, icon="MOD_EXPLODE")
 
         layout.operator("s2am3d.pick_parts", icon="RESTRICT_SELECT_OFF")
+        layout.prop(settings, "matching_parts")
         layout.operator("s2am3d.segment_all", icon="MOD_EXPLODE")
         layout.prop(settings, "output_mode")
         if settings.output_mode == "OBJECTS":

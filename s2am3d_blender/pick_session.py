@@ -24,14 +24,15 @@ class PickSession:
     """One run of the Pick Parts tool on ``obj``.
 
     ``mode``: ``"groups"``, ``"objects"`` or ``"attribute"`` (what Enter writes);
-    ``scale`` / ``use_scale``: the start scale; ``n_points``: points sampled.
+    ``scale`` / ``use_scale``: the start scale; ``n_points``: points sampled;
+    ``twins``: the panel's Matching Parts (:meth:`set_twins` while the tool runs).
     Creating a session validates the object (``ObjectRejected``), loads the model
     (``ModelFileError``) and encodes the mesh, reusing the module-level encoder cache.
     """
 
     def __init__(self, obj, depsgraph, model: engine.ModelOptions, mode: str = "groups",
                  prefix: str = "", scale: float = 0.2, use_scale: bool = True,
-                 n_points: int = 10000):
+                 n_points: int = 10000, twins: bool = True):
         check_object(obj)
         self.obj_name = obj.name
         self.mode = mode
@@ -42,6 +43,7 @@ class PickSession:
         self.encode_s = time.perf_counter() - t0
         self.ray_vertices, self.ray_triangles = evaluated_triangles(obj, depsgraph)
         self.state = PickState(scale=scale, use_scale=use_scale)
+        self.twins = bool(twins)
         self.snapshot = Snapshot.take(obj)
         self.mask: np.ndarray | None = None
         self.quality: float | None = None
@@ -103,6 +105,13 @@ class PickSession:
             self._update()
         return out
 
+    def set_twins(self, twins: bool) -> None:
+        """Take the panel's Matching Parts while the tool runs; re-decodes the current
+        part, if any."""
+        if bool(twins) != self.twins:
+            self.twins = bool(twins)
+            self._update()
+
     def _update(self) -> None:
         if not self.state.prompts:
             self.mask, self.quality = None, None
@@ -110,7 +119,7 @@ class PickSession:
             return
         t0 = time.perf_counter()
         self.mask, self.quality = engine.predict_mask(
-            self.seg, self.geom, self.state.prompts, self.state.effective_scale
+            self.seg, self.geom, self.state.prompts, self.state.effective_scale, self.twins
         )
         self.decode_ms.append(1000 * (time.perf_counter() - t0))
         self._show(self.mask)

@@ -37,6 +37,12 @@ class S2AM3D_Settings(bpy.types.PropertyGroup):
         "the object cannot be cut finer); 0 = by the scale (or the natural parts when Use "
         "Scale is off). Pick Parts always uses the scale",
     )
+    matching_parts: BoolProperty(
+        name="Matching Parts", default=True,
+        description="Pick Parts on a smooth one-piece mesh: past the picked part, the "
+        "selection grows into its look-alikes (the other arm, the other legs) before the "
+        "body. Off: it always grows outwards from the click",
+    )
     output_mode: EnumProperty(name="Output", items=OUTPUT_MODES, default="GROUPS")
     original_mode: EnumProperty(name="Original", items=ORIGINAL_MODES, default="HIDE")
     n_points: IntProperty(

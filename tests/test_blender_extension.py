@@ -895,6 +895,57 @@ def test_zip_holds_the_add_on_vendored_core_models_and_wheels_only(built_zip):
 
 
 @pytest.fixture(scope="module")
+def pick_twins(blender_env):
+    _, run, _ = blender_env
+    return run("""
+        import numpy as np
+        ps, eng = sub("pick_session"), sub("engine")
+        bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=5, radius=1.0)
+        ob = bpy.context.active_object
+        me = ob.data
+        v = np.empty(len(me.vertices) * 3)
+        me.vertices.foreach_get("co", v)
+        u = v.reshape(-1, 3) / np.linalg.norm(v.reshape(-1, 3), axis=1, keepdims=True)
+        r = 1.0 + 0.5 * np.clip((u[:, 2] - 0.8) / 0.2, 0, 1) ** 0.5  # a wide bump on top
+        for sign in (1, -1):  # two equal horns along +x and -x
+            r = r + 1.6 * np.clip((sign * u[:, 0] - 0.96) / 0.04, 0, 1) ** 0.5
+        me.vertices.foreach_set("co", (u * r[:, None]).ravel())
+        me.update()
+        activate(ob)
+        dg = bpy.context.evaluated_depsgraph_get()
+        tri = np.array([list(p.vertices) for p in me.polygons])
+        p = (u * r[:, None])[tri]
+        area = 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
+        cx = p.mean(axis=1)[:, 0]
+        horn, other = cx > 1.05, cx < -1.05
+        both = float(area[horn | other].sum() / area.sum())
+        s = ps.PickSession(ob, dg, eng.ModelOptions(), mode="groups", scale=both,
+                           n_points=4000)
+        tip = s.seg.nearest_point(np.array([2.4, 0.0, 0.0]))
+        s.handle(("LEFTMOUSE", "PRESS", False, False, False, int(tip)))
+        held = lambda part: float(area[s._element_mask(s.mask) & part].sum() / area[part].sum())
+        RESULT["on"] = [held(horn), held(other)]
+        n = len(s.decode_ms)
+        s.set_twins(False)  # the panel's Matching Parts switched off while the tool runs
+        RESULT["off"] = [held(horn), held(other), len(s.decode_ms) - n]
+        s.set_twins(True)
+        RESULT["on_again"] = [held(horn), held(other)]
+        RESULT["esc"] = s.handle(("ESC",)).action
+    """)
+
+
+def test_pick_parts_takes_matching_parts_and_the_panel_switches_them_off(pick_twins):
+    """On a smooth one-piece mesh with two equal horns, a click on one horn at the scale of
+    both lights both; with Matching Parts off the same click and scale give the horn and
+    the body around it, re-decoded at once when the checkbox changes."""
+    r = pick_twins
+    assert r["on"][0] > 0.95 and r["on"][1] > 0.85
+    assert r["off"][0] > 0.95 and r["off"][1] == 0.0 and r["off"][2] == 1
+    assert r["on_again"] == r["on"]
+    assert r["esc"] == "cancel"
+
+
+@pytest.fixture(scope="module")
 def pick_modal(blender_env):
     """The Pick Parts operator's own modal() driven with synthetic events and a synthetic
     3D view (window region + sidebar), as Blender would call it: region mapping, panel
@@ -980,6 +1031,13 @@ def pick_modal(blender_env):
         out["timer_decoded"] = [round(s.state.scale, 3), len(s.decode_ms) - n,
                                 int(s.mask.sum()) if s.mask is not None else 0]
         out["timer_header"] = headers[-1]
+        n = len(s.decode_ms)
+        st.matching_parts = False  # the panel's Matching Parts switched off
+        out["twins_toggle"] = [modal(op, ev("TIMER", "NOTHING")), s.twins,
+                               len(s.decode_ms) - n]
+        st.matching_parts = True
+        modal(op, ev("TIMER", "NOTHING"))
+        out["twins_back"] = s.twins
         out["esc"] = modal(op, ev("ESC"))
         out["slider_restored"] = round(st.scale, 3)
         out["esc_same"] = state_of(ob) == before
@@ -1015,6 +1073,8 @@ def test_pick_modal_syncs_scale_with_the_panel_slider(pick_modal):
     assert "scale 0.60" in r["header"] and "Esc: cancel" in r["header"]
     assert r["timer"] == ["PASS_THROUGH"] and r["timer_decoded"][:2] == [0.4, 1]
     assert r["timer_decoded"][2] > 0 and "scale 0.40" in r["timer_header"]
+    # the Matching Parts checkbox is followed the same way (re-decoded once)
+    assert r["twins_toggle"] == [["PASS_THROUGH"], False, 1] and r["twins_back"] is True
 
 
 def test_pick_modal_esc_restores_and_enter_keeps(pick_modal):

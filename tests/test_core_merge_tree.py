@@ -11,6 +11,7 @@ from core_infer_fake import boxes, make_segmenter
 
 from core.agglomerate import Agglomeration, build_merge_tree
 from core.merge_tree import TreeSettings
+from core.twins import TwinSettings, twin_order
 
 ROW = [(3.0 * i, 0, 0) for i in range(8)]  # eight separate boxes in a row
 
@@ -291,3 +292,84 @@ def test_a_click_without_a_scale_on_a_smooth_mesh_gives_a_cap_of_the_natural_siz
     assert 0.01 < share < 0.95  # a part, not the object
     assert _cap_iou(area, v[f].mean(axis=1)[:, 2], r.face_mask, share) > 0.9
     assert r.face_mask[seg.point_faces[i]] and r.point_mask[i]
+
+
+def _horned_sphere(monkeypatch, twins: TwinSettings | None = None):
+    """A segmenter on a smooth one-piece sphere with two equal horns along ±x and a wider,
+    shorter bump on top (``twins``: None = the default :class:`TwinSettings`), the face
+    areas, the masks of the two horns and the sample nearest the +x horn's tip."""
+    import trimesh
+
+    m = trimesh.creation.icosphere(subdivisions=5)
+    u = np.asarray(m.vertices) / np.linalg.norm(m.vertices, axis=1, keepdims=True)
+    r = 1.0
+    for axis in ([1, 0, 0], [-1, 0, 0]):
+        r = r + 1.6 * np.clip((u @ np.array(axis, float) - 0.96) / 0.04, 0, 1) ** 0.5
+    r = r + 0.5 * np.clip((u[:, 2] - 0.8) / 0.2, 0, 1) ** 0.5
+    v, f = u * r[:, None], np.asarray(m.faces)
+    seg = make_segmenter(monkeypatch)
+    if twins is not None:
+        seg.settings = dataclasses.replace(
+            seg.settings, tree=dataclasses.replace(seg.settings.tree, twins=twins))
+    seg.set_mesh(v, f, n_points=4000)
+    cx = v[f].mean(axis=1)[:, 0]
+    area = trimesh.Trimesh(v, f, process=False).area_faces
+    return seg, area, cx > 1.05, cx < -1.05, seg.nearest_point([2.4, 0.0, 0.0])
+
+
+def test_a_click_on_one_horn_grows_into_its_twin_before_the_body(monkeypatch):
+    """Limbs come in sets and a part name often means the set ("leg"): on a one-piece mesh
+    a click on one horn, at the scale of both horns, gives both horns, not the horn plus the
+    body around it; the clicked horn alone still comes at its own scale, the wider bump on
+    top is no twin, and the slider stays nested. Without twins the same scale gives the
+    horn and the body."""
+    seg, area, horn, other, i = _horned_sphere(monkeypatch)
+    assert seg.mesh_parts().tree.one_piece
+    both = area[horn | other].sum() / area.sum()
+
+    def held(mask, part):
+        return area[mask & part].sum() / area[part].sum()
+
+    prev = None
+    for s in (0.5 * both, 0.75 * both, both, 1.2 * both):
+        m = seg.predict([(i, True)], scale=s).face_mask
+        if prev is not None:
+            assert (prev <= m).all()
+        prev = m
+    alone = seg.predict([(i, True)], scale=0.5 * both).face_mask
+    assert held(alone, horn) > 0.9 and held(alone, other) == 0.0
+    pair = seg.predict([(i, True)], scale=both).face_mask
+    assert held(pair, horn) > 0.95 and held(pair, other) > 0.85
+    assert area[pair & ~horn & ~other].sum() / area.sum() < 0.1 * both
+    natural = seg.predict([(i, True)]).face_mask  # no scale: the clicked horn only
+    assert held(natural, other) == 0.0
+    off = seg.predict([(i, True)], scale=both, twins=False).face_mask  # asked: no twins
+    assert held(off, other) == 0.0 and held(off, horn) > 0.95
+    assert (seg.predict([(i, True)], scale=both).face_mask == pair).all()
+
+    plain, area, horn, other, i = _horned_sphere(monkeypatch, TwinSettings(tolerance=0.0))
+    m = plain.predict([(i, True)], scale=both).face_mask
+    assert held(m, other) == 0.0 and held(m, horn) > 0.95
+
+
+def test_twin_blocks_are_whole_and_only_for_look_alikes():
+    """The twin order in isolation: 12 faces in three groups of four (the clicked part
+    near x = 0, a copy of it at x = 10, a part twice as long at x = 20)."""
+    cen = np.zeros((12, 3))
+    cen[:4, 0] = [0, 1, 2, 3]
+    cen[4:8, 0] = [10, 11, 12, 13]
+    cen[8:, 0] = [20, 22, 24, 26]
+    area = np.ones(12)
+    cut = np.repeat([0, 1, 2], 4)
+    order = np.array([0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7])  # the plain growth: body first
+    cum = np.cumsum(area[order]) / 12
+    out = twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(margin=0.0))
+    assert out is not None
+    new, ends = out
+    assert new[:4].tolist() == [0, 1, 2, 3]
+    assert sorted(new[4:8].tolist()) == [4, 5, 6, 7]  # the copy, as one block
+    assert new[8:].tolist() == [8, 9, 10, 11]
+    assert ends.tolist() == [1, 2, 3, 4, 8, 9, 10, 11, 12]  # never half of the copy
+    assert twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(tolerance=0.0)) is None
+    cen[4:8, 0] = [10, 12, 14, 16]  # the copy stretched: no longer a twin
+    assert twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(margin=0.0)) is None
