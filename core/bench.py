@@ -25,6 +25,8 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   mesh, where the first count builds the spectral tree (:func:`blob_mesh`);
   ``blob_mesh_tree_ms``: that mesh's superfaces and merge tree, once per mesh (a one-piece
   mesh's tree includes the randomized-cuts consensus, :mod:`core.consensus`);
+  ``blob_click_ms``: a click with a scale on it (new click each run; a one-piece click
+  also looks for the clicked part's twins, :mod:`core.twins`);
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -215,18 +217,23 @@ def blob_mesh() -> tuple[np.ndarray, np.ndarray]:
 def _one_piece_counts(seg, runs: int) -> dict[str, Any]:
     """On :func:`blob_mesh`: ``blob_mesh_tree_ms`` (superfaces + consensus + merge tree,
     once per mesh), ``blob_count_tree_ms`` (the spectral tree, once per mesh, on its first
-    part count) and ``blob_count_ms`` (Segment All into k parts afterwards)."""
+    part count), ``blob_click_ms`` (a click with a scale, new click each run: the growth
+    with its search for twin parts, :mod:`core.twins`) and ``blob_count_ms`` (Segment
+    All into k parts afterwards)."""
     v, f = blob_mesh()
     seg.set_mesh(v, f, n_points=N_POINTS, seed=0)
     t = time.perf_counter()
     seg.mesh_parts()
     mesh_tree_ms = round((time.perf_counter() - t) * 1e3, 2)
+    blob_click = _median_ms(lambda i: seg.predict([((i + 1) * 997 % N_POINTS, True)],
+                                                  scale=0.2), runs, "blob_click")
     t = time.perf_counter()
     seg.segment_all(num_parts=5)
     tree_ms = round((time.perf_counter() - t) * 1e3, 2)
     count_ms = _median_ms(lambda i: seg.segment_all(num_parts=2 + (i + 1) % 7), runs,
                           "blob_count")
     return {"blob_faces": int(len(f)), "blob_mesh_tree_ms": mesh_tree_ms,
+            "blob_click_ms": blob_click,
             "blob_count_tree_ms": tree_ms,
             "blob_count_ms": count_ms}
 
