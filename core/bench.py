@@ -26,7 +26,9 @@ milliseconds over ``--runs`` runs (after one warm-up) of
   ``blob_mesh_tree_ms``: that mesh's superfaces and merge tree, once per mesh (a one-piece
   mesh's tree includes the randomized-cuts consensus, :mod:`core.consensus`);
   ``blob_click_ms``: a click with a scale on it (new click each run; a one-piece click
-  also looks for the clicked part's twins, :mod:`core.twins`);
+  also looks for the clicked part's twins, :mod:`core.twins`); ``blob_segment_all_ms``:
+  Segment All at a new scale on it (with the face-level borders of
+  :mod:`core.boundaries`);
 * ``peak_rss_mb``: peak resident memory of the process that ran that backend alone (each
   backend runs in its own subprocess, so the ONNX figure never includes torch);
 * ``cpu_ms``: for the same measurements, the median CPU time of the process per run (all
@@ -218,8 +220,9 @@ def _one_piece_counts(seg, runs: int) -> dict[str, Any]:
     """On :func:`blob_mesh`: ``blob_mesh_tree_ms`` (superfaces + consensus + merge tree,
     once per mesh), ``blob_count_tree_ms`` (the spectral tree, once per mesh, on its first
     part count), ``blob_click_ms`` (a click with a scale, new click each run: the growth
-    with its search for twin parts, :mod:`core.twins`) and ``blob_count_ms`` (Segment
-    All into k parts afterwards)."""
+    with its search for twin parts, :mod:`core.twins`), ``blob_segment_all_ms`` (Segment
+    All at a new scale of 0.06-0.10, with its face-level borders, :mod:`core.boundaries`)
+    and ``blob_count_ms`` (Segment All into k parts afterwards)."""
     v, f = blob_mesh()
     seg.set_mesh(v, f, n_points=N_POINTS, seed=0)
     t = time.perf_counter()
@@ -227,13 +230,15 @@ def _one_piece_counts(seg, runs: int) -> dict[str, Any]:
     mesh_tree_ms = round((time.perf_counter() - t) * 1e3, 2)
     blob_click = _median_ms(lambda i: seg.predict([((i + 1) * 997 % N_POINTS, True)],
                                                   scale=0.2), runs, "blob_click")
+    blob_all = _median_ms(lambda i: seg.segment_all(scale=0.05 + 0.01 * (i + 1)), runs,
+                          "blob_segment_all")
     t = time.perf_counter()
     seg.segment_all(num_parts=5)
     tree_ms = round((time.perf_counter() - t) * 1e3, 2)
     count_ms = _median_ms(lambda i: seg.segment_all(num_parts=2 + (i + 1) % 7), runs,
                           "blob_count")
     return {"blob_faces": int(len(f)), "blob_mesh_tree_ms": mesh_tree_ms,
-            "blob_click_ms": blob_click,
+            "blob_click_ms": blob_click, "blob_segment_all_ms": blob_all,
             "blob_count_tree_ms": tree_ms,
             "blob_count_ms": count_ms}
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .boundaries import BoundarySettings
 from .twins import TwinSettings
 
 #: dissimilarity given to merges of clusters with no graph edge between them.
@@ -146,6 +147,8 @@ class TreeSettings:
             59.0, 0.6 → 58.6, 0.8 → 58.2.
         twins: on a one-piece mesh a single click's growth takes the clicked part's
             look-alikes (the other arm) before the body (:mod:`core.twins`).
+        boundaries: on a one-piece mesh Segment All's part borders move into the concave
+            valleys near them, face by face (:mod:`core.boundaries`).
     """
 
     size_weight: float = 1.0
@@ -160,6 +163,7 @@ class TreeSettings:
     one_piece_size_weight: float = 0.5
     one_piece_growth_ramp: float = 0.4
     twins: TwinSettings = field(default_factory=TwinSettings)
+    boundaries: BoundarySettings = field(default_factory=BoundarySettings)
 
 
 @dataclass

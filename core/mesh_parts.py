@@ -10,18 +10,19 @@ the surface area.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .affinity import AffinityModel, dissimilarity
 from .agglomerate import build_merge_tree
 from .automatic import SegmentAllResult
+from .boundaries import refine_boundaries
 from .consensus import ConsensusSettings, consensus_dissimilarity
-from .geometry import Normalization, face_centroid_axis
+from .geometry import Normalization, face_centroid_axis, face_centroids
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
+from .part_absorb import absorb_parts
 from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
 from .twins import twin_order
@@ -267,8 +268,10 @@ class MeshParts:
         return len(self.cut_nodes(scale, min_part_fraction))
 
     def segment(self, scale: float | None, min_part_fraction: float) -> SegmentAllResult:
-        """Segment All at one (validated) scale."""
-        return self._result(self.cut_nodes(scale, min_part_fraction), scale)
+        """Segment All at one (validated) scale; on a one-piece mesh the parts' borders
+        are refined face by face (:meth:`_refined`)."""
+        res = self._result(self.cut_nodes(scale, min_part_fraction), scale)
+        return self._relabel(res, self._refined(res.face_labels))
 
     def hierarchy(self, scales: list[float], min_part_fraction: float
                   ) -> list[SegmentAllResult]:
@@ -277,11 +280,23 @@ class MeshParts:
         order = np.argsort(-np.asarray(scales, float), kind="stable")
         groups: dict[int, list[np.ndarray]] = {}
         prev_lab = None
+        leaf_labels = {}
         for i in order:
             parts = self._absorb(cuts[i], min_part_fraction, group=prev_lab)
             groups[int(i)] = parts
-            prev_lab = self._leaf_labels(parts)
-        return [self._result(groups[i], scales[i]) for i in range(len(scales))]
+            prev_lab = leaf_labels[int(i)] = self._leaf_labels(parts)
+        out = [self._result(groups[i], scales[i]) for i in range(len(scales))]
+        if not len(order):
+            return out
+        # the finest level's refined borders, and every coarser level as unions of its
+        # parts: the levels stay nested face by face
+        fine = int(order[-1])
+        face = self._refined(out[fine].face_labels)
+        for i in range(len(scales)):
+            up = np.zeros(len(groups[fine]), np.int64)
+            up[leaf_labels[fine]] = leaf_labels[i]
+            out[i] = self._relabel(out[i], up[face])
+        return out
 
     # ------------------------------------------------------------------ part counts
     def count_tree(self, settings: CountSettings) -> MergeTree:
@@ -339,61 +354,49 @@ class MeshParts:
         return SegmentAllResult(point_labels=face[self.point_faces], face_labels=face,
                                 num_parts=len(parts), scores=scores, scale=scale)
 
+    def _refined(self, face: np.ndarray) -> np.ndarray:
+        """Face labels (F,) with part borders moved into nearby concave valleys on a
+        one-piece mesh (:func:`core.boundaries.refine_boundaries`,
+        ``TreeSettings.boundaries``); other meshes keep their superface borders."""
+        st, sf = self.tree.settings.boundaries, self.sf
+        if (not self.tree.one_piece or st.band <= 0 or sf.concave_bend is None
+                or len(face) > st.max_faces):
+            return face
+        # only the faces of superfaces within two graph steps of a border can move (a
+        # band is narrower than a chunk): the problem shrinks to them on large meshes
+        part = np.zeros(sf.num, np.int64)
+        part[sf.face_sf] = face
+        a, b = sf.pairs[:, 0], sf.pairs[:, 1]
+        near = np.zeros(sf.num, bool)
+        near[sf.pairs[part[a] != part[b]].ravel()] = True
+        for _ in range(2):
+            grow = near.copy()
+            grow[b[near[a]]] = True
+            grow[a[near[b]]] = True
+            near = grow
+        if not near.any():
+            return face
+        m = self._mesh
+        rows = np.flatnonzero(near[sf.face_sf]).astype(np.int32)
+        local = np.full(len(face), -1, np.int32)
+        local[rows] = np.arange(len(rows), dtype=np.int32)
+        e = np.flatnonzero((local[m.adjacency[:, 0]] >= 0) & (local[m.adjacency[:, 1]] >= 0))
+        sub = refine_boundaries(face[rows], local[m.adjacency[e]], m.edge_length[e],
+                                sf.concave_bend[e], face_centroids(m.vertices, m.faces, rows),
+                                m.face_area[rows], st, total_area=m.total_area)
+        out = face.copy()
+        out[rows] = sub
+        return out
+
+    def _relabel(self, res: SegmentAllResult, face: np.ndarray) -> SegmentAllResult:
+        """``res`` with new face labels (same parts, same scores)."""
+        if face is res.face_labels:
+            return res
+        return replace(res, face_labels=face, point_labels=face[self.point_faces])
+
     def _absorb(self, nodes: np.ndarray, min_share: float, group: np.ndarray | None,
                 tree: MergeTree | None = None, max_parts: int | None = None
                 ) -> list[np.ndarray]:
-        """Parts (a cut of ``tree``, default the superface tree) merged one at a time, the
-        smallest first, while one is below ``min_share`` or more than ``max_parts`` remain:
-        it joins the part it shares the most boundary (or contact) with, or the part of the
-        nearest superface (centroids) when it touches none. With ``group`` (leaf labels of
-        a coarser level) only parts of the same coarser part merge; a part alone in its
-        group stays. Returns a list of node arrays, one per part."""
-        t = self.tree if tree is None else tree
-        nodes = np.asarray(nodes, np.int64)
-        k = len(nodes)
-        limit = k if max_parts is None else int(max_parts)
-        parts = [[int(n)] for n in nodes]
-        if (min_share <= 0 and k <= limit) or k < 2:
-            return [np.asarray(p, np.int64) for p in parts]
-        sf = self.sf
-        lab = t.labels_of_cut(nodes)
-        share = t.share[nodes].astype(np.float64)
-        pg = np.zeros(k, np.int64)
-        if group is not None:
-            pg[lab] = group  # every leaf of a part lies in the same coarser part
-        a, b = lab[sf.pairs[:, 0]], lab[sf.pairs[:, 1]]
-        x = (a != b) & (pg[a] == pg[b])
-        bound: list[dict[int, float]] = [{} for _ in range(k)]  # shared boundary per pair
-        for i, j, w in zip(a[x].tolist(), b[x].tolist(),
-                           (sf.boundary + np.sqrt(sf.contact))[x].tolist()):
-            bound[i][j] = bound[i].get(j, 0.0) + w
-            bound[j][i] = bound[j].get(i, 0.0) + w
-        alive, stuck = np.ones(k, bool), np.zeros(k, bool)
-        while alive.sum() > 1:
-            want = alive & ~stuck & ((share < min_share) | (alive.sum() > limit))
-            cand = np.flatnonzero(want)
-            if not len(cand):
-                break
-            p = int(cand[np.argmin(share[cand])])
-            mates = alive & (pg == pg[p])
-            mates[p] = False
-            if not mates.any():
-                stuck[p] = True
-                continue
-            if bound[p]:
-                q = max(bound[p], key=lambda c: (bound[p][c], -c))
-            else:  # a piece no edge reaches: the part of the nearest superface
-                d = cKDTree(sf.centroid[lab == p]).query(sf.centroid)[0]
-                d[~mates[lab]] = np.inf
-                q = int(lab[np.argmin(d)])
-            parts[q] += parts[p]
-            share[q] += share[p]
-            for c, w in bound[p].items():  # p's boundaries become q's
-                del bound[c][p]
-                if c != q:
-                    bound[q][c] = bound[q].get(c, 0.0) + w
-                    bound[c][q] = bound[c].get(q, 0.0) + w
-            bound[p] = {}
-            lab[lab == p] = q
-            alive[p] = False
-        return [np.asarray(parts[i], np.int64) for i in np.flatnonzero(alive)]
+        """:func:`core.part_absorb.absorb_parts` on ``tree`` (default the superface tree)."""
+        return absorb_parts(self.tree if tree is None else tree, self.sf, nodes, min_share,
+                            group, max_parts)

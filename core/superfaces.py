@@ -123,6 +123,9 @@ class Superfaces:
         perimeter: (S,) float64 boundary length of each superface with its neighbours.
         point_sf: (N,) int64 superface of every sampled point.
         total_area: float, object units².
+        concave_bend: (E,) float32 concave bend in radians of every mesh adjacency pair
+            (``MeshStructure.adjacency``; 0 where convex or unknown), for
+            :mod:`core.boundaries`; None when not built by :func:`build_superfaces`.
     """
 
     face_sf: np.ndarray
@@ -149,6 +152,7 @@ class Superfaces:
     perimeter: np.ndarray
     point_sf: np.ndarray
     total_area: float
+    concave_bend: np.ndarray | None = None
 
     @property
     def share(self) -> np.ndarray:
@@ -247,10 +251,13 @@ def build_superfaces(mesh: MeshStructure, point_faces: np.ndarray, points_norm: 
     crease = region[first_face]
     del region
     x = rows_joining(face_sf, mesh.adjacency)  # the mesh edges between superfaces
+    bend = np.maximum(eg.signed, 0.0).astype(np.float32)
     eg = EdgeGeometry(angle=eg.angle[x], signed=eg.signed[x], consistent=eg.consistent[x],
                       nonmanifold=eg.nonmanifold[x], flip=eg.flip)
-    return _describe(face_sf, first_face, crease, mesh, x, eg, pf, points_norm, features,
-                     s.proximity_gap, nrm)
+    out = _describe(face_sf, first_face, crease, mesh, x, eg, pf, points_norm, features,
+                    s.proximity_gap, nrm)
+    out.concave_bend = bend
+    return out
 
 
 def _describe(face_sf: np.ndarray, first_face: np.ndarray, crease: np.ndarray,

@@ -1,0 +1,186 @@
+"""Face-level boundaries: Segment All's part borders moved into the mesh's concave valleys.
+
+Parts are unions of superfaces, so their borders are superface borders: on a smooth
+one-piece mesh those are the compact chunks' outlines, which cross a limb somewhere near,
+not exactly along, the valley where it meets the body. For every pair of touching parts
+(a, b) this module solves a random-walker problem in a band around their shared border:
+each band face gets the probability u that a walk from it first reaches the a side of the
+band rather than the b side, walking over face adjacencies with conductance = shared edge
+length / (1 + ``concave_weight`` × the edge's concave bend in radians); faces with u ≥ ½
+join a. Where the surface folds inwards the conductance drops, so u falls off there and
+the border settles in the valley (the minima rule, per face). Only faces within the band
+move, so a part never grows or shrinks by more than the band, and never vanishes.
+
+Everything is numpy: the band is a geodesic distance grown from the border over face
+centroids (label-correcting sweeps from the border outwards), the linear system is solved
+by Jacobi-preconditioned conjugate gradients without a matrix (the vendored copy inside
+Blender has no SciPy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class BoundarySettings:
+    """How Segment All's part borders are refined (one-piece meshes, see
+    :meth:`core.mesh_parts.MeshParts.segment`).
+
+    Attributes:
+        concave_weight: conductance of an edge = its length / (1 + this × its concave bend
+            in radians); 0 = plain lengths (the border only gets smoother). 0 and
+            ``band`` 0 switch the refinement off.
+        band: half-width of the band around each border, as a fraction of √(total area)
+            (geodesic, over face centroids); 0 = no refinement.
+        max_iterations: conjugate-gradient iterations per border at most.
+        tolerance: relative residual at which the iterations stop.
+        max_faces: meshes with more faces keep their superface borders (on 1.3M faces
+            with 29 parts the refinement took 8 s and 333 MB more memory, which would
+            break the Blender add-on's 1.5 GB budget on a 2M-face sculpt).
+    """
+
+    concave_weight: float = 30.0
+    band: float = 0.04
+    max_iterations: int = 300
+    tolerance: float = 1e-4
+    max_faces: int = 1_000_000
+
+
+class _Graph:
+    """Face adjacency in both directions, sorted by source face (CSR-like)."""
+
+    def __init__(self, n: int, pairs: np.ndarray, weight: np.ndarray, step: np.ndarray):
+        idx = np.int32 if n < 2**31 - 1 else np.int64
+        src = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(idx)
+        order = np.argsort(src, kind="stable")
+        self.src = src[order]
+        del src
+        self.dst = np.concatenate([pairs[:, 1], pairs[:, 0]]).astype(idx)[order]
+        self.weight = np.concatenate([weight, weight]).astype(np.float32)[order]
+        self.step = np.concatenate([step, step]).astype(np.float32)[order]
+        self.indptr = np.searchsorted(self.src, np.arange(n + 1))
+
+    def edges_of(self, faces: np.ndarray) -> np.ndarray:
+        """Indices of the directed edges leaving ``faces``."""
+        start, end = self.indptr[faces], self.indptr[faces + 1]
+        lens = end - start
+        if not lens.sum():
+            return np.zeros(0, np.int64)
+        offs = np.repeat(np.cumsum(lens) - lens, lens)
+        return np.arange(int(lens.sum())) - offs + np.repeat(start, lens)
+
+
+def _band(g: _Graph, seeds: np.ndarray, allowed: np.ndarray, width: float) -> np.ndarray:
+    """(F,) bool: faces in ``allowed`` within geodesic ``width`` of ``seeds``."""
+    dist = np.full(len(allowed), np.inf)
+    dist[seeds] = 0.0
+    active = seeds
+    while len(active):
+        e = g.edges_of(active)
+        t = g.dst[e]
+        cand = dist[g.src[e]] + g.step[e]
+        ok = allowed[t] & (cand <= width) & (cand < dist[t])
+        if not ok.any():
+            break
+        t, cand = t[ok], cand[ok]
+        np.minimum.at(dist, t, cand)
+        active = np.unique(t)
+    return np.isfinite(dist)
+
+
+def _solve(w: np.ndarray, i: np.ndarray, j: np.ndarray, diag: np.ndarray, rhs: np.ndarray,
+           x: np.ndarray, settings: BoundarySettings) -> np.ndarray:
+    """Jacobi-preconditioned CG for (diag − W) x = rhs, W the symmetric weights ``w`` on
+    the pairs (i, j); ``x`` the start."""
+    n = len(diag)
+
+    def mul(v: np.ndarray) -> np.ndarray:
+        return diag * v - np.bincount(i, w * v[j], n) - np.bincount(j, w * v[i], n)
+
+    r = rhs - mul(x)
+    z = r / diag
+    p = z.copy()
+    rz = float(r @ z)
+    stop = settings.tolerance * max(float(np.linalg.norm(rhs)), 1e-300)
+    for _ in range(settings.max_iterations):
+        if np.linalg.norm(r) <= stop:
+            break
+        q = mul(p)
+        alpha = rz / max(float(p @ q), 1e-300)
+        x = x + alpha * p
+        r = r - alpha * q
+        z = r / diag
+        rz_new = float(r @ z)
+        p = z + (rz_new / max(rz, 1e-300)) * p
+        rz = rz_new
+    return x
+
+
+def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.ndarray,
+                      concave_bend: np.ndarray, face_centroid: np.ndarray,
+                      face_area: np.ndarray, settings: BoundarySettings,
+                      total_area: float | None = None) -> np.ndarray:
+    """Part labels (F,) with every border between two touching parts moved to the valley
+    within its band (see the module docstring). The number of parts never changes.
+
+    Args:
+        labels: (F,) part of every face.
+        pairs: (E, 2) faces sharing an edge.
+        edge_length: (E,) length of the shared edge (object units).
+        concave_bend: (E,) signed bend in radians, > 0 concave (0 where unknown).
+        face_centroid: (F, 3) face centroids (object frame).
+        face_area: (F,) face areas.
+        settings: see :class:`BoundarySettings`.
+        total_area: the area whose square root sets the band's width (None = the sum of
+            ``face_area``; pass the whole mesh's when the faces are a part of it).
+    """
+    out = np.asarray(labels, np.int64).copy()
+    if settings.band <= 0 or not len(pairs) or len(out) > settings.max_faces:
+        return out
+    conduct = edge_length / (1.0 + settings.concave_weight * np.maximum(concave_bend, 0.0))
+    step = np.linalg.norm(face_centroid[pairs[:, 0]] - face_centroid[pairs[:, 1]], axis=1)
+    g = _Graph(len(out), pairs, np.maximum(conduct, 1e-12), step)
+    area = float(face_area.sum()) if total_area is None else float(total_area)
+    width = settings.band * float(np.sqrt(area))
+    la, lb = out[pairs[:, 0]], out[pairs[:, 1]]
+    cross = np.flatnonzero(la != lb)
+    if not len(cross):  # parts that touch only across gaps: nothing to move
+        return out
+    lo, hi = np.minimum(la[cross], lb[cross]), np.maximum(la[cross], lb[cross])
+    del la, lb
+    order = np.lexsort((hi, lo))
+    cross, lo, hi = cross[order], lo[order], hi[order]
+    starts = np.flatnonzero(np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])])
+    for k, first in enumerate(starts.tolist()):
+        a, b = int(lo[first]), int(hi[first])
+        seeds = np.unique(pairs[cross[first:(starts[k + 1] if k + 1 < len(starts)
+                                              else len(cross))]].ravel())
+        mine = (out == a) | (out == b)
+        seeds = seeds[mine[seeds]]  # an earlier border's band may have taken some
+        if not len(seeds):
+            continue
+        band = _band(g, seeds, mine, width)
+        if band[out == a].all() or band[out == b].all():
+            continue  # a whole part inside the band: leave it as it is
+        idx = np.flatnonzero(band)
+        pos = np.full(len(out), -1, np.int64)
+        pos[idx] = np.arange(len(idx))
+        e = g.edges_of(idx)
+        s, t, w = g.src[e], g.dst[e], g.weight[e]
+        inner = band[t] & (s < t)
+        diag = np.bincount(pos[s], w, len(idx))
+        rhs = np.bincount(pos[s], np.where(~band[t] & (out[t] == a), w, 0.0), len(idx))
+        # faces of the band with no path to either side keep their label
+        eps = 1e-6 * float(w.mean()) if len(w) else 1e-12
+        start = (out[idx] == a).astype(np.float64)
+        diag = diag + eps
+        rhs = rhs + eps * start
+        # an edge into a third part is no side: not in the matrix, not in the diagonal
+        third = ~band[t] & (out[t] != a) & (out[t] != b)
+        diag = diag - np.bincount(pos[s], np.where(third, w, 0.0), len(idx))
+        u = _solve(w[inner], pos[s[inner]], pos[t[inner]], diag, rhs, start, settings)
+        out[idx] = np.where(u >= 0.5, a, b)
+    return out
