@@ -38,7 +38,7 @@ class BoundarySettings:
         max_iterations: conjugate-gradient iterations per border at most.
         tolerance: relative residual at which the iterations stop.
         max_faces: meshes with more faces keep their superface borders (on 1.3M faces
-            with 29 parts the refinement took 8 s and 333 MB more memory, which would
+            with 29 parts the refinement took 7.4 s and 308 MB more memory, which would
             break the Blender add-on's 1.5 GB budget on a 2M-face sculpt).
     """
 
