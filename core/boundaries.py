@@ -20,8 +20,15 @@ Blender has no SciPy).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .geometry import face_centroids
+
+if TYPE_CHECKING:  # types only: neither module imports this one
+    from .mesh_regions import MeshStructure
+    from .superfaces import Superfaces
 
 
 @dataclass
@@ -37,8 +44,8 @@ class BoundarySettings:
             (geodesic, over face centroids); 0 = no refinement.
         max_iterations: conjugate-gradient iterations per border at most.
         tolerance: relative residual at which the iterations stop.
-        max_faces: meshes with more faces keep their superface borders (on 1.3M faces
-            with 29 parts the refinement took 7.4 s and 308 MB more memory, which would
+        max_faces: meshes with more faces keep their superface borders
+            (:func:`refine_mesh_parts`; on 1.3M faces with 29 parts the refinement took 7.4 s and 308 MB more memory, which would
             break the Blender add-on's 1.5 GB budget on a 2M-face sculpt).
     """
 
@@ -138,7 +145,7 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
             ``face_area``; pass the whole mesh's when the faces are a part of it).
     """
     out = np.asarray(labels, np.int64).copy()
-    if settings.band <= 0 or not len(pairs) or len(out) > settings.max_faces:
+    if settings.band <= 0 or not len(pairs):
         return out
     conduct = edge_length / (1.0 + settings.concave_weight * np.maximum(concave_bend, 0.0))
     step = np.linalg.norm(face_centroid[pairs[:, 0]] - face_centroid[pairs[:, 1]], axis=1)
@@ -183,4 +190,38 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
         diag = diag - np.bincount(pos[s], np.where(third, w, 0.0), len(idx))
         u = _solve(w[inner], pos[s[inner]], pos[t[inner]], diag, rhs, start, settings)
         out[idx] = np.where(u >= 0.5, a, b)
+    return out
+
+
+def refine_mesh_parts(face: np.ndarray, sf: Superfaces, mesh: MeshStructure,
+                      settings: BoundarySettings) -> np.ndarray:
+    """:func:`refine_boundaries` of Segment All's face labels ``face`` (F,) on a whole
+    mesh (its superfaces ``sf`` with their kept concave bends, its welded structure
+    ``mesh``). Only the faces of superfaces within two graph steps of a border can move (a
+    band is narrower than a chunk), so the problem shrinks to them; a mesh above
+    ``settings.max_faces`` or without bends returns ``face`` itself."""
+    if settings.band <= 0 or sf.concave_bend is None or len(face) > settings.max_faces:
+        return face
+    part = np.zeros(sf.num, np.int64)
+    part[sf.face_sf] = face
+    a, b = sf.pairs[:, 0], sf.pairs[:, 1]
+    near = np.zeros(sf.num, bool)
+    near[sf.pairs[part[a] != part[b]].ravel()] = True
+    for _ in range(2):
+        grow = near.copy()
+        grow[b[near[a]]] = True
+        grow[a[near[b]]] = True
+        near = grow
+    if not near.any():
+        return face
+    rows = np.flatnonzero(near[sf.face_sf]).astype(np.int32)
+    local = np.full(len(face), -1, np.int32)
+    local[rows] = np.arange(len(rows), dtype=np.int32)
+    adj = mesh.adjacency
+    e = np.flatnonzero((local[adj[:, 0]] >= 0) & (local[adj[:, 1]] >= 0))
+    sub = refine_boundaries(face[rows], local[adj[e]], mesh.edge_length[e],
+                            sf.concave_bend[e], face_centroids(mesh.vertices, mesh.faces, rows),
+                            mesh.face_area[rows], settings, total_area=mesh.total_area)
+    out = face.copy()
+    out[rows] = sub
     return out

@@ -17,15 +17,15 @@ import numpy as np
 from .affinity import AffinityModel, dissimilarity
 from .agglomerate import build_merge_tree
 from .automatic import SegmentAllResult
-from .boundaries import refine_boundaries
+from .boundaries import refine_mesh_parts
 from .consensus import ConsensusSettings, consensus_dissimilarity
-from .geometry import Normalization, face_centroid_axis, face_centroids
+from .geometry import Normalization, face_centroid_axis
 from .merge_tree import DISCONNECTED, MergeTree, TreeSettings
 from .mesh_regions import MeshStructure
 from .part_absorb import absorb_parts
 from .part_count import CountSettings, count_cut_min_share, spectral_embedding, ward_tree
 from .superfaces import Superfaces, SuperfaceSettings, build_superfaces
-from .twins import twin_order
+from .twins import CutParts, twin_order
 
 
 def is_one_piece(sf: Superfaces, settings: TreeSettings) -> bool:
@@ -112,7 +112,7 @@ class MeshParts:
         self._adj: list | None = None
         self._grow_cache: tuple | None = None
         self._face_cen: np.ndarray | None = None
-        self._natural_face: np.ndarray | None = None
+        self._natural: CutParts | None = None
         self.points_norm = np.asarray(points_norm, np.float64)
         self.point_faces = np.asarray(point_faces, np.int64)
         self.face_area = mesh.face_area
@@ -223,20 +223,22 @@ class MeshParts:
         cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
         if twins and self.tree.one_piece and len(pos) == 1 and not neg:
             node = self.tree.node_for(pos, [], None)
-            twins = twin_order(order, cum, float(self.tree.share[node]), self._natural_of_face(),
+            found = twin_order(order, cum, float(self.tree.share[node]), self._natural_parts(),
                                self._face_cen, self.face_area, st.twins)
-            if twins is not None:
-                order = twins[0]
+            if found is not None:
+                order, ends = found
                 cum = np.cumsum(self.face_area[order]) / max(sf.total_area, 1e-300)
-                return order, cum, twins[1]
+                return order, cum, ends
         return order, cum, None
 
-    def _natural_of_face(self) -> np.ndarray:
-        """(F,) part of the natural cut (no scale) holding each face; cached."""
-        if self._natural_face is None:
+    def _natural_parts(self) -> CutParts:
+        """The natural cut's parts with their shape descriptors (model frame), where a
+        click's twins are looked for; built on the first one-piece click, then cached."""
+        if self._natural is None:
             labels = self.tree.labels_of_cut(self.tree.cut(None))
-            self._natural_face = np.asarray(labels, np.int64)[self.sf.face_sf]
-        return self._natural_face
+            self._natural = CutParts.build(np.asarray(labels, np.int64)[self.sf.face_sf],
+                                           self._face_cen, self.face_area)
+        return self._natural
 
     def _face_click_distance(self, idx_pos: np.ndarray) -> np.ndarray:
         """(F,) float32 distance (model frame) from every face centroid to the nearest
@@ -292,6 +294,8 @@ class MeshParts:
         # parts: the levels stay nested face by face
         fine = int(order[-1])
         face = self._refined(out[fine].face_labels)
+        if face is out[fine].face_labels:  # not refined: the levels are nested already
+            return out
         for i in range(len(scales)):
             up = np.zeros(len(groups[fine]), np.int64)
             up[leaf_labels[fine]] = leaf_labels[i]
@@ -356,37 +360,12 @@ class MeshParts:
 
     def _refined(self, face: np.ndarray) -> np.ndarray:
         """Face labels (F,) with part borders moved into nearby concave valleys on a
-        one-piece mesh (:func:`core.boundaries.refine_boundaries`,
-        ``TreeSettings.boundaries``); other meshes keep their superface borders."""
-        st, sf = self.tree.settings.boundaries, self.sf
-        if (not self.tree.one_piece or st.band <= 0 or sf.concave_bend is None
-                or len(face) > st.max_faces):
+        one-piece mesh (:func:`core.boundaries.refine_mesh_parts`,
+        ``TreeSettings.boundaries``); other meshes keep their superface borders (the same
+        array comes back)."""
+        if not self.tree.one_piece:
             return face
-        # only the faces of superfaces within two graph steps of a border can move (a
-        # band is narrower than a chunk): the problem shrinks to them on large meshes
-        part = np.zeros(sf.num, np.int64)
-        part[sf.face_sf] = face
-        a, b = sf.pairs[:, 0], sf.pairs[:, 1]
-        near = np.zeros(sf.num, bool)
-        near[sf.pairs[part[a] != part[b]].ravel()] = True
-        for _ in range(2):
-            grow = near.copy()
-            grow[b[near[a]]] = True
-            grow[a[near[b]]] = True
-            near = grow
-        if not near.any():
-            return face
-        m = self._mesh
-        rows = np.flatnonzero(near[sf.face_sf]).astype(np.int32)
-        local = np.full(len(face), -1, np.int32)
-        local[rows] = np.arange(len(rows), dtype=np.int32)
-        e = np.flatnonzero((local[m.adjacency[:, 0]] >= 0) & (local[m.adjacency[:, 1]] >= 0))
-        sub = refine_boundaries(face[rows], local[m.adjacency[e]], m.edge_length[e],
-                                sf.concave_bend[e], face_centroids(m.vertices, m.faces, rows),
-                                m.face_area[rows], st, total_area=m.total_area)
-        out = face.copy()
-        out[rows] = sub
-        return out
+        return refine_mesh_parts(face, self.sf, self._mesh, self.tree.settings.boundaries)
 
     def _relabel(self, res: SegmentAllResult, face: np.ndarray) -> SegmentAllResult:
         """``res`` with new face labels (same parts, same scores)."""

@@ -63,8 +63,49 @@ def descriptor_distance(share_a: float, ext_a: np.ndarray, share_b: float,
     return float(max(abs(np.log(share_a / share_b)), np.abs(np.log(ext_a / ext_b)).max()))
 
 
-def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float,
-               cut_of_face: np.ndarray, face_centroid: np.ndarray, face_area: np.ndarray,
+@dataclass
+class CutParts:
+    """The parts of one cut (the tree's natural cut) with their shape descriptors, built
+    once per mesh so a click only compares them (:func:`twin_order`).
+
+    Attributes:
+        by_part: (F,) face indices sorted by part; part c's faces are
+            ``by_part[starts[c]:starts[c + 1]]``.
+        starts: (P + 1,) offsets into ``by_part``.
+        area: (P,) area of each part; share: (P,) its share of the total.
+        centroid: (P, 3) area-weighted centroids; extents: (P, 3) sorted extents
+            (:func:`shape_descriptor`), model frame.
+        of_face: (F,) part of every face.
+    """
+
+    by_part: np.ndarray
+    starts: np.ndarray
+    area: np.ndarray
+    share: np.ndarray
+    centroid: np.ndarray
+    extents: np.ndarray
+    of_face: np.ndarray
+
+    @classmethod
+    def build(cls, of_face: np.ndarray, face_centroid: np.ndarray,
+              face_area: np.ndarray) -> CutParts:
+        """From the part of every face (F,), face centroids (F, 3) and areas (F,)."""
+        area = np.bincount(of_face, weights=face_area)
+        by_part = np.argsort(of_face, kind="stable")
+        starts = np.searchsorted(of_face[by_part], np.arange(len(area) + 1))
+        cen, ext = np.zeros((len(area), 3)), np.ones((len(area), 3))
+        for c in np.flatnonzero(area > 0):
+            faces = by_part[starts[c]:starts[c + 1]]
+            cen[c], ext[c] = shape_descriptor(face_centroid[faces], face_area[faces])
+        return cls(by_part, starts, area, area / max(float(area.sum()), 1e-300), cen, ext,
+                   of_face)
+
+    def faces(self, c: int) -> np.ndarray:
+        return self.by_part[self.starts[c]:self.starts[c + 1]]
+
+
+def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float, parts: CutParts,
+               face_centroid: np.ndarray, face_area: np.ndarray,
                settings: TwinSettings) -> tuple[np.ndarray, np.ndarray] | None:
     """The growth ``order`` with twin blocks, or None when the clicked part has no twin.
 
@@ -72,7 +113,7 @@ def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float,
         order: (n,) face indices in the plain growth order from one click.
         cum: (n,) cumulative area share along ``order``.
         natural_share: area share of the click's natural node (the clicked part).
-        cut_of_face: (F,) part of the tree's natural cut holding each face.
+        parts: the tree's natural cut (:class:`CutParts`), where twins are looked for.
         face_centroid: (F, 3) face centroids (model frame).
         face_area: (F,) face areas.
         settings: see :class:`TwinSettings`.
@@ -84,37 +125,29 @@ def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float,
     """
     if settings.tolerance <= 0 or natural_share > settings.max_share or not len(order):
         return None
-    total = float(face_area.sum())
     part = order[:int(np.searchsorted(cum, natural_share)) + 1]
-    mine = np.zeros(len(face_area), bool)
-    mine[part] = True
-    share = float(face_area[part].sum()) / total
-    _, ext = shape_descriptor(face_centroid[part], face_area[part])
-    mu0 = face_area[part] @ face_centroid[part] / max(float(face_area[part].sum()), 1e-300)
-    twins = []
-    cut_area = np.bincount(cut_of_face, weights=face_area)
-    inside = np.bincount(cut_of_face[part], weights=face_area[part], minlength=len(cut_area))
-    by_part = np.argsort(cut_of_face, kind="stable")
-    starts = np.searchsorted(cut_of_face[by_part], np.arange(len(cut_area) + 1))
-    for c in np.flatnonzero(cut_area > 0):
-        if inside[c] > settings.max_overlap * cut_area[c]:
-            continue
-        faces = by_part[starts[c]:starts[c + 1]]
-        mu, e = shape_descriptor(face_centroid[faces], face_area[faces])
-        if descriptor_distance(float(cut_area[c]) / total, e, share, ext) < settings.tolerance:
-            twins.append((float(np.linalg.norm(mu - mu0)), faces, mu))
+    share = float(face_area[part].sum()) / float(face_area.sum())
+    mu0, ext = shape_descriptor(face_centroid[part], face_area[part])
+    inside = np.bincount(parts.of_face[part], weights=face_area[part],
+                         minlength=len(parts.area))
+    twins = [(float(np.linalg.norm(parts.centroid[c] - mu0)), c)
+             for c in np.flatnonzero(parts.area > 0)
+             if inside[c] <= settings.max_overlap * parts.area[c]
+             and descriptor_distance(float(parts.share[c]), parts.extents[c], share, ext)
+             < settings.tolerance]
     if not twins:
         return None
     head = order[:int(np.searchsorted(cum, natural_share * (1 + settings.margin))) + 1]
     taken = np.zeros(len(face_area), bool)
     taken[head] = True
     blocks = [head]
-    for _, faces, mu in sorted(twins, key=lambda t: t[0]):
+    for _, c in sorted(twins):
+        faces = parts.faces(c)
         faces = faces[~taken[faces]]
         if not len(faces):
             continue
-        blocks.append(faces[np.argsort(np.linalg.norm(face_centroid[faces] - mu, axis=1),
-                                       kind="stable")])
+        dist = np.linalg.norm(face_centroid[faces] - parts.centroid[c], axis=1)
+        blocks.append(faces[np.argsort(dist, kind="stable")])
         taken[faces] = True
     rest = order[~taken[order]]
     new = np.concatenate(blocks + [rest])

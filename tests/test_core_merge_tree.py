@@ -11,7 +11,7 @@ from core_infer_fake import boxes, make_segmenter
 
 from core.agglomerate import Agglomeration, build_merge_tree
 from core.merge_tree import TreeSettings
-from core.twins import TwinSettings, twin_order
+from core.twins import CutParts, TwinSettings, twin_order
 
 ROW = [(3.0 * i, 0, 0) for i in range(8)]  # eight separate boxes in a row
 
@@ -363,13 +363,15 @@ def test_twin_blocks_are_whole_and_only_for_look_alikes():
     cut = np.repeat([0, 1, 2], 4)
     order = np.array([0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7])  # the plain growth: body first
     cum = np.cumsum(area[order]) / 12
-    out = twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(margin=0.0))
+    parts = CutParts.build(cut, cen, area)
+    out = twin_order(order, cum, 4 / 12, parts, cen, area, TwinSettings(margin=0.0))
     assert out is not None
     new, ends = out
     assert new[:4].tolist() == [0, 1, 2, 3]
     assert sorted(new[4:8].tolist()) == [4, 5, 6, 7]  # the copy, as one block
     assert new[8:].tolist() == [8, 9, 10, 11]
     assert ends.tolist() == [1, 2, 3, 4, 8, 9, 10, 11, 12]  # never half of the copy
-    assert twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(tolerance=0.0)) is None
+    assert twin_order(order, cum, 4 / 12, parts, cen, area, TwinSettings(tolerance=0.0)) is None
     cen[4:8, 0] = [10, 12, 14, 16]  # the copy stretched: no longer a twin
-    assert twin_order(order, cum, 4 / 12, cut, cen, area, TwinSettings(margin=0.0)) is None
+    parts = CutParts.build(cut, cen, area)
+    assert twin_order(order, cum, 4 / 12, parts, cen, area, TwinSettings(margin=0.0)) is None
