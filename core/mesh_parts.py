@@ -321,8 +321,9 @@ class MeshParts:
     def segment_count(self, num_parts: int, settings: CountSettings,
                       min_part_fraction: float = 0.0) -> SegmentAllResult:
         """Segment All into ``num_parts`` (validated, ≥ 1) parts, or one per superface
-        when the mesh has fewer; nested in ``num_parts`` (k + 1 parts split one of k)
-        when ``min_part_fraction`` is 0. Above 0 only parts with at least that share of
+        when the mesh has fewer; the superfaces' parts are nested in ``num_parts`` (k + 1
+        parts split one of k) when ``min_part_fraction`` is 0, and on a one-piece mesh
+        their borders are then refined face by face (:meth:`_refined`). Above 0 only parts with at least that share of
         the surface count (:func:`core.part_count.count_cut_min_share`); the smaller ones
         are absorbed (:meth:`_absorb`), so none stays below that size and at most
         ``num_parts`` remain. When no cut of the tree has ``num_parts`` parts that large,
@@ -335,7 +336,8 @@ class MeshParts:
             alt = self._absorb(np.arange(tree.num_leaves), min_part_fraction, None, tree,
                                num_parts)
             parts = alt if len(alt) > len(parts) else parts
-        return self._result(parts, None, tree)
+        res = self._result(parts, None, tree)
+        return self._relabel(res, self._refined(res.face_labels))
 
     def _leaf_labels(self, parts: list[np.ndarray], tree: MergeTree | None = None
                      ) -> np.ndarray:
