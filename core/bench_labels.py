@@ -15,8 +15,9 @@ loads the bundled weights, and reports:
 ``python -m core.bench_labels --blender --faces 2000000`` measures the add-on's own path
 instead, in real Blender (the ``bpy`` module of this environment): Suzanne subdivided
 (Subdivision Surface applied) to at least ``--faces`` polygons (level 6: 2,015,232) is
-saved to a temporary .blend, then a fresh process opens it and runs Segment All into vertex
-groups through ``s2am3d_blender.runner.run_sync`` (mesh read, encode, segment, write), and
+saved to a temporary .blend, then a fresh process opens it and runs Segment All at
+``--scale`` (default 0.2: 10 parts; 0.02 gives 60, more borders) into vertex groups through
+``s2am3d_blender.runner.run_sync`` (mesh read, encode, segment, write), and
 reports ``segment_s``, ``rss_after_open_mb`` (Blender + the mesh, before the add-on runs)
 and ``peak_rss_mb`` of that process, with ``peak_budget_mb`` (:data:`BLENDER_PEAK_BUDGET_MB`)
 and ``within_budget``. ``core`` itself never imports bpy: the Blender code runs in the
@@ -123,7 +124,8 @@ def mb():
 base = mb()
 ob = bpy.data.objects["Suzanne"]
 spec = runner.RunSpec(engine.ModelOptions(num_threads=int(sys.argv[2])),
-                      engine.SegmentOptions(scale=0.2, n_points=10000), mode="groups")
+                      engine.SegmentOptions(scale=float(sys.argv[4]), n_points=10000),
+                      mode="groups")
 t = time.perf_counter()
 rows, failed = runner.run_sync([ob], spec, bpy.context.evaluated_depsgraph_get())
 out = {"faces": len(ob.data.polygons), "segment_s": round(time.perf_counter() - t, 1),
@@ -133,9 +135,10 @@ print("RESULT " + json.dumps(out), flush=True)
 """
 
 
-def blender_run(faces: int, threads: int) -> dict:
-    """Segment All on Suzanne subdivided to at least ``faces`` polygons, in real Blender
-    (two subprocesses of this Python, which needs the ``bpy`` module); see the docstring."""
+def blender_run(faces: int, threads: int, scale: float = 0.2) -> dict:
+    """Segment All at ``scale`` on Suzanne subdivided to at least ``faces`` polygons, in
+    real Blender (two subprocesses of this Python, which needs the ``bpy`` module); see the
+    docstring."""
     level, n = 1, 1968  # Suzanne's polygons after one subdivision level; x4 per level
     while n < faces:
         level, n = level + 1, n * 4
@@ -146,11 +149,12 @@ def blender_run(faces: int, threads: int) -> dict:
         subprocess.run([sys.executable, "-c", _MAKE_SUZANNE, str(level), blend], check=True,
                        capture_output=True, env=env)
         proc = subprocess.run([sys.executable, "-c", _SEGMENT_SUZANNE, blend, str(threads),
-                               repo], capture_output=True, text=True, env=env, cwd=repo)
+                               repo, str(scale)], capture_output=True, text=True, env=env,
+                              cwd=repo)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["no result"])[-1]}
-    out = {"subdivision_level": level, **json.loads(lines[-1][7:])}
+    out = {"subdivision_level": level, "scale": scale, **json.loads(lines[-1][7:])}
     out["peak_budget_mb"] = BLENDER_PEAK_BUDGET_MB
     out["within_budget"] = out["peak_rss_mb"] <= BLENDER_PEAK_BUDGET_MB
     return out
@@ -163,13 +167,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2, help="backend CPU threads")
     ap.add_argument("--backend", default="onnx", help="auto, onnx or torch")
     ap.add_argument("--json", action="store_true", help="compact JSON")
+    ap.add_argument("--scale", type=float, default=0.2,
+                    help="--blender: Segment All's scale (smaller = more parts, more borders)")
     ap.add_argument("--blender", action="store_true",
                     help="the add-on's path in real Blender on subdivided Suzanne (bpy module)")
     a = ap.parse_args(argv)
     if a.runs < 5:
         ap.error("--runs must be >= 5 (medians)")
     if a.blender:
-        out = blender_run(a.faces, a.threads)
+        out = blender_run(a.faces, a.threads, a.scale)
     else:
         out = run(a.faces, a.runs, a.threads, a.backend)
     json.dump(out, sys.stdout, indent=None if a.json else 2)

@@ -44,9 +44,13 @@ class BoundarySettings:
             (geodesic, over face centroids); 0 = no refinement.
         max_iterations: conjugate-gradient iterations per border at most.
         tolerance: relative residual at which the iterations stop.
-        max_faces: meshes with more faces keep their superface borders
-            (:func:`refine_mesh_parts`; on 1.3M faces with 29 parts the refinement took 7.4 s and 308 MB more memory, which would
-            break the Blender add-on's 1.5 GB budget on a 2M-face sculpt).
+        max_faces: meshes with more triangles keep their superface borders
+            (:func:`refine_mesh_parts`). Blender's 2M-polygon Suzanne is 4.0M triangles;
+            with the cap lifted its Segment All peaked at 1.92 GB (10 parts, 23 s) and
+            1.96 GB (60 parts, 39 s) against the add-on's 1.5 GB budget (``python -m
+            core.bench_labels --blender --faces 2000000 --scale 0.2`` / ``0.02``; 1.32 GB
+            and 16–18 s with the cap). On a 1.3M-triangle blob in 49 parts the refinement
+            alone takes 8–10 s and 265 MB (traced peak).
     """
 
     concave_weight: float = 30.0
@@ -61,14 +65,16 @@ class _Graph:
 
     def __init__(self, n: int, pairs: np.ndarray, weight: np.ndarray, step: np.ndarray):
         idx = np.int32 if n < 2**31 - 1 else np.int64
-        src = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(idx)
+        src = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(idx, copy=False)
         order = np.argsort(src, kind="stable")
         self.src = src[order]
         del src
-        self.dst = np.concatenate([pairs[:, 1], pairs[:, 0]]).astype(idx)[order]
-        self.weight = np.concatenate([weight, weight]).astype(np.float32)[order]
-        self.step = np.concatenate([step, step]).astype(np.float32)[order]
-        self.indptr = np.searchsorted(self.src, np.arange(n + 1))
+        self.dst = np.concatenate([pairs[:, 1], pairs[:, 0]]).astype(idx, copy=False)[order]
+        # float32 before doubling: no float64 copies of the 2E arrays
+        self.weight = np.tile(weight.astype(np.float32, copy=False), 2)[order]
+        self.step = np.tile(step.astype(np.float32, copy=False), 2)[order]
+        del order
+        self.indptr = np.searchsorted(self.src, np.arange(n + 1, dtype=idx))
 
     def edges_of(self, faces: np.ndarray) -> np.ndarray:
         """Indices of the directed edges leaving ``faces``."""
@@ -126,6 +132,18 @@ def _solve(w: np.ndarray, i: np.ndarray, j: np.ndarray, diag: np.ndarray, rhs: n
     return x
 
 
+def _steps(face_centroid: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(E,) float32 distance between the centroids of each pair's faces, one axis at a
+    time (no (E, 3) temporaries: at 2M faces those would be 140 MB each)."""
+    sq = np.zeros(len(pairs), np.float32)
+    for k in range(face_centroid.shape[1]):
+        c = np.ascontiguousarray(face_centroid[:, k], dtype=np.float32)
+        d = c[pairs[:, 0]]
+        d -= c[pairs[:, 1]]
+        sq += d * d
+    return np.sqrt(sq, out=sq)
+
+
 def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.ndarray,
                       concave_bend: np.ndarray, face_centroid: np.ndarray,
                       face_area: np.ndarray, settings: BoundarySettings,
@@ -148,8 +166,8 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
     if settings.band <= 0 or not len(pairs):
         return out
     conduct = edge_length / (1.0 + settings.concave_weight * np.maximum(concave_bend, 0.0))
-    step = np.linalg.norm(face_centroid[pairs[:, 0]] - face_centroid[pairs[:, 1]], axis=1)
-    g = _Graph(len(out), pairs, np.maximum(conduct, 1e-12), step)
+    g = _Graph(len(out), pairs, np.maximum(conduct, 1e-12), _steps(face_centroid, pairs))
+    del conduct
     area = float(face_area.sum()) if total_area is None else float(total_area)
     width = settings.band * float(np.sqrt(area))
     la, lb = out[pairs[:, 0]], out[pairs[:, 1]]
