@@ -44,20 +44,22 @@ class BoundarySettings:
             (geodesic, over face centroids); 0 = no refinement.
         max_iterations: conjugate-gradient iterations per border at most.
         tolerance: relative residual at which the iterations stop.
-        max_faces: meshes with more triangles keep their superface borders
-            (:func:`refine_mesh_parts`). Blender's 2M-polygon Suzanne is 4.0M triangles;
-            with the cap lifted its Segment All peaked at 1.92 GB (10 parts, 23 s) and
-            1.96 GB (60 parts, 39 s) against the add-on's 1.5 GB budget (``python -m
-            core.bench_labels --blender --faces 2000000 --scale 0.2`` / ``0.02``; 1.32 GB
-            and 16–18 s with the cap). On a 1.3M-triangle blob in 49 parts the refinement
-            alone takes 8–10 s and 265 MB (traced peak).
+        max_region_faces: a border whose problem (the faces of its two parts' superfaces
+            within two graph steps of it, :func:`refine_mesh_parts`) holds more faces
+            keeps its superface outline; this bounds the memory whatever the mesh's size.
+            Blender's 2M-polygon Suzanne (4.0M triangles; ``python -m core.bench_labels
+            --blender --faces 2000000 --scale S``) has borders of up to 1.51M / 1.09M /
+            1.01M / 0.54M faces in 4 / 10 / 15 / 60 parts (S = 0.5 / 0.2 / 0.08 / 0.02);
+            with no limit its Segment All peaked at 1.47 / 1.39 / 1.38 / 1.32 GB in 17 /
+            25 / 26 / 40 s, against the add-on's 1.5 GB budget and 1.32 GB, 16–18 s
+            without the refinement. 1.2M keeps the peak near 1.42 GB.
     """
 
     concave_weight: float = 30.0
     band: float = 0.04
     max_iterations: int = 300
     tolerance: float = 1e-4
-    max_faces: int = 1_000_000
+    max_region_faces: int = 1_200_000
 
 
 class _Graph:
@@ -147,7 +149,8 @@ def _steps(face_centroid: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.ndarray,
                       concave_bend: np.ndarray, face_centroid: np.ndarray,
                       face_area: np.ndarray, settings: BoundarySettings,
-                      total_area: float | None = None) -> np.ndarray:
+                      total_area: float | None = None,
+                      part_faces: np.ndarray | None = None) -> np.ndarray:
     """Part labels (F,) with every border between two touching parts moved to the valley
     within its band (see the module docstring). The number of parts never changes.
 
@@ -161,6 +164,9 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
         settings: see :class:`BoundarySettings`.
         total_area: the area whose square root sets the band's width (None = the sum of
             ``face_area``; pass the whole mesh's when the faces are a part of it).
+        part_faces: faces of each part in the whole mesh (indexed by label; None = count
+            them in ``labels``), so that a part is only left whole when the band covers
+            all of it, not just its faces in ``labels``.
     """
     out = np.asarray(labels, np.int64).copy()
     if settings.band <= 0 or not len(pairs):
@@ -188,7 +194,9 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
         if not len(seeds):
             continue
         band = _band(g, seeds, mine, width)
-        if band[out == a].all() or band[out == b].all():
+        sizes = np.bincount(out) if part_faces is None else part_faces
+        if (np.count_nonzero(band & (out == a)) >= sizes[a]
+                or np.count_nonzero(band & (out == b)) >= sizes[b]):
             continue  # a whole part inside the band: leave it as it is
         idx = np.flatnonzero(band)
         pos = np.full(len(out), -1, np.int64)
@@ -215,31 +223,80 @@ def refine_mesh_parts(face: np.ndarray, sf: Superfaces, mesh: MeshStructure,
                       settings: BoundarySettings) -> np.ndarray:
     """:func:`refine_boundaries` of Segment All's face labels ``face`` (F,) on a whole
     mesh (its superfaces ``sf`` with their kept concave bends, its welded structure
-    ``mesh``). Only the faces of superfaces within two graph steps of a border can move (a
-    band is narrower than a chunk), so the problem shrinks to them; a mesh above
-    ``settings.max_faces`` or without bends returns ``face`` itself."""
-    if settings.band <= 0 or sf.concave_bend is None or len(face) > settings.max_faces:
+    ``mesh``), one border at a time: for each pair of touching parts only the faces of
+    their superfaces within two graph steps of their shared border can move (a band is
+    narrower than a chunk), so each problem holds a small share of the mesh (on a bumpy
+    sphere the largest border's 7–26 % of the faces, where all borders together reach
+    every face) and the memory is that of the largest border; a border whose problem
+    exceeds ``settings.max_region_faces`` keeps its outline. A mesh without bends returns
+    ``face`` itself."""
+    if settings.band <= 0 or sf.concave_bend is None:
         return face
     part = np.zeros(sf.num, np.int64)
     part[sf.face_sf] = face
     a, b = sf.pairs[:, 0], sf.pairs[:, 1]
-    near = np.zeros(sf.num, bool)
-    near[sf.pairs[part[a] != part[b]].ravel()] = True
-    for _ in range(2):
-        grow = near.copy()
-        grow[b[near[a]]] = True
-        grow[a[near[b]]] = True
-        near = grow
-    if not near.any():
+    cross = np.flatnonzero(part[a] != part[b])
+    if not len(cross):
         return face
-    rows = np.flatnonzero(near[sf.face_sf]).astype(np.int32)
-    local = np.full(len(face), -1, np.int32)
-    local[rows] = np.arange(len(rows), dtype=np.int32)
+    lo = np.minimum(part[a[cross]], part[b[cross]])
+    hi = np.maximum(part[a[cross]], part[b[cross]])
+    order = np.lexsort((hi, lo))
+    cross, lo, hi = cross[order], lo[order], hi[order]
+    starts = np.flatnonzero(np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])])
+    ends = np.r_[starts[1:], len(cross)]
+    faces_of = _Groups(sf.face_sf, sf.num)  # faces of each superface
     adj = mesh.adjacency
-    e = np.flatnonzero((local[adj[:, 0]] >= 0) & (local[adj[:, 1]] >= 0))
-    sub = refine_boundaries(face[rows], local[adj[e]], mesh.edge_length[e],
-                            sf.concave_bend[e], face_centroids(mesh.vertices, mesh.faces, rows),
-                            mesh.face_area[rows], settings, total_area=mesh.total_area)
+    edges_of = _Groups(sf.face_sf[adj[:, 0]], sf.num)  # mesh edges, by their first face's
     out = face.copy()
-    out[rows] = sub
+    sizes = np.bincount(out)
+    local = np.full(len(face), -1, np.int32)
+    for first, end in zip(starts.tolist(), ends.tolist()):
+        p, q = int(lo[first]), int(hi[first])
+        near = np.zeros(sf.num, bool)
+        near[sf.pairs[cross[first:end]].ravel()] = True
+        pq = (part == p) | (part == q)
+        for _ in range(2):
+            grow = near.copy()
+            grow[b[near[a]]] = True
+            grow[a[near[b]]] = True
+            near = grow & pq
+        cells = np.flatnonzero(near)
+        rows = faces_of.members(cells)
+        rows = rows[(out[rows] == p) | (out[rows] == q)]
+        if not len(rows) or len(rows) > settings.max_region_faces:
+            continue
+        local[rows] = np.arange(len(rows), dtype=np.int32)
+        e = edges_of.members(cells)
+        e = e[local[adj[e, 1]] >= 0]
+        e = e[local[adj[e, 0]] >= 0]
+        sub = refine_boundaries(out[rows], local[adj[e]], mesh.edge_length[e],
+                                sf.concave_bend[e],
+                                face_centroids(mesh.vertices, mesh.faces, rows),
+                                mesh.face_area[rows], settings, total_area=mesh.total_area,
+                                part_faces=sizes)
+        local[rows] = -1
+        changed = sub != out[rows]
+        if changed.any():
+            np.subtract.at(sizes, out[rows][changed], 1)
+            np.add.at(sizes, sub[changed], 1)
+            out[rows] = sub
     return out
+
+
+class _Groups:
+    """Items grouped by a key in 0..n-1 (CSR): the items of several keys at once."""
+
+    def __init__(self, key: np.ndarray, n: int):
+        idx = np.int32 if len(key) < 2**31 - 1 else np.int64
+        self.order = np.argsort(key, kind="stable").astype(idx)
+        self.ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(key, minlength=n), out=self.ptr[1:])
+
+    def members(self, keys: np.ndarray) -> np.ndarray:
+        """Items whose key is in ``keys`` (sorted by key)."""
+        start, end = self.ptr[keys], self.ptr[keys + 1]
+        lens = end - start
+        if not lens.sum():
+            return np.zeros(0, self.order.dtype)
+        offs = np.repeat(np.cumsum(lens) - lens, lens)
+        return self.order[np.arange(int(lens.sum())) - offs + np.repeat(start, lens)]

@@ -10,7 +10,7 @@ import trimesh
 from test_core_part_count import dumbbell
 
 from core import Segmenter
-from core.boundaries import BoundarySettings, refine_boundaries
+from core.boundaries import BoundarySettings, refine_boundaries, refine_mesh_parts
 from core.creases import edge_geometry
 from core.mesh_regions import MeshStructure
 
@@ -123,3 +123,20 @@ def test_segment_all_into_two_parts_cuts_the_dumbbell_in_its_neck(real):
         borders.append(_border_x(seg.mesh_structure(), res.face_labels, x))
     assert borders[0] < 0.75 * borders[1]  # measured: 0.052 against 0.110
     assert borders[0] < 0.08  # the neck is thinnest at x = 0; the lobes reach |x| = 2.5
+
+
+def test_a_border_too_large_to_refine_keeps_its_outline():
+    """``max_region_faces`` bounds the memory: a border whose problem holds more faces is
+    left as the superfaces drew it."""
+    v, f = dumbbell()
+    seg = Segmenter.from_pretrained(num_threads=2)
+    seg.set_mesh(v, f, n_points=4000, seed=0)
+    mp = seg.mesh_parts()
+    plain = dataclasses.replace(mp.tree.settings.boundaries, band=0.0)
+    mp.tree.settings.boundaries = plain
+    face = np.asarray(seg.segment_all(num_parts=2).face_labels)
+    on = dataclasses.replace(plain, band=0.04)
+    refined = refine_mesh_parts(face, mp.sf, seg.mesh_structure(), on)
+    assert (refined != face).any()
+    small = dataclasses.replace(on, max_region_faces=100)
+    assert np.array_equal(refine_mesh_parts(face, mp.sf, seg.mesh_structure(), small), face)
