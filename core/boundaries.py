@@ -229,8 +229,8 @@ def refine_mesh_parts(face: np.ndarray, sf: Superfaces, mesh: MeshStructure,
     sphere the largest border's 7–26 % of the faces, where all borders together reach
     every face) and the memory is that of the largest border; a border whose problem
     exceeds ``settings.max_region_faces`` keeps its outline. A mesh without bends returns
-    ``face`` itself."""
-    if settings.band <= 0 or sf.concave_bend is None:
+    ``face`` itself, and so does one with unlabelled (negative) faces."""
+    if settings.band <= 0 or sf.concave_bend is None or not len(face) or face.min() < 0:
         return face
     part = np.zeros(sf.num, np.int64)
     part[sf.face_sf] = face

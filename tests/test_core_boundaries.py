@@ -20,6 +20,15 @@ def real():
     return Segmenter.from_pretrained(num_threads=2)
 
 
+@pytest.fixture(scope="module")
+def plain():
+    """The same segmenter with the refinement off: superface borders."""
+    seg = Segmenter.from_pretrained(num_threads=2)
+    tree = dataclasses.replace(seg.settings.tree, boundaries=BoundarySettings(band=0.0))
+    seg.settings = dataclasses.replace(seg.settings, tree=tree)
+    return seg
+
+
 def _grooved_sphere():
     """A sphere with a groove (a concave valley) running round it at x = 0: its welded
     structure, concave bends, face centroids and the faces' x."""
@@ -79,14 +88,11 @@ def test_the_refinement_can_be_switched_off_and_never_removes_a_part():
     assert np.array_equal(out, apart)
 
 
-def test_segment_all_cuts_a_smooth_dumbbell_in_its_neck_and_levels_stay_nested(real):
+def test_segment_all_cuts_a_smooth_dumbbell_in_its_neck_and_levels_stay_nested(real, plain):
     """On a one-piece mesh Segment All's borders follow the valley round the neck closer
     than the superfaces' outlines do; a hierarchy's levels stay nested face by face."""
     v, f = dumbbell()
     x = v[f].mean(axis=1)[:, 0]
-    plain = Segmenter.from_pretrained(num_threads=2)
-    tree = dataclasses.replace(plain.settings.tree, boundaries=BoundarySettings(band=0.0))
-    plain.settings = dataclasses.replace(plain.settings, tree=tree)
     borders = []
     for seg in (real, plain):
         seg.set_mesh(v, f, n_points=4000, seed=0)
@@ -106,14 +112,11 @@ def test_segment_all_cuts_a_smooth_dumbbell_in_its_neck_and_levels_stay_nested(r
         assert len(np.unique(pairs[:, 0])) == len(pairs)  # each fine part in one coarse
 
 
-def test_segment_all_into_two_parts_cuts_the_dumbbell_in_its_neck(real):
+def test_segment_all_into_two_parts_cuts_the_dumbbell_in_its_neck(real, plain):
     """Segment All into k parts on a one-piece mesh gets the refined borders too: two
     parts, with the border nearer the neck's valley than the superfaces' outlines."""
     v, f = dumbbell()
     x = v[f].mean(axis=1)[:, 0]
-    plain = Segmenter.from_pretrained(num_threads=2)
-    tree = dataclasses.replace(plain.settings.tree, boundaries=BoundarySettings(band=0.0))
-    plain.settings = dataclasses.replace(plain.settings, tree=tree)
     borders = []
     for seg in (real, plain):
         seg.set_mesh(v, f, n_points=4000, seed=0)
@@ -125,18 +128,15 @@ def test_segment_all_into_two_parts_cuts_the_dumbbell_in_its_neck(real):
     assert borders[0] < 0.08  # the neck is thinnest at x = 0; the lobes reach |x| = 2.5
 
 
-def test_a_border_too_large_to_refine_keeps_its_outline():
+def test_a_border_too_large_to_refine_keeps_its_outline(plain):
     """``max_region_faces`` bounds the memory: a border whose problem holds more faces is
     left as the superfaces drew it."""
     v, f = dumbbell()
-    seg = Segmenter.from_pretrained(num_threads=2)
-    seg.set_mesh(v, f, n_points=4000, seed=0)
-    mp = seg.mesh_parts()
-    plain = dataclasses.replace(mp.tree.settings.boundaries, band=0.0)
-    mp.tree.settings.boundaries = plain
-    face = np.asarray(seg.segment_all(num_parts=2).face_labels)
-    on = dataclasses.replace(plain, band=0.04)
-    refined = refine_mesh_parts(face, mp.sf, seg.mesh_structure(), on)
-    assert (refined != face).any()
+    plain.set_mesh(v, f, n_points=4000, seed=0)
+    face = np.asarray(plain.segment_all(num_parts=2).face_labels)
+    sf, mesh = plain.mesh_parts().sf, plain.mesh_structure()
+    on = BoundarySettings()
+    assert (refine_mesh_parts(face, sf, mesh, on) != face).any()
     small = dataclasses.replace(on, max_region_faces=100)
-    assert np.array_equal(refine_mesh_parts(face, mp.sf, seg.mesh_structure(), small), face)
+    assert np.array_equal(refine_mesh_parts(face, sf, mesh, small), face)
+    assert (refine_mesh_parts(-np.ones_like(face), sf, mesh, on) == -1).all()  # unlabelled
