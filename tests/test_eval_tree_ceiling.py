@@ -35,6 +35,9 @@ def test_the_oracles_bound_what_the_tree_gives(ceilings):
         assert s["natural"] <= s["best_node"] + 1e-9
         assert s["best_threshold"] <= s["best_node"] + 1e-9
         assert s["oracle_edges"] > s["natural"]  # the true dissimilarities help
+        # a click: no node on its path beats the path's best, whatever picks it
+        assert s["click_natural"] <= s["click_best_on_path"] + 1e-9
+        assert s["click_best_threshold"] <= s["click_best_on_path"] + 1e-9
         assert 0 <= min(s.values()) and max(s.values()) <= 100
 
 
