@@ -80,12 +80,18 @@ class _Graph:
 
     def edges_of(self, faces: np.ndarray) -> np.ndarray:
         """Indices of the directed edges leaving ``faces``."""
-        start, end = self.indptr[faces], self.indptr[faces + 1]
-        lens = end - start
-        if not lens.sum():
-            return np.zeros(0, np.int64)
-        offs = np.repeat(np.cumsum(lens) - lens, lens)
-        return np.arange(int(lens.sum())) - offs + np.repeat(start, lens)
+        return _rows(self.indptr, faces)
+
+
+def _rows(ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions ``ptr[k] .. ptr[k + 1] − 1`` of every key ``k`` of ``keys``, one after the
+    other (the entries of several rows of a CSR layout)."""
+    start, end = ptr[keys], ptr[keys + 1]
+    lens = end - start
+    if not lens.sum():
+        return np.zeros(0, np.int64)
+    offs = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.arange(int(lens.sum())) - offs + np.repeat(start, lens)
 
 
 def _band(g: _Graph, seeds: np.ndarray, allowed: np.ndarray, width: float) -> np.ndarray:
@@ -293,10 +299,5 @@ class _Groups:
         np.cumsum(np.bincount(key, minlength=n), out=self.ptr[1:])
 
     def members(self, keys: np.ndarray) -> np.ndarray:
-        """Items whose key is in ``keys`` (sorted by key)."""
-        start, end = self.ptr[keys], self.ptr[keys + 1]
-        lens = end - start
-        if not lens.sum():
-            return np.zeros(0, self.order.dtype)
-        offs = np.repeat(np.cumsum(lens) - lens, lens)
-        return self.order[np.arange(int(lens.sum())) - offs + np.repeat(start, lens)]
+        """Items whose key is in ``keys`` (grouped by key, in the order of ``keys``)."""
+        return self.order[_rows(self.ptr, keys)]
