@@ -52,7 +52,8 @@ class BoundarySettings:
             1.01M / 0.54M faces in 4 / 10 / 15 / 60 parts (S = 0.5 / 0.2 / 0.08 / 0.02);
             with no limit its Segment All peaked at 1.47 / 1.39 / 1.38 / 1.32 GB in 17 /
             25 / 26 / 40 s, against the add-on's 1.5 GB budget and 1.32 GB, 16–18 s
-            without the refinement. 1.2M keeps the peak near 1.42 GB.
+            without the refinement. With 1.2M: 1.37 GB in 4 parts (its 1.51M border
+            kept) and 1.39 GB in 10 (``make bench``: 1.38 GB, 24.6 s).
     """
 
     concave_weight: float = 30.0
