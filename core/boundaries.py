@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .geometry import face_centroids
+from .mesh_graph import Groups, csr_rows, index_dtype
 
 if TYPE_CHECKING:  # types only: neither module imports this one
     from .mesh_regions import MeshStructure
@@ -67,7 +68,7 @@ class _Graph:
     """Face adjacency in both directions, sorted by source face (CSR-like)."""
 
     def __init__(self, n: int, pairs: np.ndarray, weight: np.ndarray, step: np.ndarray):
-        idx = np.int32 if n < 2**31 - 1 else np.int64
+        idx = index_dtype(n)
         src = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(idx, copy=False)
         order = np.argsort(src, kind="stable")
         self.src = src[order]
@@ -81,18 +82,7 @@ class _Graph:
 
     def edges_of(self, faces: np.ndarray) -> np.ndarray:
         """Indices of the directed edges leaving ``faces``."""
-        return _rows(self.indptr, faces)
-
-
-def _rows(ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Positions ``ptr[k] .. ptr[k + 1] − 1`` of every key ``k`` of ``keys``, one after the
-    other (the entries of several rows of a CSR layout)."""
-    start, end = ptr[keys], ptr[keys + 1]
-    lens = end - start
-    if not lens.sum():
-        return np.zeros(0, np.int64)
-    offs = np.repeat(np.cumsum(lens) - lens, lens)
-    return np.arange(int(lens.sum())) - offs + np.repeat(start, lens)
+        return csr_rows(self.indptr, faces)
 
 
 def _band(g: _Graph, seeds: np.ndarray, allowed: np.ndarray, width: float) -> np.ndarray:
@@ -173,7 +163,8 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
             ``face_area``; pass the whole mesh's when the faces are a part of it).
         part_faces: faces of each part in the whole mesh (indexed by label; None = count
             them in ``labels``), so that a part is only left whole when the band covers
-            all of it, not just its faces in ``labels``.
+            all of it, not just its faces in ``labels``; kept up to date in place as faces
+            change parts.
     """
     out = np.asarray(labels, np.int64).copy()
     if settings.band <= 0 or not len(pairs):
@@ -187,6 +178,7 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
     cross = np.flatnonzero(la != lb)
     if not len(cross):  # parts that touch only across gaps: nothing to move
         return out
+    sizes = np.bincount(out) if part_faces is None else part_faces
     lo, hi = np.minimum(la[cross], lb[cross]), np.maximum(la[cross], lb[cross])
     del la, lb
     order = np.lexsort((hi, lo))
@@ -201,7 +193,6 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
         if not len(seeds):
             continue
         band = _band(g, seeds, mine, width)
-        sizes = np.bincount(out) if part_faces is None else part_faces
         if (np.count_nonzero(band & (out == a)) >= sizes[a]
                 or np.count_nonzero(band & (out == b)) >= sizes[b]):
             continue  # a whole part inside the band: leave it as it is
@@ -222,7 +213,10 @@ def refine_boundaries(labels: np.ndarray, pairs: np.ndarray, edge_length: np.nda
         third = ~band[t] & (out[t] != a) & (out[t] != b)
         diag = diag - np.bincount(pos[s], np.where(third, w, 0.0), len(idx))
         u = _solve(w[inner], pos[s[inner]], pos[t[inner]], diag, rhs, start, settings)
-        out[idx] = np.where(u >= 0.5, a, b)
+        new = np.where(u >= 0.5, a, b)
+        sizes[a] += np.count_nonzero(new == a) - np.count_nonzero(out[idx] == a)
+        sizes[b] += np.count_nonzero(new == b) - np.count_nonzero(out[idx] == b)
+        out[idx] = new
     return out
 
 
@@ -251,9 +245,9 @@ def refine_mesh_parts(face: np.ndarray, sf: Superfaces, mesh: MeshStructure,
     cross, lo, hi = cross[order], lo[order], hi[order]
     starts = np.flatnonzero(np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])])
     ends = np.r_[starts[1:], len(cross)]
-    faces_of = _Groups(sf.face_sf, sf.num)  # faces of each superface
+    faces_of = Groups(sf.face_sf, sf.num)  # faces of each superface
     adj = mesh.adjacency
-    edges_of = _Groups(sf.face_sf[adj[:, 0]], sf.num)  # mesh edges, by their first face's
+    edges_of = Groups(sf.face_sf[adj[:, 0]], sf.num)  # mesh edges, by their first face's
     out = face.copy()
     sizes = np.bincount(out)
     local = np.full(len(face), -1, np.int32)
@@ -282,23 +276,5 @@ def refine_mesh_parts(face: np.ndarray, sf: Superfaces, mesh: MeshStructure,
                                 mesh.face_area[rows], settings, total_area=mesh.total_area,
                                 part_faces=sizes)
         local[rows] = -1
-        changed = sub != out[rows]
-        if changed.any():
-            np.subtract.at(sizes, out[rows][changed], 1)
-            np.add.at(sizes, sub[changed], 1)
-            out[rows] = sub
+        out[rows] = sub
     return out
-
-
-class _Groups:
-    """Items grouped by a key in 0..n-1 (CSR): the items of several keys at once."""
-
-    def __init__(self, key: np.ndarray, n: int):
-        idx = np.int32 if len(key) < 2**31 - 1 else np.int64
-        self.order = np.argsort(key, kind="stable").astype(idx)
-        self.ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(key, minlength=n), out=self.ptr[1:])
-
-    def members(self, keys: np.ndarray) -> np.ndarray:
-        """Items whose key is in ``keys`` (grouped by key, in the order of ``keys``)."""
-        return self.order[_rows(self.ptr, keys)]

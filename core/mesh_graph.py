@@ -1,5 +1,5 @@
 """Face graphs of huge meshes in bounded memory: edge adjacency, connected components,
-dense relabelling. Numpy (+ SciPy's ``connected_components`` for small graphs).
+dense relabelling, CSR grouping. Numpy (+ SciPy's ``connected_components`` for small graphs).
 
 Each function gives exactly what the plain numpy/SciPy code gives (SciPy's
 ``connected_components`` labels, ``np.unique(..., return_inverse=True)``), with int32
@@ -273,3 +273,36 @@ def rows_within(label: np.ndarray, pairs: np.ndarray, chunk: int = CHUNK) -> np.
         p = pairs[s:s + chunk]
         out[s:s + chunk] = label[p[:, 0]] == label[p[:, 1]]
     return out
+
+
+def csr_rows(ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions ``ptr[k] .. ptr[k + 1] − 1`` of every key ``k`` of ``keys``, one after the
+    other: the entries of several rows of a CSR layout (int64)."""
+    start, end = ptr[keys], ptr[keys + 1]
+    lens = end - start
+    if not lens.sum():
+        return np.zeros(0, np.int64)
+    offs = np.repeat(np.cumsum(lens) - lens, lens)
+    return np.arange(int(lens.sum())) - offs + np.repeat(start, lens)
+
+
+class Groups:
+    """Items ``0..len(key)-1`` grouped by their ``key`` in ``0..n-1`` (a CSR layout).
+
+    Attributes:
+        order: the items sorted by key (stable; int32 where it fits).
+        ptr: (n + 1,) int64, group k is ``order[ptr[k]:ptr[k + 1]]``.
+    """
+
+    def __init__(self, key: np.ndarray, n: int):
+        self.order = np.argsort(key, kind="stable").astype(index_dtype(len(key)))
+        self.ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(key, minlength=n), out=self.ptr[1:])
+
+    def of(self, k: int) -> np.ndarray:
+        """The items of group ``k``."""
+        return self.order[self.ptr[k]:self.ptr[k + 1]]
+
+    def members(self, keys: np.ndarray) -> np.ndarray:
+        """The items of the groups ``keys``, group after group in the order of ``keys``."""
+        return self.order[csr_rows(self.ptr, keys)]

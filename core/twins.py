@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mesh_graph import Groups
+
 
 @dataclass
 class TwinSettings:
@@ -69,17 +71,14 @@ class CutParts:
     once per mesh so a click only compares them (:func:`twin_order`).
 
     Attributes:
-        by_part: (F,) face indices sorted by part; part c's faces are
-            ``by_part[starts[c]:starts[c + 1]]``.
-        starts: (P + 1,) offsets into ``by_part``.
+        groups: the faces grouped by part (:class:`core.mesh_graph.Groups`).
         area: (P,) area of each part; share: (P,) its share of the total.
         centroid: (P, 3) area-weighted centroids; extents: (P, 3) sorted extents
             (:func:`shape_descriptor`), model frame.
         of_face: (F,) part of every face.
     """
 
-    by_part: np.ndarray
-    starts: np.ndarray
+    groups: Groups
     area: np.ndarray
     share: np.ndarray
     centroid: np.ndarray
@@ -91,17 +90,12 @@ class CutParts:
               face_area: np.ndarray) -> CutParts:
         """From the part of every face (F,), face centroids (F, 3) and areas (F,)."""
         area = np.bincount(of_face, weights=face_area)
-        by_part = np.argsort(of_face, kind="stable")
-        starts = np.searchsorted(of_face[by_part], np.arange(len(area) + 1))
+        groups = Groups(of_face, len(area))
         cen, ext = np.zeros((len(area), 3)), np.ones((len(area), 3))
         for c in np.flatnonzero(area > 0):
-            faces = by_part[starts[c]:starts[c + 1]]
+            faces = groups.of(c)
             cen[c], ext[c] = shape_descriptor(face_centroid[faces], face_area[faces])
-        return cls(by_part, starts, area, area / max(float(area.sum()), 1e-300), cen, ext,
-                   of_face)
-
-    def faces(self, c: int) -> np.ndarray:
-        return self.by_part[self.starts[c]:self.starts[c + 1]]
+        return cls(groups, area, area / max(float(area.sum()), 1e-300), cen, ext, of_face)
 
 
 def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float, parts: CutParts,
@@ -142,7 +136,7 @@ def twin_order(order: np.ndarray, cum: np.ndarray, natural_share: float, parts: 
     taken[head] = True
     blocks = [head]
     for _, c in sorted(twins):
-        faces = parts.faces(c)
+        faces = parts.groups.of(c)
         faces = faces[~taken[faces]]
         if not len(faces):
             continue

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from core import Segmenter
+from core.mesh_regions import face_vote
 from training.tree_ceiling import (
     THRESHOLDS,
     main,
-    majority_leaf,
     object_ceiling,
     summarise,
     threshold_cut,
@@ -61,7 +61,7 @@ def test_threshold_cut_and_majority_leaf():
     assert threshold_cut(tree, 0.9).tolist() == [4]
     assert threshold_cut(tree, 0.5).tolist() == [2, 3]
     assert threshold_cut(tree, 0.1).tolist() == [0, 1, 2]
-    maj = majority_leaf(np.array([0, 0, 1, 1, 1]), np.array([2, 2, 0, 1, 1]), 3)
+    maj = face_vote(np.array([2, 2, 0, 1, 1]), np.array([0, 0, 1, 1, 1]), 3)  # majority
     assert maj.tolist() == [2, 1, -1]
 
 

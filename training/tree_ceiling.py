@@ -47,6 +47,7 @@ from sklearn.metrics import roc_auc_score
 from core import Segmenter
 from core.merge_tree import MergeTree
 from core.mesh_parts import tree_of
+from core.mesh_regions import face_vote
 
 from .devset import list_objects, load_object, make_sample
 from .metrics import compact_labels, iou_matrix
@@ -123,19 +124,6 @@ def click_scores(tree: MergeTree, point_sf: np.ndarray, regions: np.ndarray,
     return float(np.mean(natural)), float(max(per_t)), float(np.mean(best))
 
 
-def majority_leaf(point_sf: np.ndarray, point_leaf: np.ndarray, num: int) -> np.ndarray:
-    """(num,) the GT leaf most points of each superface carry (−1 for superfaces without
-    evaluation points)."""
-    out = np.full(num, -1, np.int64)
-    if not len(point_sf):
-        return out
-    counts = np.zeros((num, int(point_leaf.max()) + 1), np.int64)
-    np.add.at(counts, (point_sf, point_leaf), 1)
-    has = counts.sum(axis=1) > 0
-    out[has] = counts[has].argmax(axis=1)
-    return out
-
-
 def object_ceiling(seg: Segmenter, npz, n_points: int = 10_000, seed: int = 0
                    ) -> ObjectCeiling | None:
     """Every score of the module docstring for one evaluation object (an ``.npz`` of
@@ -159,7 +147,7 @@ def object_ceiling(seg: Segmenter, npz, n_points: int = 10_000, seed: int = 0
 
     out = ObjectCeiling(obj.object_id, obj.category)
     out.thresholds = [cut_score(tree, threshold_cut(tree, t)) for t in THRESHOLDS]
-    maj = majority_leaf(point_sf, regions.argmax(axis=0), sf.num)
+    maj = face_vote(regions.argmax(axis=0), point_sf, sf.num)  # majority leaf per superface
     a, b = sf.pairs[:, 0], sf.pairs[:, 1]
     known = (maj[a] >= 0) & (maj[b] >= 0)
     truth = maj[a] != maj[b]
